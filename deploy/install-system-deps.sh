@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages the end-to-end tests use: prometheus (and promtool) and
+# systemd (systemd-analyze). As root it installs what is missing; otherwise it says what
+# is missing and the tests that need it are skipped with that reason.
+set -u
+missing=""
+command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
+command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
+command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+missing=$(echo "$missing" | tr ' ' '\n' | sort -u | tr '\n' ' ')
+if [ -z "$(echo "$missing" | tr -d ' ')" ]; then
+  exit 0
+fi
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian packages:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+  echo "not root: install these Debian packages for the end-to-end tests:$missing"
+fi
