@@ -1,0 +1,195 @@
+"""Prometheus metrics of the watcher, one registry per daemon instance.
+
+Dashboards and alert rules depend on these names (SPEC §5): rename nothing. Every metric lives in a
+`WatcherMetrics` bound to its own `CollectorRegistry`, so tests get a fresh one and two daemons in one
+process (the demo and a test) never share counters. Label sets for configured regions and strategies are
+pre-created so a dashboard shows zeros instead of gaps before the first event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import disable_created_metrics as _disable_created_metrics
+
+# `_created` series double the series count and no dashboard of ours reads them.
+_disable_created_metrics()  # type: ignore[no-untyped-call]
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_DETECTION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+
+
+class WatcherMetrics:
+    """All metrics of one watcher.
+
+    >>> m = WatcherMetrics()
+    >>> m.switches.labels(strategy="s1", result="success").inc()
+    >>> b"failover_watcher_switches_total" in m.exposition()
+    True
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.switches = Counter(
+            "failover_watcher_switches",
+            "Routing switches attempted (strategy reweight plus rule retargeting), by result.",
+            ["strategy", "result"],
+            registry=r,
+        )
+        self.update_latency = Histogram(
+            "failover_watcher_update_latency_seconds",
+            "Latency of one acknowledged write (strategy PUT or rule PUT), retries included.",
+            ["kind"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.detection_to_switch = Histogram(
+            "failover_watcher_detection_to_switch_seconds",
+            "From the first bad observation of the streak that failed a region to the acknowledged PUT.",
+            ["strategy"],
+            buckets=_DETECTION_BUCKETS,
+            registry=r,
+        )
+        self.region_healthy = Gauge(
+            "failover_watcher_region_healthy",
+            "1 while the region is healthy after hysteresis, 0 otherwise (unknown counts as 0).",
+            ["region"],
+            registry=r,
+        )
+        self.active_region = Gauge(
+            "failover_watcher_active_region",
+            "1 for the region a strategy routes to (priority 1), 0 for its other regions.",
+            ["strategy", "region"],
+            registry=r,
+        )
+        self.health_checks = Counter(
+            "failover_watcher_health_checks",
+            "Health observations by result (healthy, unhealthy, timeout, error, malformed).",
+            ["region", "result"],
+            registry=r,
+        )
+        self.api_requests = Counter(
+            "failover_watcher_api_requests",
+            "Requests made to the Genesys Cloud API, by endpoint template and HTTP code "
+            "(transport errors are code 'error').",
+            ["endpoint", "code"],
+            registry=r,
+        )
+        self.outbox_pending = Gauge(
+            "failover_watcher_outbox_pending",
+            "Events written to the outbox and not yet acknowledged by the sink.",
+            ["sink"],
+            registry=r,
+        )
+        self.outbox_dead_letters = Gauge(
+            "failover_watcher_outbox_dead_letters",
+            "Events moved to the dead-letter table (too old to deliver); alert on any.",
+            ["sink"],
+            registry=r,
+        )
+        self.deliveries = Counter(
+            "failover_watcher_deliveries",
+            "Event delivery attempts to sinks, by result (success, retry, failure, disabled).",
+            ["sink", "result"],
+            registry=r,
+        )
+        self.token_refreshes = Counter(
+            "failover_watcher_token_refreshes",
+            "OAuth token acquisitions, by result.",
+            ["result"],
+            registry=r,
+        )
+        self.all_regions_down = Gauge(
+            "failover_watcher_all_regions_down",
+            "1 while every region of the strategy is unhealthy (the watcher fails open).",
+            ["strategy"],
+            registry=r,
+        )
+        self.drift = Gauge(
+            "failover_watcher_drift",
+            "1 while the strategy as the API holds it differs from what the watcher wrote.",
+            ["strategy"],
+            registry=r,
+        )
+        self.drift_events = Counter(
+            "failover_watcher_drift_detected",
+            "Changes made behind the watcher's back, detected on read-back.",
+            ["strategy"],
+            registry=r,
+        )
+        self.decisions = Counter(
+            "failover_watcher_decisions",
+            "Decisions of the failover core by kind (failover, failback, pin, reconcile, refused, "
+            "all_down), dry-run ones included.",
+            ["strategy", "kind", "dry_run"],
+            registry=r,
+        )
+        self.malformed_responses = Counter(
+            "failover_watcher_malformed_responses",
+            "API answers that could not be parsed (bad JSON, missing fields); logged, never fatal.",
+            ["endpoint"],
+            registry=r,
+        )
+        self.poll_cycle_seconds = Histogram(
+            "failover_watcher_poll_cycle_seconds",
+            "Duration of one health observation, request included.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.last_poll_timestamp = Gauge(
+            "failover_watcher_last_poll_timestamp_seconds",
+            "Unix time of the last completed health observation of any region.",
+            registry=r,
+        )
+        self.task_restarts = Counter(
+            "failover_watcher_task_restarts",
+            "Background tasks that crashed and were restarted with backoff.",
+            ["task"],
+            registry=r,
+        )
+        self.dry_run = Gauge(
+            "failover_watcher_dry_run",
+            "1 while the watcher decides and reports but writes nothing.",
+            registry=r,
+        )
+        self.leader = Gauge(
+            "failover_watcher_leader",
+            "1 while this instance may write (single-instance mode: always 1).",
+            registry=r,
+        )
+
+    def precreate(
+        self,
+        regions: Iterable[str],
+        strategies: Iterable[tuple[str, Iterable[str]]],
+        sinks: Iterable[str] = (),
+    ) -> None:
+        """Create every label set for the configured objects so series exist from the start."""
+        for region in regions:
+            self.region_healthy.labels(region=region)
+            for result in ("healthy", "unhealthy", "timeout", "error"):
+                self.health_checks.labels(region=region, result=result)
+        for strategy, strategy_regions in strategies:
+            for result in ("success", "failure"):
+                self.switches.labels(strategy=strategy, result=result)
+            self.detection_to_switch.labels(strategy=strategy)
+            self.all_regions_down.labels(strategy=strategy)
+            self.drift.labels(strategy=strategy)
+            self.drift_events.labels(strategy=strategy)
+            for region in strategy_regions:
+                self.active_region.labels(strategy=strategy, region=region)
+        for kind in ("strategy", "rule"):
+            self.update_latency.labels(kind=kind)
+        for result in ("success", "failure"):
+            self.token_refreshes.labels(result=result)
+        for sink in sinks:
+            self.outbox_pending.labels(sink=sink)
+            self.outbox_dead_letters.labels(sink=sink)
+            for result in ("success", "retry", "failure"):
+                self.deliveries.labels(sink=sink, result=result)
+
+    def exposition(self) -> bytes:
+        """The registry in the Prometheus text format."""
+        return generate_latest(self.registry)
