@@ -1,0 +1,64 @@
+"""The Genesys Cloud API surface (SPEC §2): one async client, its models and its typed errors."""
+
+from watcher.genesys.auth import TokenSource, TokenThrottled
+from watcher.genesys.budget import RequestBudget
+from watcher.genesys.client import ClientState, GenesysClient, make_transport
+from watcher.genesys.errors import (
+    AuthenticationError,
+    BadRequest,
+    ClientClosed,
+    GenesysError,
+    MalformedResponse,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    RequestTimeout,
+    ServerError,
+    TransportFailure,
+    VersionConflict,
+)
+from watcher.genesys.models import (
+    HEALTHY,
+    AuditEntry,
+    Region,
+    RegionHealthReport,
+    RoutingConfig,
+    RoutingRule,
+    Strategy,
+    StrategyRegion,
+    Target,
+    Webhook,
+    WebhookRequest,
+)
+
+__all__ = [
+    "HEALTHY",
+    "AuditEntry",
+    "AuthenticationError",
+    "BadRequest",
+    "ClientClosed",
+    "ClientState",
+    "GenesysClient",
+    "GenesysError",
+    "MalformedResponse",
+    "NotFound",
+    "PermissionDenied",
+    "RateLimited",
+    "Region",
+    "RegionHealthReport",
+    "RequestBudget",
+    "RequestTimeout",
+    "RoutingConfig",
+    "RoutingRule",
+    "ServerError",
+    "Strategy",
+    "StrategyRegion",
+    "Target",
+    "TokenSource",
+    "TokenThrottled",
+    "TransportFailure",
+    "VersionConflict",
+    "Webhook",
+    "WebhookRequest",
+    "make_transport",
+]

@@ -1,0 +1,63 @@
+"""The client-side request budget: one token bucket shared by every call of one OAuth client.
+
+Genesys Cloud limits requests per token (300/min by default for client credentials). Staying under the
+budget ourselves keeps 429s rare, so the failover PUT is not the request that gets throttled.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+
+class RequestBudget:
+    """A token bucket refilled at `per_minute / 60` per second, holding at most `burst` tokens.
+
+    Callers reserve a token synchronously (the bucket may go negative) and then sleep their share
+    of the deficit, so waiting callers are served in arrival order without a lock.
+
+    >>> budget = RequestBudget(per_minute=300)
+    >>> # await budget.acquire()  # before each request
+    """
+
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        if per_minute <= 0:
+            raise ValueError("per_minute must be positive")
+        self.rate = per_minute / 60.0
+        # A tenth of the minute as burst: a poll cycle of all regions goes out at once.
+        self.capacity = burst if burst is not None else max(1.0, per_minute / 10.0)
+        self._tokens = self.capacity
+        self._clock = clock
+        self._sleep = sleep
+        self._updated = clock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+
+    def reserve(self) -> float:
+        """Take one token now; return how long the caller must wait before using it."""
+        self._refill()
+        self._tokens -= 1.0
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    async def acquire(self) -> None:
+        """Wait until a request may be sent."""
+        delay = self.reserve()
+        if delay > 0:
+            await self._sleep(delay)
+
+    @property
+    def available(self) -> float:
+        self._refill()
+        return self._tokens
