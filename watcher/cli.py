@@ -1,8 +1,70 @@
-"""Command line entry point (filled in as the commands land)."""
+"""`failover-watcher`: the command line. Each command lives in the module that owns its behaviour;
+this file only assembles the parser."""
 
+from __future__ import annotations
+
+import argparse
+import json
 import sys
+from pathlib import Path
+
+from watcher import __version__
+from watcher.config import DEFAULT_CONFIG_PATH, ConfigError, load_config, masked_dump
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(f"{args.config}: configuration refused ({len(exc.problems)} problems)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    print(json.dumps(masked_dump(cfg), indent=2, default=str))
+    print(f"{args.config}: OK", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from watcher.daemon.commands import add_daemon_parsers
+    from watcher.events.receiver import add_receive_parser
+    from watcher.healthcheck import add_healthcheck_parser
+    from watcher.oneshot import add_oneshot_parsers
+    from watcher.sim import add_simulate_parser
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG_PATH,
+        help=f"TOML config file (default {DEFAULT_CONFIG_PATH}); WATCHER_* env vars override it",
+    )
+    parser = argparse.ArgumentParser(
+        prog="failover-watcher",
+        description="Keeps a Genesys Cloud organization routing to a healthy region.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_daemon_parsers(sub, common)
+    add_simulate_parser(sub)
+    p = sub.add_parser(
+        "check-config", parents=[common], help="validate the config and print it, secrets masked"
+    )
+    p.set_defaults(func=_check_config)
+    add_oneshot_parsers(sub, common)
+    add_receive_parser(sub)
+    add_healthcheck_parser(sub)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("failover-watcher: not yet built", file=sys.stderr)
-    return 2
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Command-line entry points of the daemon: `run`, `demo`, and the admin clients
+`hold`/`release`/`dry-run`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+import anyio
+
+from watcher.config import ConfigError, load_config
+from watcher.logs import configure_logging
+
+
+def _run(args: argparse.Namespace) -> int:
+    from watcher.daemon.service import Watcher
+
+    configure_logging(level=args.log_level, json=None if not args.log_json else True)
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(f"{args.config}: configuration refused ({len(exc.problems)} problems)", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    watcher = Watcher(cfg, config_path=str(args.config), dry_run=True if args.dry_run else None)
+    try:
+        anyio.run(lambda: watcher.serve(install_signals=True))
+    except OSError as exc:
+        print(f"failover-watcher: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from watcher.daemon.demo import run_demo
+
+    return run_demo(forever=args.forever, port=args.port, speed=args.speed)
+
+
+def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str, Any]) -> int:
+    token = os.environ.get("WATCHER_ADMIN_TOKEN")
+    if token is None:
+        try:
+            cfg = load_config(args.config)
+            secret = cfg.admin_token()
+        except (ConfigError, OSError, ValueError) as exc:
+            print(f"failover-watcher: cannot read the admin token: {exc}", file=sys.stderr)
+            return 2
+        if secret is None:
+            print(
+                "failover-watcher: no admin token: set server.admin_token or WATCHER_ADMIN_TOKEN",
+                file=sys.stderr,
+            )
+            return 2
+        token = secret.get_secret_value()
+        url = args.url or f"http://{cfg.server.listen}"
+    else:
+        url = args.url or "http://127.0.0.1:9464"
+    request = urllib.request.Request(  # noqa: S310 - the operator gives the URL
+        url.rstrip("/") + path,
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            print(json.dumps(json.loads(response.read()), indent=2))
+            return 0
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")
+        print(f"failover-watcher: HTTP {exc.code}: {detail}", file=sys.stderr)
+        return 2 if exc.code in (400, 404) else 1
+    except OSError as exc:
+        print(f"failover-watcher: cannot reach the daemon at {url}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parse_duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 15m, 2h") from None
+
+
+def add_daemon_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("run", parents=[common], help="run the daemon")
+    p.add_argument("--dry-run", action="store_true", help="decide, log, count and emit events; write nothing")
+    p.add_argument("--log-level", default=os.environ.get("WATCHER_LOG_LEVEL", "INFO"))
+    p.add_argument("--log-json", action="store_true", help="JSON log lines even on a terminal")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("demo", help="simulator + daemon in one process: a scripted degrade and recovery")
+    p.add_argument("--forever", action="store_true", help="keep running after the scenario")
+    p.add_argument("--port", type=int, default=9464, help="daemon HTTP port (0 = any free port)")
+    p.add_argument("--speed", type=float, default=1.0, help="scenario speed factor (2 = twice as fast)")
+    p.set_defaults(func=_demo)
+
+    admin = argparse.ArgumentParser(add_help=False, parents=[common])
+    admin.add_argument("--url", help="daemon base URL (default: from [server] listen)")
+    p = sub.add_parser(
+        "hold", parents=[admin], help="freeze a strategy, or pin it to a region, for a bounded time"
+    )
+    p.add_argument("--strategy", required=True)
+    p.add_argument("--for", dest="duration", type=_parse_duration, required=True, help="e.g. 15m, 2h")
+    p.add_argument("--pin", metavar="REGION", help="route to this region while held")
+    p.add_argument("--reason", default="")
+    p.set_defaults(
+        func=lambda a: _admin_call(
+            a,
+            "POST",
+            "/admin/hold",
+            {"strategy": a.strategy, "seconds": a.duration, "region": a.pin, "reason": a.reason},
+        )
+    )
+    p = sub.add_parser("release", parents=[admin], help="end a hold or pin")
+    p.add_argument("--strategy", required=True)
+    p.set_defaults(func=lambda a: _admin_call(a, "POST", "/admin/release", {"strategy": a.strategy}))
+    p = sub.add_parser("dry-run", parents=[admin], help="switch dry-run mode of a running daemon on or off")
+    p.add_argument("mode", choices=["on", "off"])
+    p.set_defaults(func=lambda a: _admin_call(a, "PUT", "/admin/dry-run", {"enabled": a.mode == "on"}))
+
+
+__all__ = ["add_daemon_parsers"]

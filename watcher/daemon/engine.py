@@ -1,0 +1,82 @@
+"""Where an observation becomes a decision: the one place the pure core's `step` is called.
+
+The engine holds the `WorldState`, feeds it events one at a time (a lock keeps them in order even
+though they come from many tasks), and hands the resulting actions to the daemon. Nothing here
+decides anything: the core does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+import anyio
+
+from watcher.config import WatcherConfig
+from watcher.core import (
+    Action,
+    CorePolicy,
+    Event,
+    FailbackPolicy,
+    RegionHealth,
+    StrategyPolicy,
+    StrategyStatus,
+    Thresholds,
+    WorldState,
+    step,
+)
+
+
+def policy_from_config(cfg: WatcherConfig, *, dry_run: bool | None = None) -> CorePolicy:
+    """The core's policy as the config describes it."""
+    f = cfg.failback
+    return CorePolicy(
+        thresholds=Thresholds(fall=cfg.health.fall, rise=cfg.health.rise),
+        failback=FailbackPolicy(
+            mode=f.mode,
+            hold_seconds=f.hold_seconds,
+            flap_window_seconds=f.flap_window_seconds,
+            max_hold_seconds=f.max_hold_seconds,
+        ),
+        strategies=tuple(
+            StrategyPolicy(
+                id=s.id,
+                preference=tuple(s.regions),
+                drift=s.drift,
+                retry_seconds=cfg.executor.write_retry_seconds,
+            )
+            for s in cfg.strategies
+        ),
+        dry_run=cfg.dry_run if dry_run is None else dry_run,
+    )
+
+
+class Engine:
+    """Feeds events to the core in order and passes its actions on."""
+
+    def __init__(
+        self,
+        policy: CorePolicy,
+        on_actions: Callable[[Sequence[Action], WorldState], Awaitable[None]],
+    ) -> None:
+        self.policy = policy
+        self.world = WorldState.initial(policy)
+        self._on_actions = on_actions
+        self._lock = anyio.Lock()
+        self.events = 0
+
+    async def feed(self, event: Event) -> None:
+        async with self._lock:
+            self.world, actions = step(self.world, event, self.policy)
+            self.events += 1
+            await self._on_actions(actions, self.world)
+
+    def replace_policy(self, policy: CorePolicy) -> None:
+        """Adopt a reloaded policy: keep what is known of regions and strategies that remain."""
+        regions = {r: self.world.regions.get(r, RegionHealth(r)) for r in policy.regions}
+        strategies = {s.id: self.world.strategies.get(s.id, StrategyStatus(s.id)) for s in policy.strategies}
+        self.world = WorldState(regions=regions, strategies=strategies)
+        self.policy = policy
+
+    def settling(self, region: str) -> bool:
+        health = self.world.regions.get(region)
+        return health is None or health.settling

@@ -1,0 +1,107 @@
+"""The poll scheduler: every region on its own loop, concurrently, with jitter.
+
+One loop per region means a region whose health endpoint hangs only delays itself (each poll is
+bounded by the health timeout); the others keep their rhythm. While a region is between states it is
+polled at the faster settling interval, so hysteresis completes sooner in both directions.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+import anyio
+import structlog
+
+from watcher.config import HealthSettings
+from watcher.core import Observation
+from watcher.daemon.health import HealthSource, Throttled
+from watcher.daemon.tasks import sleep
+from watcher.metrics import WatcherMetrics
+
+log = structlog.get_logger("watcher.scheduler")
+
+_FAILURE_KINDS = {"timeout", "error", "malformed"}
+
+
+def check_result(obs: Observation) -> str:
+    """The `result` label of failover_watcher_health_checks_total for an observation."""
+    if obs.ok:
+        return "healthy"
+    return obs.status if obs.status in _FAILURE_KINDS else "unhealthy"
+
+
+class PollScheduler:
+    """Polls `regions` through `source` and hands every observation to `deliver`.
+
+    `is_settling(region)` tells whether to use the faster interval (the core knows; the scheduler asks).
+    """
+
+    def __init__(
+        self,
+        regions: Sequence[str],
+        source: HealthSource,
+        settings: HealthSettings,
+        deliver: Callable[[Observation], Awaitable[None]],
+        is_settling: Callable[[str], bool],
+        *,
+        stop: anyio.Event,
+        metrics: WatcherMetrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.regions = list(regions)
+        self._source = source
+        self._settings = settings
+        self._deliver = deliver
+        self._is_settling = is_settling
+        self._stop = stop
+        self._metrics = metrics
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._limiter = anyio.CapacityLimiter(settings.concurrency)
+        self.last_poll_at: float | None = None
+        self.first_poll = anyio.Event()
+        self.polls = 0
+
+    def _next_delay(self, region: str, started: float) -> float:
+        s = self._settings
+        base = s.settling_interval if self._is_settling(region) else s.interval_seconds
+        jittered = base * (1 + self._rng.uniform(-s.jitter, s.jitter))
+        return max(0.0, started + jittered - self._clock())
+
+    async def run(self) -> None:
+        """Poll until the stop event; each region starts at a random offset so polls spread out."""
+        async with anyio.create_task_group() as tg:
+            for region in self.regions:
+                tg.start_soon(self._loop, region, name=f"poll:{region}")
+
+    async def _loop(self, region: str) -> None:
+        # Spread the first polls over a fraction of the interval instead of a thundering herd.
+        await sleep(self._rng.uniform(0, self._settings.interval_seconds * self._settings.jitter), self._stop)
+        while not self._stop.is_set():
+            started = self._clock()
+            await self.poll_once(region)
+            if await sleep(self._next_delay(region, started), self._stop):
+                return
+
+    async def poll_once(self, region: str) -> Observation | None:
+        started = self._clock()
+        try:
+            async with self._limiter:
+                obs = await self._source.observe(region)
+        except Throttled as exc:
+            log.warning("health poll throttled; not counted as an observation", region=region, error=str(exc))
+            if self._metrics is not None:
+                self._metrics.health_checks.labels(region=region, result="throttled").inc()
+            return None
+        self.polls += 1
+        self.last_poll_at = self._clock()
+        self.first_poll.set()
+        if self._metrics is not None:
+            self._metrics.health_checks.labels(region=region, result=check_result(obs)).inc()
+            self._metrics.poll_cycle_seconds.observe(self.last_poll_at - started)
+            self._metrics.last_poll_timestamp.set(time.time())
+        await self._deliver(obs)
+        return obs

@@ -1,0 +1,692 @@
+"""The watcher daemon's life: `startup()`, `main_loop()`, `shutdown()`.
+
+One anyio task group holds every long-lived task (pollers, ticker, reconciler, token refresher,
+event dispatcher, resync, heartbeat, HTTP server), each named and guarded. A stop event wakes every
+sleeping loop; shutdown waits for in-flight writes for a bounded grace period, then cancels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import anyio
+import httpx
+import structlog
+from anyio.abc import TaskGroup
+
+from watcher import __version__
+from watcher.config import ConfigError, WatcherConfig, load_config
+from watcher.core import (
+    Action,
+    AllRegionsDown,
+    AllRegionsDownCleared,
+    DriftDetected,
+    Event,
+    OperatorHold,
+    OperatorPin,
+    OperatorRelease,
+    Refused,
+    RegionTransition,
+    Reweight,
+    StrategySnapshot,
+    Tick,
+    WorldState,
+)
+from watcher.daemon.engine import Engine, policy_from_config
+from watcher.daemon.executor import Executor, SwitchReport, retarget_rule
+from watcher.daemon.health import QuorumSource, RegionHealthEndpoint
+from watcher.daemon.http import create_app
+from watcher.daemon.scheduler import PollScheduler
+from watcher.daemon.serve import bind_socket, serving
+from watcher.daemon.status import WallClock, render_status
+from watcher.daemon.tasks import guarded, sleep
+from watcher.events import (
+    ALL_DOWN,
+    ALL_DOWN_CLEARED,
+    DECISION,
+    DRIFT,
+    FAILBACK,
+    REGION_CHANGED,
+    SWITCH_FAILED,
+    SWITCHED,
+    AuditRecord,
+    AuditTrail,
+    Dispatcher,
+    Outbox,
+    SinkSpec,
+    build_event,
+)
+from watcher.genesys import GenesysClient, GenesysError, WebhookRequest
+from watcher.metrics import WatcherMetrics
+from watcher.oneshot import register_webhook_once
+from watcher.systemd_notify import SystemdNotifier
+
+log = structlog.get_logger("watcher.daemon")
+
+TICK_SECONDS = 0.5
+HEARTBEAT_SECONDS = 0.5
+STALL_SECONDS = 10.0
+
+
+class Watcher:
+    """The daemon for one organization.
+
+    >>> # watcher = Watcher(load_config("config/watcher.toml"))
+    >>> # await watcher.serve()          # until SIGTERM / watcher.request_stop()
+    """
+
+    def __init__(
+        self,
+        cfg: WatcherConfig,
+        *,
+        config_path: str | None = None,
+        metrics: WatcherMetrics | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        notifier: SystemdNotifier | None = None,
+        listen_socket: socket.socket | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        dry_run: bool | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.config_path = config_path
+        self.metrics = metrics or WatcherMetrics()
+        self.clock = clock
+        self.wall = WallClock(clock)
+        self.notifier = notifier or SystemdNotifier.from_env()
+        self._transport = transport
+        self._listen_socket = listen_socket
+        self.stop = anyio.Event()
+        self.started = anyio.Event()
+        self.engine = Engine(policy_from_config(cfg, dry_run=dry_run), self._on_actions)
+        self.last_switches: dict[str, dict[str, Any]] = {}
+        self.switch_log: list[dict[str, Any]] = []
+        self._heartbeat = clock()
+        self._snapshots_done = False
+        self._tg: TaskGroup | None = None
+        self._scheduler_scope: anyio.CancelScope | None = None
+        self._rule_repairs: set[str] = set()
+        self.listen_url = ""
+        self.client: GenesysClient | None = None
+        self.scheduler: PollScheduler | None = None
+        self.executor: Executor | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.outbox: Outbox | None = None
+        self.trail: AuditTrail | None = None
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    def request_stop(self) -> None:
+        """Ask the daemon to stop (signal handlers and tests call this; it only sets a flag)."""
+        self.stop.set()
+
+    async def serve(self, *, install_signals: bool = False) -> None:
+        """Run until stopped. Signals are only handled when asked (they need the main thread)."""
+        async with self._resources() as tg:
+            self._tg = tg
+            if install_signals:
+                tg.start_soon(self._signals, name="signals")
+            await self.startup(tg)
+            await self.main_loop()
+            await self.shutdown(tg)
+
+    @contextlib.asynccontextmanager
+    async def _resources(self) -> AsyncIterator[TaskGroup]:
+        cfg = self.cfg
+        cfg.state.dir.mkdir(parents=True, exist_ok=True)
+        self.trail = AuditTrail(
+            cfg.state.dir, max_bytes=cfg.state.audit_max_bytes, backups=cfg.state.audit_backups
+        )
+        self.metrics.precreate(
+            cfg.region_ids(), [(s.id, s.regions) for s in cfg.strategies], [s.name for s in cfg.sinks]
+        )
+        self.metrics.leader.set(1)
+        self.metrics.dry_run.set(1 if self.engine.policy.dry_run else 0)
+        sock = self._listen_socket or bind_socket(*cfg.server.host_port)
+        host, port = sock.getsockname()[:2]
+        self.listen_url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
+        app = create_app(self, cfg.admin_token())
+        async with contextlib.AsyncExitStack() as stack:
+            self.client = await stack.enter_async_context(
+                GenesysClient(
+                    cfg.genesys, cfg.client_secret(), transport=self._transport, metrics=self.metrics
+                )
+            )
+            if cfg.sinks:
+                self.outbox = Outbox(cfg.state.dir / "outbox.sqlite3")
+                stack.callback(self.outbox.close)
+                sink_http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
+                self.dispatcher = Dispatcher(
+                    self.outbox,
+                    [
+                        SinkSpec(
+                            s.name, s.url, cfg.sink_secrets(s), s.timeout_seconds, cfg.events.max_age_seconds
+                        )
+                        for s in cfg.sinks
+                    ],
+                    sink_http,
+                    self.metrics,
+                    source=cfg.events.source,
+                )
+            stack.callback(self.trail.close)
+            await stack.enter_async_context(serving(app, sock))
+            async with anyio.create_task_group() as tg:
+                yield tg
+
+    async def startup(self, tg: TaskGroup) -> None:
+        cfg = self.cfg
+        assert self.client is not None
+        self.executor = Executor(
+            self.client,
+            cfg.rules,
+            self.engine.feed,
+            metrics=self.metrics,
+            trail=self.trail,
+            report=self._on_switch,
+            conflict_retries=cfg.executor.conflict_retries,
+            clock=self.clock,
+            readable=self.wall.convert,
+        )
+        self.executor.grace_seconds = cfg.executor.shutdown_grace_seconds
+        log.info(
+            "failover-watcher starting",
+            version=__version__,
+            listen=self.listen_url,
+            api=cfg.genesys.api_url,
+            regions=cfg.region_ids(),
+            strategies=[s.id for s in cfg.strategies],
+            dry_run=self.engine.policy.dry_run,
+        )
+        tg.start_soon(self._guard("token-refresher", lambda: self.client.tokens.run_refresher(self.stop)))  # type: ignore[union-attr]
+        tg.start_soon(self._guard("heartbeat", self._heartbeat_loop))
+        tg.start_soon(self._guard("initial-read", self._initial_read))
+        tg.start_soon(self._guard("ticker", self._tick_loop))
+        tg.start_soon(self._guard("reconciler", self._reconcile_loop))
+        self._start_scheduler(tg)
+        if self.dispatcher is not None:
+            tg.start_soon(self._guard("dispatcher", self.dispatcher.run))
+            tg.start_soon(self._guard("resync", self._resync_loop))
+        if cfg.webhook is not None:
+            tg.start_soon(self._guard("webhook-registration", self._register_webhook))
+        tg.start_soon(self._guard("systemd", self._systemd_loop))
+        self.started.set()
+
+    async def main_loop(self) -> None:
+        await self.stop.wait()
+
+    async def shutdown(self, tg: TaskGroup) -> None:
+        log.info("shutting down", grace_seconds=self.cfg.executor.shutdown_grace_seconds)
+        self.notifier.stopping()
+        executor = self.executor
+        if executor is not None:
+            with anyio.move_on_after(self.cfg.executor.shutdown_grace_seconds):
+                await executor.wait_idle()
+        if executor is not None and executor.in_flight:
+            log.warning(
+                "abandoning in-flight writes at the end of the grace period",
+                strategies=sorted(executor.in_flight),
+            )
+        tg.cancel_scope.cancel()
+        log.info("stopped")
+
+    def _guard(self, name: str, body: Callable[[], Any]) -> Callable[[], Any]:
+        async def run() -> None:
+            await guarded(name, body, stop=self.stop, metrics=self.metrics)
+
+        run.__name__ = name
+        return run
+
+    async def _signals(self) -> None:
+        # Signal handlers only set flags; the work happens in the loops that own it.
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    await self.reload()
+                else:
+                    log.info("signal received; stopping", signal=signal.Signals(signum).name)
+                    self.request_stop()
+
+    # ------------------------------------------------------------------------------ loops
+
+    def _start_scheduler(self, tg: TaskGroup) -> None:
+        assert self.client is not None
+        source = QuorumSource([RegionHealthEndpoint(self.client, self.cfg.health, clock=self.clock)])
+        self.scheduler = PollScheduler(
+            self.cfg.region_ids(),
+            source,
+            self.cfg.health,
+            self.engine.feed,
+            self.engine.settling,
+            stop=self.stop,
+            metrics=self.metrics,
+            clock=self.clock,
+        )
+        scheduler = self.scheduler
+
+        async def run() -> None:
+            with anyio.CancelScope() as scope:
+                self._scheduler_scope = scope
+                await scheduler.run()
+
+        tg.start_soon(self._guard("scheduler", run))
+
+    async def _heartbeat_loop(self) -> None:
+        while not self.stop.is_set():
+            self._heartbeat = self.clock()
+            await sleep(HEARTBEAT_SECONDS, self.stop)
+
+    async def _tick_loop(self) -> None:
+        while not await sleep(TICK_SECONDS, self.stop):
+            await self.engine.feed(Tick(self.clock()))
+
+    async def _initial_read(self) -> None:
+        """Level-triggered start: adopt what the API holds, and finish any half-done switch."""
+        assert self.client is not None
+        for strategy in self.cfg.strategies:
+            current = await self.client.get_strategy(strategy.id)
+            await self.engine.feed(
+                StrategySnapshot(
+                    strategy.id, current.active_region(), current.version, self.clock(), initial=True
+                )
+            )
+            self._rule_repairs.add(strategy.id)
+        self._snapshots_done = True
+        await self._repair_rules()
+
+    async def _repair_rules(self) -> None:
+        """Make every rule follow its strategy's active region (after start-up or a failed retarget)."""
+        assert self.client is not None
+        assert self.executor is not None
+        for strategy_id in sorted(self._rule_repairs):
+            status = self.engine.world.strategies.get(strategy_id)
+            if status is None or status.active_region is None or strategy_id in self.executor.in_flight:
+                continue
+            if self.engine.policy.dry_run:
+                self._rule_repairs.discard(strategy_id)
+                continue
+            failed = False
+            for rule in self.executor.rules_of(strategy_id):
+                try:
+                    outcome = await retarget_rule(
+                        self.client,
+                        rule,
+                        status.active_region,
+                        self.cfg.executor.conflict_retries,
+                        self.clock,
+                    )
+                except GenesysError as exc:
+                    failed = True
+                    log.error("rule repair failed; will retry", rule=rule.id, error=str(exc))
+                    continue
+                if outcome.changed:
+                    log.warning(
+                        "rule did not follow its strategy; retargeted",
+                        rule=rule.id,
+                        strategy=strategy_id,
+                        region=status.active_region,
+                    )
+                    self.metrics.update_latency.labels(kind="rule").observe(outcome.latency_seconds)
+            if not failed:
+                self._rule_repairs.discard(strategy_id)
+
+    async def _reconcile_loop(self) -> None:
+        """Read strategies back periodically: the core compares them with what it believes (drift)."""
+        assert self.client is not None
+        assert self.executor is not None
+        while not await sleep(self.cfg.executor.reconcile_interval_seconds, self.stop):
+            if not self._snapshots_done:
+                continue
+            for strategy in self.cfg.strategies:
+                if strategy.id in self.executor.in_flight:
+                    continue
+                try:
+                    current = await self.client.get_strategy(strategy.id)
+                except GenesysError as exc:
+                    log.warning("strategy read-back failed", strategy=strategy.id, error=str(exc))
+                    continue
+                await self.engine.feed(
+                    StrategySnapshot(strategy.id, current.active_region(), current.version, self.clock())
+                )
+            await self._repair_rules()
+
+    async def _resync_loop(self) -> None:
+        assert self.dispatcher is not None
+        while not await sleep(self.cfg.events.resync_interval_seconds, self.stop):
+            await self.dispatcher.resync(self.status())
+
+    async def _register_webhook(self) -> None:
+        assert self.client is not None
+        assert self.cfg.webhook is not None
+        w = self.cfg.webhook
+        secret = w.secret
+        if secret is None and w.secret_file is not None:
+            from watcher.config import _resolve_secret
+
+            secret = _resolve_secret(None, w.secret_file)
+        hook_id, created = await register_webhook_once(
+            self.client, WebhookRequest(name=w.name, targetUrl=w.target_url, secret=secret, events=w.events)
+        )
+        log.info("DNS-sync webhook " + ("registered" if created else "already registered"), id=hook_id)
+
+    async def _systemd_loop(self) -> None:
+        """READY=1 after the first poll; WATCHDOG=1 only while polls keep completing; STATUS= summary."""
+        n = self.notifier
+        assert self.scheduler is not None
+        async with anyio.create_task_group() as tg:
+
+            async def first_poll() -> None:
+                await self.scheduler.first_poll.wait()  # type: ignore[union-attr]
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(first_poll)
+            await self.stop.wait()
+            tg.cancel_scope.cancel()
+        if self.stop.is_set():
+            return
+        n.ready()
+        interval = n.watchdog_interval() or 5.0
+        while not await sleep(interval, self.stop):
+            n.status(self.summary_line())
+            if self._polls_recent():
+                n.watchdog()
+            else:
+                log.error("poll cycles stalled; withholding the systemd watchdog ping")
+
+    # ------------------------------------------------------------------------------ actions
+
+    async def _on_actions(self, actions: Sequence[Action], world: WorldState) -> None:
+        for action in actions:
+            await self._act(action)
+        self._update_gauges(world)
+
+    async def _act(self, action: Action) -> None:
+        m = self.metrics
+        if isinstance(action, Reweight):
+            m.decisions.labels(
+                strategy=action.strategy, kind=action.kind, dry_run=str(action.dry_run).lower()
+            ).inc()
+            log.warning(
+                "decision: switch",
+                strategy=action.strategy,
+                kind=action.kind,
+                from_region=action.from_region,
+                to_region=action.to_region,
+                dry_run=action.dry_run,
+                why=action.explanation.summary,
+            )
+            assert self._tg is not None
+            assert self.executor is not None
+            self._tg.start_soon(self.executor.execute, action, name=f"write:{action.strategy}")
+        elif isinstance(action, RegionTransition):
+            m.region_healthy.labels(region=action.region).set(1 if action.healthy else 0)
+            log.warning(
+                "region " + ("healthy" if action.healthy else "unhealthy"),
+                region=action.region,
+                why=action.explanation.summary,
+            )
+            await self._publish(
+                REGION_CHANGED,
+                action.region,
+                {
+                    "region": action.region,
+                    "healthy": action.healthy,
+                    "explanation": self._explain(action.explanation),
+                },
+            )
+        elif isinstance(action, AllRegionsDown):
+            m.all_regions_down.labels(strategy=action.strategy).set(1)
+            m.decisions.labels(strategy=action.strategy, kind="all_down", dry_run="false").inc()
+            log.error(
+                "every region down; changing nothing (fail-open)",
+                strategy=action.strategy,
+                why=action.explanation.summary,
+            )
+            self._audit_decision(action.strategy, action.explanation.to_dict())
+            await self._publish(
+                ALL_DOWN,
+                action.strategy,
+                {"strategy": action.strategy, "explanation": self._explain(action.explanation)},
+            )
+        elif isinstance(action, AllRegionsDownCleared):
+            m.all_regions_down.labels(strategy=action.strategy).set(0)
+            log.warning("a region is healthy again", strategy=action.strategy, why=action.explanation.summary)
+            await self._publish(
+                ALL_DOWN_CLEARED,
+                action.strategy,
+                {"strategy": action.strategy, "explanation": self._explain(action.explanation)},
+            )
+        elif isinstance(action, DriftDetected):
+            m.drift_events.labels(strategy=action.strategy).inc()
+            log.warning(
+                "drift: strategy changed behind the watcher's back",
+                strategy=action.strategy,
+                expected=action.expected_region,
+                actual=action.actual_region,
+                why=action.explanation.summary,
+            )
+            self._audit_decision(action.strategy, action.explanation.to_dict())
+            await self._publish(
+                DRIFT,
+                action.strategy,
+                {
+                    "strategy": action.strategy,
+                    "expected": action.expected_region,
+                    "actual": action.actual_region,
+                    "explanation": self._explain(action.explanation),
+                },
+            )
+        elif isinstance(action, Refused):
+            m.decisions.labels(strategy=action.strategy, kind="refused", dry_run="false").inc()
+            log.warning("refused", strategy=action.strategy, why=action.explanation.summary)
+            await self._publish(
+                DECISION,
+                action.strategy,
+                {
+                    "strategy": action.strategy,
+                    "decision": "refused",
+                    "explanation": self._explain(action.explanation),
+                },
+            )
+
+    def _explain(self, explanation: Any) -> Any:
+        return self.wall.convert(explanation.to_dict())
+
+    def _audit_decision(self, strategy: str, explanation: dict[str, object]) -> None:
+        if self.trail is not None:
+            try:
+                self.trail.write(
+                    AuditRecord(
+                        strategy=strategy,
+                        kind="decision",
+                        result="success",
+                        explanation=self.wall.convert(explanation),
+                    )
+                )
+            except OSError as exc:
+                log.error("audit trail write failed", error=str(exc))
+
+    async def _on_switch(self, report: SwitchReport, action: Reweight) -> None:
+        data = {
+            **report.to_dict(),
+            "explanation": self._explain(action.explanation),
+            "order": list(action.order),
+            "at": self.wall.iso(self.clock()),
+        }
+        self.last_switches[action.strategy] = data
+        self.switch_log.append(data)
+        del self.switch_log[:-200]
+        if report.result == "dry_run":
+            event_type = DECISION
+        elif report.result == "failure":
+            event_type = SWITCH_FAILED
+        else:
+            event_type = FAILBACK if action.kind == "failback" else SWITCHED
+        if report.result == "partial":
+            self._rule_repairs.add(action.strategy)
+        (log.error if report.result in ("failure", "partial") else log.warning)(
+            "switch " + report.result,
+            **{k: v for k, v in report.to_dict().items() if k != "writes"},
+            why=action.explanation.summary,
+        )
+        await self._publish(event_type, action.strategy, data)
+
+    async def _publish(self, event_type: str, subject: str, data: dict[str, Any]) -> None:
+        if self.dispatcher is None:
+            return
+        event = build_event(event_type, source=self.cfg.events.source, subject=subject, data=data)
+        try:
+            await self.dispatcher.publish(event, ordering_key=subject)
+        except Exception as exc:  # the outbox is local: only a broken disk gets here
+            log.error("could not store event in the outbox", type=event_type, error=repr(exc))
+
+    def _update_gauges(self, world: WorldState) -> None:
+        m = self.metrics
+        for region, health in world.regions.items():
+            m.region_healthy.labels(region=region).set(1 if health.healthy else 0)
+        for strategy in self.engine.policy.strategies:
+            status = world.strategies.get(strategy.id)
+            if status is None:
+                continue
+            for region in strategy.preference:
+                m.active_region.labels(strategy=strategy.id, region=region).set(
+                    1 if status.active_region == region else 0
+                )
+            m.drift.labels(strategy=strategy.id).set(1 if status.drift else 0)
+            m.all_regions_down.labels(strategy=strategy.id).set(1 if status.all_down else 0)
+
+    # ------------------------------------------------------------------------------ probes
+
+    def _polls_recent(self) -> bool:
+        s = self.scheduler
+        if s is None or s.last_poll_at is None:
+            return False
+        limit = 3 * self.cfg.health.interval_seconds + self.cfg.health.timeout_seconds
+        return self.clock() - s.last_poll_at <= limit
+
+    def liveness(self) -> tuple[bool, str]:
+        lag = self.clock() - self._heartbeat
+        if lag > STALL_SECONDS:
+            return False, f"event loop heartbeat {lag:.1f}s old"
+        return True, f"heartbeat {lag:.2f}s ago"
+
+    def readiness(self) -> tuple[bool, str]:
+        problems = []
+        if self.client is None or not self.client.tokens.has_token:
+            problems.append("no OAuth token held")
+        if not self._snapshots_done:
+            problems.append("strategies not read yet")
+        if not self._polls_recent():
+            problems.append("no recent poll cycle")
+        return (not problems, "; ".join(problems) or "ok")
+
+    def metrics_text(self) -> bytes:
+        return self.metrics.exposition()
+
+    def summary_line(self) -> str:
+        world = self.engine.world
+        healthy = sum(1 for h in world.regions.values() if h.healthy)
+        parts = [f"{healthy}/{len(world.regions)} regions healthy"]
+        parts += [f"{s.id}->{s.active_region or '?'} ({s.phase.value})" for s in world.strategies.values()]
+        return "; ".join(parts)
+
+    def status(self) -> dict[str, Any]:
+        outbox: dict[str, Any] = {}
+        if self.outbox is not None:
+            for sink in self.cfg.sinks:
+                outbox[sink.name] = {
+                    "pending": self.outbox.pending_count(sink.name),
+                    "deadLetters": self.outbox.dead_letter_count(sink.name),
+                }
+        ready, why = self.readiness()
+        return render_status(
+            self.engine.world,
+            self.wall,
+            last_switches=self.last_switches,
+            extra={
+                "outbox": outbox,
+                "outboxDepth": sum(v["pending"] for v in outbox.values()),
+                "leader": True,
+                "dryRun": self.engine.policy.dry_run,
+                "ready": ready,
+                "readyDetail": why,
+                "version": __version__,
+                "summary": self.summary_line(),
+            },
+        )
+
+    # ------------------------------------------------------------------------------ admin
+
+    def _strategy_or_raise(self, strategy: str) -> None:
+        if strategy not in self.engine.world.strategies:
+            raise KeyError(f"unknown strategy {strategy!r}")
+
+    async def hold(self, strategy: str, seconds: float, region: str | None, reason: str) -> dict[str, Any]:
+        self._strategy_or_raise(strategy)
+        now = self.clock()
+        event: Event
+        if region is not None:
+            event = OperatorPin(strategy, region, now + seconds, now, reason)
+        else:
+            event = OperatorHold(strategy, now + seconds, now, reason)
+        log.warning(
+            "operator " + ("pin" if region else "hold"),
+            strategy=strategy,
+            region=region,
+            seconds=seconds,
+            reason=reason,
+        )
+        await self.engine.feed(event)
+        return self._strategy_doc(strategy)
+
+    async def release(self, strategy: str) -> dict[str, Any]:
+        self._strategy_or_raise(strategy)
+        log.warning("operator release", strategy=strategy)
+        await self.engine.feed(OperatorRelease(strategy, self.clock()))
+        return self._strategy_doc(strategy)
+
+    async def set_dry_run(self, enabled: bool) -> dict[str, Any]:
+        self.engine.replace_policy(policy_from_config(self.cfg, dry_run=enabled))
+        self.metrics.dry_run.set(1 if enabled else 0)
+        log.warning("dry run " + ("enabled" if enabled else "disabled"))
+        return {"dryRun": enabled}
+
+    def _strategy_doc(self, strategy: str) -> dict[str, Any]:
+        return next(s for s in self.status()["strategies"] if s["id"] == strategy)
+
+    # ------------------------------------------------------------------------------ reload
+
+    async def reload(self) -> bool:
+        """SIGHUP: re-read the config; a bad one is refused and the old one kept."""
+        path = self.config_path
+        if path is None:
+            log.warning("reload requested but the config was not loaded from a file; ignoring")
+            return False
+        self.notifier.reloading()
+        try:
+            new = load_config(path)
+        except ConfigError as exc:
+            log.error("config reload refused; keeping the running config", config=path, problems=exc.problems)
+            self.notifier.ready()
+            return False
+        restart_needed = [
+            key
+            for key in ("genesys", "server", "state", "sinks", "webhook", "events")
+            if getattr(new, key) != getattr(self.cfg, key)
+        ]
+        self.cfg = new
+        self.engine.replace_policy(policy_from_config(new, dry_run=self.engine.policy.dry_run or new.dry_run))
+        if self.executor is not None:
+            self.executor.set_rules(new.rules)
+        # Pollers pick up new intervals and regions by restarting; health state is kept.
+        if self._scheduler_scope is not None:
+            self._scheduler_scope.cancel()
+        assert self._tg is not None
+        self._start_scheduler(self._tg)
+        self.metrics.precreate(new.region_ids(), [(s.id, s.regions) for s in new.strategies])
+        log.warning("config reloaded", config=path, restart_needed_for=restart_needed or None)
+        self.notifier.ready()
+        return True
