@@ -1,0 +1,77 @@
+"""Event delivery (CloudEvents, signed, through a durable outbox) and the local audit trail."""
+
+from watcher.events.audit_trail import (
+    AuditRecord,
+    AuditTrail,
+    StrategySummary,
+    TrailReading,
+    read_trail,
+    redact,
+    summarize,
+)
+from watcher.events.cloudevent import (
+    ALL_DOWN,
+    ALL_DOWN_CLEARED,
+    CONTENT_TYPE,
+    DECISION,
+    DRIFT,
+    EVENT_TYPES,
+    FAILBACK,
+    REGION_CHANGED,
+    RESYNC,
+    SWITCH_FAILED,
+    SWITCHED,
+    build_event,
+    encode_event,
+    format_time,
+    source_for,
+    structure_problems,
+)
+from watcher.events.delivery_policy import Outcome, RetryPolicy, classify_status
+from watcher.events.dispatcher import RESYNC_ORDERING_KEY, Dispatcher, SinkSpec
+from watcher.events.outbox import DeadLetter, Outbox, PendingDelivery
+from watcher.events.receiver import ReceivedEvents, add_receive_parser, build_app, running_receiver
+from watcher.events.signing import Signer, SigningError, Verifier, generate_secret
+
+__all__ = [
+    "ALL_DOWN",
+    "ALL_DOWN_CLEARED",
+    "CONTENT_TYPE",
+    "DECISION",
+    "DRIFT",
+    "EVENT_TYPES",
+    "FAILBACK",
+    "REGION_CHANGED",
+    "RESYNC",
+    "RESYNC_ORDERING_KEY",
+    "SWITCHED",
+    "SWITCH_FAILED",
+    "AuditRecord",
+    "AuditTrail",
+    "DeadLetter",
+    "Dispatcher",
+    "Outbox",
+    "Outcome",
+    "PendingDelivery",
+    "ReceivedEvents",
+    "RetryPolicy",
+    "Signer",
+    "SigningError",
+    "SinkSpec",
+    "StrategySummary",
+    "TrailReading",
+    "Verifier",
+    "add_receive_parser",
+    "build_app",
+    "build_event",
+    "classify_status",
+    "encode_event",
+    "format_time",
+    "generate_secret",
+    "read_trail",
+    "redact",
+    "running_receiver",
+    "source_for",
+    "structure_problems",
+    "summarize",
+]
