@@ -1,0 +1,128 @@
+"""Drift: snapshots that disagree with what the watcher wrote."""
+
+from __future__ import annotations
+
+from watcher.core import (
+    DriftDetected,
+    StrategyPhase,
+    StrategyPolicy,
+    StrategySnapshot,
+)
+
+from ._world import make_policy, only_reweight, reweights, started
+
+
+def snap(region: str | None, at: float, version: int = 2) -> StrategySnapshot:
+    return StrategySnapshot("s1", region, version, at)
+
+
+def test_report_mode_reports_each_distinct_drift_once_and_adopts_nothing() -> None:
+    shell = started()
+    (drift,) = shell.feed(snap("b", 1.0))
+    assert isinstance(drift, DriftDetected)
+    assert (drift.expected_region, drift.actual_region) == ("a", "b")
+    assert drift.explanation.summary == (
+        "s1 drifted: the API routes to b but the watcher expects a; "
+        "reporting only (drift=report); s1 still expects a"
+    )
+    status = shell.status()
+    assert status.drift
+    assert status.active_region == "a"
+    assert status.version == 2
+    assert shell.feed(snap("b", 2.0)) == ()
+    (again,) = shell.feed(snap("c", 3.0))
+    assert isinstance(again, DriftDetected)
+    assert again.actual_region == "c"
+    assert shell.feed(snap("a", 4.0)) == ()
+    assert not shell.status().drift
+    assert len(shell.feed(snap("c", 5.0))) == 1  # a new episode is reported again
+
+
+def test_reconcile_mode_writes_back_the_expected_region() -> None:
+    policy = make_policy(StrategyPolicy("s1", ("a", "b", "c"), drift="reconcile"))
+    shell = started(policy)
+    drift, write = shell.feed(snap("c", 1.0))
+    assert isinstance(drift, DriftDetected)
+    assert "reconciling back to a (drift=reconcile)" in drift.explanation.summary
+    assert (write.from_region, write.to_region, write.kind) == ("c", "a", "reconcile")  # type: ignore[union-attr]
+    shell.ack(write, 2.0)  # type: ignore[arg-type]
+    status = shell.status()
+    assert not status.drift
+    assert status.drift_reported is None
+    assert status.phase is StrategyPhase.STEADY
+
+
+def test_reconcile_retries_after_a_failed_write() -> None:
+    policy = make_policy(StrategyPolicy("s1", ("a", "b", "c"), drift="reconcile"))
+    shell = started(policy)
+    write = only_reweight(shell.feed(snap("c", 1.0)))
+    shell.fail(write, 2.0)
+    retry = only_reweight(shell.tick(7.0))
+    assert (retry.from_region, retry.to_region, retry.kind) == ("c", "a", "reconcile")
+
+
+def test_reconcile_mode_does_not_write_to_an_unconfirmed_region() -> None:
+    policy = make_policy(StrategyPolicy("s1", ("a", "b", "c"), drift="reconcile"))
+    shell = started(policy, healthy=("b",))
+    (drift,) = shell.feed(snap("b", 1.0))
+    assert isinstance(drift, DriftDetected)
+    assert "cannot reconcile (drift=reconcile): a is not healthy" in drift.explanation.summary
+
+
+def test_snapshots_while_a_write_is_in_flight_are_not_drift() -> None:
+    shell = started()
+    write = only_reweight(shell.down("a", 1.0))
+    assert shell.feed(snap("a", 2.0)) == ()
+    assert shell.feed(snap("b", 3.0)) == ()
+    assert not shell.status().drift
+    shell.ack(write, 4.0)
+    assert shell.feed(snap("b", 5.0)) == ()
+
+
+def test_a_successful_write_resolves_drift() -> None:
+    shell = started()
+    shell.feed(snap("c", 1.0))
+    write = only_reweight(shell.down("a", 2.0))
+    assert (write.from_region, write.to_region) == ("c", "b")
+    shell.ack(write, 3.0)
+    assert not shell.status().drift
+
+
+def test_initial_snapshot_is_adopted_level_triggered() -> None:
+    shell = started()
+    shell.feed(snap("c", 1.0))
+    write = only_reweight(shell.down("a", 2.0))
+    assert shell.feed(StrategySnapshot("s1", "c", 9, 3.0, initial=True)) == ()
+    status = shell.status()
+    assert (status.active_region, status.pending, status.drift, status.version) == ("c", None, False, 9)
+    assert reweights(shell.ack(write, 4.0)) == []  # the old write's ack is stale now
+
+
+def test_first_snapshot_is_adopted_even_if_not_marked_initial() -> None:
+    shell = started(healthy=())
+    fresh = type(shell)(shell.policy)
+    assert fresh.feed(snap("b", 1.0)) == ()
+    assert fresh.status().active_region == "b"
+    assert fresh.status().phase is StrategyPhase.FAILED_OVER
+
+
+def test_a_failed_write_that_landed_anyway_is_not_drift_until_its_retry() -> None:
+    shell = started()
+    write = only_reweight(shell.down("a", 1.0))
+    shell.fail(write, 2.0, "timeout after 10s")
+    assert shell.feed(snap("b", 3.0)) == ()  # the PUT did land; the retry will confirm it
+    assert not shell.status().drift
+    retry = only_reweight(shell.tick(7.0))
+    assert retry.to_region == "b"
+    shell.ack(retry, 8.0)
+    assert shell.status().active_region == "b"
+
+
+def test_after_the_retry_is_consumed_a_stray_snapshot_is_drift_again() -> None:
+    shell = started()
+    write = only_reweight(shell.down("a", 1.0))
+    shell.fail(write, 2.0)
+    shell.up("a", 3.0)  # a recovers before the retry: nothing left to retry
+    assert reweights(shell.tick(7.0)) == []
+    (drift,) = shell.feed(snap("b", 8.0))
+    assert isinstance(drift, DriftDetected)

@@ -1,0 +1,78 @@
+"""The pure failover core: region health hysteresis and the per-strategy state machine.
+
+No clock reads, no I/O, no logging, no asyncio and no randomness live here: the shell feeds
+`Event`s into `step` and executes the `Action`s it returns.
+
+>>> from watcher.core import CorePolicy, FailbackPolicy, StrategyPolicy, Thresholds, WorldState
+>>> policy = CorePolicy(Thresholds(fall=2, rise=3), FailbackPolicy("auto", 60.0),
+...                     (StrategyPolicy("strategy-1", ("us-east-1", "eu-west-1")),))
+>>> WorldState.initial(policy).strategies["strategy-1"].phase
+<StrategyPhase.UNKNOWN: 'unknown'>
+"""
+
+from watcher.core.actions import (
+    Action,
+    AllRegionsDown,
+    AllRegionsDownCleared,
+    DriftDetected,
+    Explanation,
+    Refused,
+    RegionTransition,
+    Reweight,
+    ReweightKind,
+)
+from watcher.core.events import (
+    Event,
+    Observation,
+    OperatorHold,
+    OperatorPin,
+    OperatorRelease,
+    StrategySnapshot,
+    Tick,
+    WriteFailed,
+    WriteSucceeded,
+)
+from watcher.core.hysteresis import RegionHealth, RegionState
+from watcher.core.machine import step
+from watcher.core.policy import (
+    CorePolicy,
+    DriftMode,
+    FailbackMode,
+    FailbackPolicy,
+    StrategyPolicy,
+    Thresholds,
+)
+from watcher.core.state import StrategyPhase, StrategyStatus, WorldState
+
+__all__ = [
+    "Action",
+    "AllRegionsDown",
+    "AllRegionsDownCleared",
+    "CorePolicy",
+    "DriftDetected",
+    "DriftMode",
+    "Event",
+    "Explanation",
+    "FailbackMode",
+    "FailbackPolicy",
+    "Observation",
+    "OperatorHold",
+    "OperatorPin",
+    "OperatorRelease",
+    "Refused",
+    "RegionHealth",
+    "RegionState",
+    "RegionTransition",
+    "Reweight",
+    "ReweightKind",
+    "StrategyPhase",
+    "StrategyPolicy",
+    "StrategySnapshot",
+    "StrategyStatus",
+    "Thresholds",
+    "Tick",
+    "WorldState",
+    "WriteFailed",
+    "WriteSucceeded",
+    "step",
+]

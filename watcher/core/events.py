@@ -1,0 +1,121 @@
+"""What the shell feeds the core: observations, the passage of time, API snapshots, write
+results and operator commands. `at` is always monotonic seconds supplied by the shell; the core
+never reads a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One health probe result for one region.
+
+    `reason` is human text explaining the verdict ("status=HEALTHY", "timeout after 2.0s",
+    "http 503", "syncIntervalSeconds=400 > 300"); it ends up in explanations verbatim.
+
+    >>> Observation("us-east-1", ok=False, at=12.0, reason="http 503").ok
+    False
+    """
+
+    region: str
+    ok: bool
+    at: float
+    reason: str
+    status: str | None = None
+    latency_ms: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "region": self.region,
+            "ok": self.ok,
+            "at": self.at,
+            "reason": self.reason,
+            "status": self.status,
+            "latencyMs": self.latency_ms,
+        }
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: lets holds, pins, retries and failback waits complete without a probe."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class StrategySnapshot:
+    """What the API holds now for a strategy (its priority-1 region).
+
+    `initial=True` (start-up, or after the shell lost track) is adopted as the truth: the
+    watcher reconciles what is, it does not replay history. Any later snapshot that disagrees
+    with what the core believes, while no write is in flight, is drift.
+    """
+
+    strategy: str
+    active_region: str | None
+    version: int | str | None
+    at: float
+    initial: bool = False
+
+
+@dataclass(frozen=True)
+class WriteSucceeded:
+    """The shell's Reweight for `strategy` landed (or, in dry run, would have)."""
+
+    strategy: str
+    region: str
+    at: float
+    version: int | str | None = None
+
+
+@dataclass(frozen=True)
+class WriteFailed:
+    """The shell's Reweight for `strategy` failed for good (after its own bounded retries)."""
+
+    strategy: str
+    region: str
+    at: float
+    error: str
+
+
+@dataclass(frozen=True)
+class OperatorHold:
+    """Freeze a strategy: no writes until `until`. Decisions and alerts continue."""
+
+    strategy: str
+    until: float
+    at: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OperatorPin:
+    """Route a strategy to `region` until `until`; refused if the region is unhealthy."""
+
+    strategy: str
+    region: str
+    until: float
+    at: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OperatorRelease:
+    """Drop any hold or pin on a strategy; normal rules resume."""
+
+    strategy: str
+    at: float
+
+
+Event = (
+    Observation
+    | Tick
+    | StrategySnapshot
+    | WriteSucceeded
+    | WriteFailed
+    | OperatorHold
+    | OperatorPin
+    | OperatorRelease
+)

@@ -1,0 +1,283 @@
+"""Where region health becomes a decision for one strategy: fail over, fail back, follow a pin,
+reconcile drift, or stand still, and whether a write may go out now.
+
+Rules, in order (SPEC §4):
+
+1. A pin to a HEALTHY region routes there. A pin whose region turns UNHEALTHY is broken and
+   normal rules apply; a pin to a region not yet confirmed waits for it (normal failover still
+   applies meanwhile, failback does not).
+2. Failover: the active region is UNHEALTHY (crossed `fall`; never merely UNKNOWN) or is not one
+   of the strategy's regions -> the first HEALTHY region in preference order.
+3. Failback (`auto` only, not while pinned): the first more preferred HEALTHY region whose
+   effective hold has elapsed since it recovered. While one is waiting, `failback_eligible_at`
+   says when.
+4. Reconcile: drift with `drift="reconcile"` and a HEALTHY believed region -> write it back.
+
+A write goes out only if the strategy has been snapshotted, nothing is in flight, a failed write's
+retry delay has passed, and no operator hold is in force; otherwise the decision is explained
+(once) and nothing is written. Targets are always HEALTHY; every region UNHEALTHY means nothing
+is written and `AllRegionsDown` is raised once (fail-open).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from watcher.core import explain
+from watcher.core.actions import (
+    Action,
+    AllRegionsDown,
+    AllRegionsDownCleared,
+    Reweight,
+    ReweightKind,
+)
+from watcher.core.events import Observation
+from watcher.core.hysteresis import RegionHealth
+from watcher.core.policy import CorePolicy, StrategyPolicy
+from watcher.core.state import StrategyPhase, StrategyStatus
+
+Regions = Mapping[str, RegionHealth]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the rules want: a write to `target`, or (target None) a standstill worth explaining.
+    `key` identifies a standstill so that it is explained once, not on every tick."""
+
+    target: str | None
+    kind: ReweightKind
+    summary: str
+    from_region: str | None
+    key: str
+    observations: tuple[Observation, ...] = ()
+    extra: dict[str, float | int | str] = field(default_factory=dict)
+
+
+def health(regions: Regions, region: str) -> RegionHealth:
+    return regions.get(region) or RegionHealth(region)
+
+
+def settle(
+    status: StrategyStatus,
+    regions: Regions,
+    sp: StrategyPolicy,
+    policy: CorePolicy,
+    now: float,
+    notes: tuple[str, ...] = (),
+) -> tuple[StrategyStatus, tuple[Action, ...]]:
+    """Bring one strategy up to date with the world at `now`: expire operator commands, raise
+    or clear the all-down alert, and emit at most one Reweight."""
+    said = list(notes)
+    status = _expire(status, now, said)
+    status, alerts = _all_down(status, regions, sp, policy, now)
+    status, writes = _write(status, regions, sp, policy, now, said)
+    return replace(status, phase=phase_of(status, sp)), (*alerts, *writes)
+
+
+def phase_of(status: StrategyStatus, sp: StrategyPolicy) -> StrategyPhase:
+    if not status.snapshot_seen:
+        return StrategyPhase.UNKNOWN
+    if status.pending is not None or status.retry_at is not None:
+        return StrategyPhase.FAILING_OVER
+    if status.all_down:
+        return StrategyPhase.ALL_DOWN
+    if status.held:
+        return StrategyPhase.HELD
+    if status.pinned:
+        return StrategyPhase.PINNED
+    if status.failback_eligible_at is not None:
+        return StrategyPhase.FAILING_BACK
+    if status.active_region == sp.preference[0]:
+        return StrategyPhase.STEADY
+    return StrategyPhase.FAILED_OVER
+
+
+def _expire(status: StrategyStatus, now: float, said: list[str]) -> StrategyStatus:
+    if status.hold_until is not None and now >= status.hold_until:
+        said.append(f"operator hold on {status.id} expired")
+        status = replace(status, hold_until=None, hold_reason="", note=None)
+    if status.pin_until is not None and now >= status.pin_until:
+        said.append(f"pin of {status.id} to {status.pin_region} expired")
+        status = replace(status, pin_region=None, pin_until=None, pin_reason="", note=None)
+    return status
+
+
+def _all_down(
+    status: StrategyStatus, regions: Regions, sp: StrategyPolicy, policy: CorePolicy, now: float
+) -> tuple[StrategyStatus, tuple[Action, ...]]:
+    healths = [health(regions, r) for r in sp.preference]
+    down = all(h.unhealthy for h in healths)
+    if down and not status.all_down:
+        states = "; ".join(explain.region(h, policy) for h in healths)
+        expl = explain.explanation(
+            f"all regions of {sp.id} unhealthy ({states}); changing nothing (fail-open)",
+            now,
+            policy,
+            (o for h in healths for o in h.recent),
+        )
+        status = replace(status, all_down=True, last_decision=expl, note=None)
+        return status, (AllRegionsDown(sp.id, expl),)
+    if status.all_down and not down:
+        back = [h for h in healths if h.healthy]
+        states = "; ".join(explain.region(h, policy) for h in back)
+        expl = explain.explanation(
+            f"{states}; {sp.id} no longer has every region down",
+            now,
+            policy,
+            (o for h in back for o in h.recent),
+        )
+        status = replace(status, all_down=False, last_decision=expl, note=None)
+        return status, (AllRegionsDownCleared(sp.id, expl),)
+    return status, ()
+
+
+def _write(
+    status: StrategyStatus,
+    regions: Regions,
+    sp: StrategyPolicy,
+    policy: CorePolicy,
+    now: float,
+    said: list[str],
+) -> tuple[StrategyStatus, tuple[Action, ...]]:
+    if not status.snapshot_seen or status.pending is not None:
+        return status, ()
+    status = replace(status, failback_eligible_at=None)
+    if status.retry_at is not None:
+        if now < status.retry_at:
+            return status, ()
+        status = replace(status, retry_at=None, failed_target=None)
+    status, plan = _plan(status, regions, sp, policy, now, said)
+    if plan is None:
+        return replace(status, note=None), ()
+    prefix = "".join(f"{s}; " for s in said)
+
+    def record(summary: str, key: str) -> StrategyStatus:
+        if status.note == key:
+            return status
+        expl = explain.explanation(prefix + summary, now, policy, plan.observations, **plan.extra)
+        return replace(status, last_decision=expl, note=key)
+
+    if plan.target is None:
+        # The all-down alert already explains this standstill; do not overwrite it.
+        return (status if status.all_down else record(plan.summary, plan.key)), ()
+    if status.hold_until is not None:
+        left = explain.seconds(status.hold_until - now)
+        summary = f"{plan.summary}, but {sp.id} is held by an operator for another {left}"
+        return record(summary + "; not writing", f"held:{plan.kind}:{plan.target}"), ()
+    expl = explain.explanation(prefix + plan.summary, now, policy, plan.observations, **plan.extra)
+    reweight = Reweight(
+        strategy=sp.id,
+        from_region=plan.from_region,
+        to_region=plan.target,
+        order=sp.order_for(plan.target),
+        kind=plan.kind,
+        explanation=expl,
+        dry_run=policy.dry_run,
+    )
+    status = replace(status, pending=plan.target, pending_kind=plan.kind, last_decision=expl, note=None)
+    return status, (reweight,)
+
+
+def _plan(
+    status: StrategyStatus,
+    regions: Regions,
+    sp: StrategyPolicy,
+    policy: CorePolicy,
+    now: float,
+    said: list[str],
+) -> tuple[StrategyStatus, _Plan | None]:
+    active = status.active_region
+    current = health(regions, active) if active in sp.preference else None
+    source = status.drift_actual if status.drift else active
+    hold_failback = False
+
+    if status.pin_region is not None:
+        pin = health(regions, status.pin_region)
+        if pin.unhealthy:
+            why = "" if pin.region == active else f": {explain.region(pin, policy)}"
+            said.append(f"pin of {sp.id} to {pin.region} broken{why}")
+            status = replace(status, pin_region=None, pin_until=None, pin_reason="")
+        elif pin.healthy and pin.region != active:
+            left = explain.seconds((status.pin_until or now) - now)
+            reason = f" ({status.pin_reason})" if status.pin_reason else ""
+            summary = (
+                f"operator pin{reason}: routing {sp.id} to {pin.region} for {left}; "
+                f"{explain.region(pin, policy)}"
+            )
+            return status, _Plan(pin.region, "pin", summary, source, "pin", pin.recent)
+        else:
+            hold_failback = True
+
+    if current is None or current.unhealthy:
+        target = next((r for r in sp.preference if health(regions, r).healthy), None)
+        if current is None:
+            where = "no region" if active is None else active
+            cause = f"{sp.id} routes to {where}, which is not one of its regions {sp.preference}"
+            seen = health(regions, target).recent if target else ()
+        else:
+            cause = explain.region(current, policy)
+            seen = current.recent
+        if target is None:
+            others = "; ".join(
+                explain.region(health(regions, r), policy) for r in sp.preference if r != active
+            )
+            summary = f"{cause}; no healthy region to switch {sp.id} to ({others})"
+            return status, _Plan(None, "failover", summary, source, f"stuck:{active}", seen)
+        summary = f"{cause}; switching {sp.id} to {target}"
+        return status, _Plan(target, "failover", summary, source, "failover", seen)
+
+    if policy.failback.mode == "auto" and not hold_failback and active is not None:
+        status, plan = _failback(status, regions, sp, policy, now, active, source)
+        if plan is not None:
+            return status, plan
+
+    if status.drift and sp.drift == "reconcile" and current.healthy and status.drift_actual != active:
+        summary = (
+            f"{sp.id} was changed behind the watcher's back to {status.drift_actual}; "
+            f"reconciling back to {active} (drift=reconcile); {explain.region(current, policy)}"
+        )
+        return status, _Plan(active, "reconcile", summary, source, "reconcile", current.recent)
+    return status, None
+
+
+def _failback(
+    status: StrategyStatus,
+    regions: Regions,
+    sp: StrategyPolicy,
+    policy: CorePolicy,
+    now: float,
+    active: str,
+    source: str | None,
+) -> tuple[StrategyStatus, _Plan | None]:
+    rules = policy.failback
+    earliest: float | None = None
+    for region in sp.preference[: sp.preference.index(active)]:
+        h = health(regions, region)
+        if not h.healthy or h.since is None:
+            continue
+        hold = rules.effective_hold(h.flaps, h.since)
+        due = h.since + hold
+        if now < due:
+            earliest = due if earliest is None else min(earliest, due)
+            continue
+        flaps = rules.counted_flaps(h.flaps, h.since)
+        damped = (
+            f", damped for {flaps} flaps within {explain.seconds(rules.flap_window_seconds)}"
+            if flaps > 1
+            else ""
+        )
+        summary = (
+            f"{region} healthy for {explain.seconds(now - h.since)} "
+            f"(hold {explain.seconds(hold)}{damped}); failing {sp.id} back from {active} "
+            f"to {region}"
+        )
+        extra: dict[str, float | int | str] = {
+            "failback": rules.mode,
+            "hold_seconds": rules.hold_seconds,
+            "effective_hold_seconds": hold,
+            "flap_window_seconds": rules.flap_window_seconds,
+            "recent_flaps": flaps,
+        }
+        return status, _Plan(region, "failback", summary, source, "failback", h.recent, extra)
+    return replace(status, failback_eligible_at=earliest), None

@@ -1,0 +1,259 @@
+"""The failover core's one entry point: `step(world, event, policy) -> (world, actions)`.
+
+Pure, deterministic and total: no clock (`now` is the event's `at`), no I/O, no randomness, and
+it never raises; events naming an unknown region or strategy are ignored. The shell feeds every
+event in order and executes the returned actions, feeding write results back.
+
+>>> from watcher.core import (CorePolicy, FailbackPolicy, Observation, StrategyPolicy,
+...                           StrategySnapshot, Thresholds, WorldState)
+>>> policy = CorePolicy(Thresholds(fall=1, rise=1), FailbackPolicy("auto", 60.0),
+...                     (StrategyPolicy("s1", ("a", "b")),))
+>>> world = WorldState.initial(policy)
+>>> world, _ = step(world, StrategySnapshot("s1", "a", 1, at=0.0, initial=True), policy)
+>>> world, _ = step(world, Observation("b", True, 1.0, "status=HEALTHY"), policy)
+>>> world, actions = step(world, Observation("a", False, 2.0, "http 503"), policy)
+>>> [type(a).__name__ for a in actions]
+['RegionTransition', 'Reweight']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from watcher.core import explain
+from watcher.core.actions import Action, DriftDetected, Refused, RegionTransition
+from watcher.core.events import (
+    Event,
+    Observation,
+    OperatorHold,
+    OperatorPin,
+    OperatorRelease,
+    StrategySnapshot,
+    Tick,
+    WriteFailed,
+    WriteSucceeded,
+)
+from watcher.core.failover import health, phase_of, settle
+from watcher.core.policy import CorePolicy, StrategyPolicy
+from watcher.core.state import StrategyStatus, WorldState
+
+Step = tuple[WorldState, tuple[Action, ...]]
+# A strategy-level handler: the new status, actions of its own, and notes that prefix the
+# explanation of whatever `settle` decides next (None: do not settle, e.g. after a failed write).
+_Handled = tuple[StrategyStatus, tuple[Action, ...], tuple[str, ...] | None]
+
+
+def step(world: WorldState, event: Event, policy: CorePolicy) -> Step:
+    """Apply one event; return the new world and the actions the shell must execute."""
+    match event:
+        case Observation():
+            return _observe(world, event, policy)
+        case Tick():
+            return _settle_all(world, policy, event.at, ())
+        case StrategySnapshot():
+            return _on_strategy(world, policy, event.strategy, event.at, _snapshot(event))
+        case WriteSucceeded():
+            return _on_strategy(world, policy, event.strategy, event.at, _succeeded(event))
+        case WriteFailed():
+            return _on_strategy(world, policy, event.strategy, event.at, _failed(event))
+        case OperatorHold():
+            return _on_strategy(world, policy, event.strategy, event.at, _hold(event))
+        case OperatorPin():
+            return _on_strategy(world, policy, event.strategy, event.at, _pin(event))
+        case OperatorRelease():
+            return _on_strategy(world, policy, event.strategy, event.at, _release(event))
+    return world, ()
+
+
+def _observe(world: WorldState, obs: Observation, policy: CorePolicy) -> Step:
+    before = world.regions.get(obs.region)
+    if before is None:
+        return world, ()
+    after, changed = before.observe(obs, policy.thresholds, policy.failback.flap_window_seconds)
+    world = replace(world, regions={**world.regions, obs.region: after})
+    transitions: tuple[Action, ...] = ()
+    if changed:
+        expl = explain.explanation(explain.region(after, policy), obs.at, policy, after.recent)
+        transitions = (RegionTransition(obs.region, after.healthy, expl),)
+    world, actions = _settle_all(world, policy, obs.at, ())
+    return world, (*transitions, *actions)
+
+
+def _settle_all(world: WorldState, policy: CorePolicy, now: float, notes: tuple[str, ...]) -> Step:
+    strategies = dict(world.strategies)
+    actions: list[Action] = []
+    for sp in policy.strategies:
+        status = strategies.get(sp.id) or StrategyStatus(sp.id)
+        strategies[sp.id], more = settle(status, world.regions, sp, policy, now, notes)
+        actions.extend(more)
+    return replace(world, strategies=strategies), tuple(actions)
+
+
+Handler = Callable[[StrategyStatus, StrategyPolicy, WorldState, CorePolicy], _Handled]
+
+
+def _on_strategy(world: WorldState, policy: CorePolicy, strategy: str, now: float, handler: Handler) -> Step:
+    sp = policy.strategy(strategy)
+    if sp is None:
+        return world, ()
+    status = world.strategies.get(strategy) or StrategyStatus(strategy)
+    status, own, notes = handler(status, sp, world, policy)
+    actions: tuple[Action, ...] = ()
+    if notes is None:
+        status = replace(status, phase=phase_of(status, sp))
+    else:
+        status, actions = settle(status, world.regions, sp, policy, now, notes)
+    return replace(world, strategies={**world.strategies, strategy: status}), (*own, *actions)
+
+
+def _snapshot(ev: StrategySnapshot) -> Handler:
+    def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
+        if ev.initial or not s.snapshot_seen:
+            # Level-triggered: what the API holds now is the truth, whatever we thought.
+            adopted = replace(
+                s,
+                snapshot_seen=True,
+                active_region=ev.active_region,
+                version=ev.version,
+                pending=None,
+                pending_kind=None,
+                retry_at=None,
+                failed_target=None,
+                drift=False,
+                drift_actual=None,
+                drift_reported=None,
+                note=None,
+            )
+            return adopted, (), ()
+        if s.pending is not None:
+            # The write in flight is about to change this; its acknowledgement is authoritative.
+            return s, (), ()
+        if ev.active_region == s.active_region or (
+            s.retry_at is not None and ev.active_region == s.failed_target
+        ):
+            # A failed write may have landed anyway; its retry (still due) settles the matter.
+            return replace(s, version=ev.version, drift=False, drift_actual=None, drift_reported=None), (), ()
+        s = replace(s, version=ev.version, drift=True, drift_actual=ev.active_region)
+        pair = (s.active_region, ev.active_region)
+        if s.drift_reported == pair:
+            return s, (), ()
+        expected = health(w.regions, s.active_region) if s.active_region else None
+        if sp.drift == "report":
+            verdict = f"reporting only (drift=report); {s.id} still expects {s.active_region}"
+        elif expected is not None and expected.healthy:
+            verdict = f"reconciling back to {s.active_region} (drift=reconcile)"
+        else:
+            verdict = f"cannot reconcile (drift=reconcile): {s.active_region} is not healthy"
+        summary = (
+            f"{s.id} drifted: the API routes to {ev.active_region} but the watcher expects "
+            f"{s.active_region}; {verdict}"
+        )
+        expl = explain.explanation(summary, ev.at, p, expected.recent if expected else ())
+        drifted = DriftDetected(s.id, s.active_region, ev.active_region, expl)
+        return replace(s, drift_reported=pair, last_decision=expl, note=None), (drifted,), ()
+
+    return handle
+
+
+def _succeeded(ev: WriteSucceeded) -> Handler:
+    def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
+        if s.pending is None or s.pending != ev.region:
+            return s, (), ()  # stale or duplicate acknowledgement
+        landed = replace(
+            s,
+            active_region=ev.region,
+            version=ev.version,
+            pending=None,
+            pending_kind=None,
+            last_error=None,
+            failed_target=None,
+            drift=False,
+            drift_actual=None,
+            drift_reported=None,
+            note=None,
+        )
+        return landed, (), ()
+
+    return handle
+
+
+def _failed(ev: WriteFailed) -> Handler:
+    def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
+        if s.pending is None or s.pending != ev.region:
+            return s, (), ()
+        summary = (
+            f"writing {s.id} to {ev.region} failed: {ev.error}; re-planning no sooner than "
+            f"{explain.seconds(sp.retry_seconds)} from now"
+        )
+        expl = explain.explanation(summary, ev.at, p, retry_seconds=sp.retry_seconds)
+        failed = replace(
+            s,
+            pending=None,
+            pending_kind=None,
+            retry_at=ev.at + sp.retry_seconds,
+            failed_target=ev.region,
+            last_error=ev.error,
+            last_decision=expl,
+            note=None,
+        )
+        # No settle: the retry waits for the next Observation/Tick at or after retry_at.
+        return failed, (), None
+
+    return handle
+
+
+def _hold(ev: OperatorHold) -> Handler:
+    def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
+        reason = f" ({ev.reason})" if ev.reason else ""
+        summary = f"operator hold{reason}: no writes to {s.id} for {explain.seconds(ev.until - ev.at)}"
+        expl = explain.explanation(summary, ev.at, p)
+        held = replace(s, hold_until=ev.until, hold_reason=ev.reason, last_decision=expl, note=None)
+        return held, (), ()
+
+    return handle
+
+
+def _pin(ev: OperatorPin) -> Handler:
+    def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
+        refusal = f"cannot pin {s.id} to {ev.region}: "
+        if ev.region not in sp.preference:
+            summary = refusal + f"not one of its regions {sp.preference}"
+            return s, (Refused(s.id, explain.explanation(summary, ev.at, p)),), ()
+        target = health(w.regions, ev.region)
+        if target.unhealthy:
+            summary = refusal + explain.region(target, p)
+            expl = explain.explanation(summary, ev.at, p, target.recent)
+            return s, (Refused(s.id, expl),), ()
+        reason = f" ({ev.reason})" if ev.reason else ""
+        wait = "" if target.healthy else f"; waiting for {ev.region} to be confirmed healthy"
+        summary = f"operator pin{reason}: {s.id} to {ev.region} for {explain.seconds(ev.until - ev.at)}{wait}"
+        pinned = replace(
+            s,
+            pin_region=ev.region,
+            pin_until=ev.until,
+            pin_reason=ev.reason,
+            last_decision=explain.explanation(summary, ev.at, p, target.recent),
+            note=None,
+        )
+        return pinned, (), ()
+
+    return handle
+
+
+def _release(ev: OperatorRelease) -> Handler:
+    def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
+        summary = f"operator released {s.id}; normal rules resume"
+        released = replace(
+            s,
+            hold_until=None,
+            hold_reason="",
+            pin_region=None,
+            pin_until=None,
+            pin_reason="",
+            last_decision=explain.explanation(summary, ev.at, p),
+            note=None,
+        )
+        return released, (), (f"operator released {s.id}",)
+
+    return handle
