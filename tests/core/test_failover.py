@@ -259,3 +259,23 @@ def test_step_ignores_something_that_is_not_an_event() -> None:
     before = shell.world
     assert shell.feed("garbage") == ()  # type: ignore[arg-type]
     assert shell.world == before
+
+
+def test_a_candidate_failing_at_the_same_time_is_not_switched_to() -> None:
+    # a and b fail together; b's first bad poll lands before a crosses fall.
+    shell = started(make_policy(StrategyPolicy("s1", ("a", "b"))), active="a", healthy=("a", "b"))
+    shell.observe("b", False, 9.0)
+    assert reweights(shell.down("a", 10.0)) == []
+    assert "failing too" in (shell.status().last_decision.summary if shell.status().last_decision else "")
+    # b goes down too: all down, still nothing written.
+    shell.observe("b", False, 11.0)
+    assert reweights(shell.history) == []
+    assert shell.status().all_down
+
+
+def test_a_candidate_that_recovers_from_one_bad_poll_becomes_the_target() -> None:
+    shell = started(make_policy(StrategyPolicy("s1", ("a", "b"))), active="a", healthy=("a", "b"))
+    shell.observe("b", False, 9.0)
+    assert reweights(shell.down("a", 10.0)) == []
+    write = only_reweight(shell.observe("b", True, 11.0))
+    assert write.to_region == "b"

@@ -210,7 +210,11 @@ def _plan(
             hold_failback = True
 
     if current is None or current.unhealthy:
-        target = next((r for r in sp.preference if health(regions, r).healthy), None)
+        healthy = [r for r in sp.preference if health(regions, r).healthy]
+        # A healthy region whose latest observation was bad may be going down with the active one
+        # (a zone-wide outage seen by two polls a few ms apart): switching to it would be a wasted
+        # write at best. Wait for its next verdict; it is either clean again or unhealthy soon.
+        target = next((r for r in healthy if health(regions, r).bad_streak == 0), None)
         if current is None:
             where = "no region" if active is None else active
             cause = f"{sp.id} routes to {where}, which is not one of its regions {sp.preference}"
@@ -218,6 +222,12 @@ def _plan(
         else:
             cause = explain.region(current, policy)
             seen = current.recent
+        if target is None and healthy:
+            wobbling = ", ".join(
+                f"{r} ({health(regions, r).bad_streak} bad observation(s) in a row)" for r in healthy
+            )
+            summary = f"{cause}; not switching {sp.id} yet: every candidate is failing too: {wobbling}"
+            return status, _Plan(None, "failover", summary, source, f"wait:{active}", seen)
         if target is None:
             others = "; ".join(
                 explain.region(health(regions, r), policy) for r in sp.preference if r != active
@@ -254,7 +264,7 @@ def _failback(
     earliest: float | None = None
     for region in sp.preference[: sp.preference.index(active)]:
         h = health(regions, region)
-        if not h.healthy or h.since is None:
+        if not h.healthy or h.since is None or h.bad_streak:
             continue
         hold = rules.effective_hold(h.flaps, h.since)
         due = h.since + hold

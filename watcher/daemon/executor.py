@@ -173,7 +173,7 @@ class Executor:
                 order=list(action.order),
                 why=action.explanation.summary,
             )
-            self._audit(
+            await self._audit(
                 AuditRecord(
                     strategy=action.strategy, kind="decision", result="dry_run", explanation=explanation
                 )
@@ -190,7 +190,7 @@ class Executor:
             )
         except GenesysError as exc:
             latency = self._clock() - started
-            self._audit(
+            await self._audit(
                 AuditRecord(
                     strategy=action.strategy,
                     kind="strategy",
@@ -204,7 +204,7 @@ class Executor:
             log.error("strategy write failed", strategy=action.strategy, to=action.to_region, error=str(exc))
             return self._failed(action, str(exc), latency)
         self._metrics.update_latency.labels(kind="strategy").observe(outcome.latency_seconds)
-        self._audit(
+        await self._audit(
             AuditRecord(
                 strategy=action.strategy,
                 kind="strategy",
@@ -252,7 +252,7 @@ class Executor:
                 )
             except GenesysError as exc:
                 errors.append(f"rule {rule.id}: {exc}")
-                self._audit(
+                await self._audit(
                     AuditRecord(
                         strategy=action.strategy,
                         kind="rule",
@@ -266,7 +266,7 @@ class Executor:
                 return
             self._metrics.update_latency.labels(kind="rule").observe(outcome.latency_seconds)
             writes.append(_outcome_dict(outcome))
-            self._audit(
+            await self._audit(
                 AuditRecord(
                     strategy=action.strategy,
                     kind="rule",
@@ -284,11 +284,12 @@ class Executor:
                 tg.start_soon(one, rule)
         return errors
 
-    def _audit(self, record: AuditRecord) -> None:
+    async def _audit(self, record: AuditRecord) -> None:
         if self._trail is None:
             return
         try:
-            self._trail.write(record)
+            # write() fsyncs: off the event loop, so a slow disk never stalls polling.
+            await anyio.to_thread.run_sync(self._trail.write, record)
         except OSError as exc:
             # The trail is a record, not a gate: a full disk must not stop a failover.
             log.error("audit trail write failed", error=str(exc))

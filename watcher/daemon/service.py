@@ -445,7 +445,7 @@ class Watcher:
                 strategy=action.strategy,
                 why=action.explanation.summary,
             )
-            self._audit_decision(action.strategy, action.explanation.to_dict())
+            await self._audit_decision(action.strategy, action.explanation.to_dict())
             await self._publish(
                 ALL_DOWN,
                 action.strategy,
@@ -468,7 +468,7 @@ class Watcher:
                 actual=action.actual_region,
                 why=action.explanation.summary,
             )
-            self._audit_decision(action.strategy, action.explanation.to_dict())
+            await self._audit_decision(action.strategy, action.explanation.to_dict())
             await self._publish(
                 DRIFT,
                 action.strategy,
@@ -495,16 +495,17 @@ class Watcher:
     def _explain(self, explanation: Any) -> Any:
         return self.wall.convert(explanation.to_dict())
 
-    def _audit_decision(self, strategy: str, explanation: dict[str, object]) -> None:
+    async def _audit_decision(self, strategy: str, explanation: dict[str, object]) -> None:
         if self.trail is not None:
             try:
-                self.trail.write(
+                await anyio.to_thread.run_sync(
+                    self.trail.write,
                     AuditRecord(
                         strategy=strategy,
                         kind="decision",
                         result="success",
                         explanation=self.wall.convert(explanation),
-                    )
+                    ),
                 )
             except OSError as exc:
                 log.error("audit trail write failed", error=str(exc))

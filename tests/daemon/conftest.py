@@ -1,0 +1,131 @@
+"""Fixtures that start real things: the simulator on a free loopback port and a watcher daemon
+pointed at it, both in this event loop, torn down after each test."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import structlog
+
+from watcher.config import WatcherConfig
+from watcher.daemon.serve import bind_socket
+from watcher.daemon.service import Watcher
+from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator
+
+PRIMARY, SECONDARY = "us-east-1", "eu-west-1"
+STRATEGY, RULE = "strategy-1", "rule-1"
+TARGETS = {PRIMARY: "target-use1", SECONDARY: "target-euw1"}
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Any:
+    yield
+    structlog.reset_defaults()
+
+
+def watcher_config(sim_url: str, state_dir: Path, **overrides: Any) -> WatcherConfig:
+    """A fast-polling config for the default simulator org (two regions, one strategy, one rule)."""
+    data: dict[str, Any] = {
+        "genesys": {
+            "api_base_url": sim_url,
+            "login_base_url": sim_url,
+            "client_id": "sim-client",
+            "client_secret": "sim-secret",
+            "requests_per_minute": 6000,
+            "max_retries": 2,
+        },
+        "health": {"interval_seconds": 0.2, "timeout_seconds": 0.15, "fall": 2, "rise": 2},
+        "failback": {"mode": "auto", "hold_seconds": 1.0},
+        "regions": [{"id": PRIMARY}, {"id": SECONDARY}],
+        "strategies": [{"id": STRATEGY, "regions": [PRIMARY, SECONDARY]}],
+        "rules": [{"id": RULE, "strategy": STRATEGY, "targets": TARGETS}],
+        "state": {"dir": str(state_dir)},
+        "server": {"listen": "127.0.0.1:0", "admin_token": ADMIN_TOKEN},
+        "executor": {"reconcile_interval_seconds": 0.5, "write_retry_seconds": 0.3},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return WatcherConfig(**data)
+
+
+@dataclass
+class Harness:
+    sim: RunningSimulator
+    watcher: Watcher
+    admin: httpx.AsyncClient  # the simulator's admin API
+    http: httpx.AsyncClient  # the daemon's HTTP surface
+
+    async def set_region(self, region: str, status: str, **extra: Any) -> None:
+        r = await self.admin.put(f"/_sim/regions/{region}", json={"status": status, **extra})
+        r.raise_for_status()
+
+    async def strategy(self) -> dict[str, Any]:
+        return self.sim.state.org.strategies[STRATEGY]  # type: ignore[no-any-return]
+
+    def rule(self) -> dict[str, Any]:
+        return self.sim.state.org.rules[RULE]  # type: ignore[no-any-return]
+
+    def requests(self, method: str, fragment: str) -> list[Any]:
+        return [r for r in self.sim.state.requests_since(None) if r.method == method and fragment in r.path]
+
+    def active(self) -> str | None:
+        return self.watcher.engine.world.strategies[STRATEGY].active_region
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+        """Wait for a condition with a deadline (no sleeping as synchronisation)."""
+        with anyio.fail_after(timeout):
+            while not predicate():
+                await anyio.sleep(0.01)
+
+    async def ready(self) -> None:
+        await self.until(
+            lambda: (
+                self.watcher.readiness()[0]
+                and all(h.healthy for h in self.watcher.engine.world.regions.values())
+            )
+        )
+
+
+@contextlib.asynccontextmanager
+async def running_watcher(
+    tmp_path: Path,
+    *,
+    state: SimulatorState | None = None,
+    transport_wrapper: Callable[[httpx.AsyncBaseTransport, str], httpx.AsyncBaseTransport] | None = None,
+    **overrides: Any,
+) -> AsyncIterator[Harness]:
+    async with running_simulator(state or SimulatorState(default_seed())) as sim:
+        cfg = watcher_config(sim.base_url, tmp_path / "state", **overrides)
+        transport = None
+        if transport_wrapper is not None:
+            transport = transport_wrapper(httpx.AsyncHTTPTransport(), sim.base_url)
+        sock = bind_socket("127.0.0.1", 0)
+        watcher = Watcher(cfg, listen_socket=sock, transport=transport)
+        port = sock.getsockname()[1]
+        async with (
+            anyio.create_task_group() as tg,
+            httpx.AsyncClient(base_url=sim.base_url) as admin,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+        ):
+            tg.start_soon(watcher.serve)
+            await watcher.started.wait()
+            try:
+                yield Harness(sim, watcher, admin, http)
+            finally:
+                watcher.request_stop()
