@@ -1,0 +1,76 @@
+"""Helpers shared by the simulator tests: a fake clock, a token fetcher, valid bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class FakeClock:
+    """A monotonic clock that moves only when told to."""
+
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def fetch_token(
+    client: httpx.AsyncClient,
+    client_id: str = "sim-client",
+    secret: str = "sim-secret",  # noqa: S107
+) -> httpx.Response:
+    return await client.post(
+        "/oauth/token", auth=(client_id, secret), data={"grant_type": "client_credentials"}
+    )
+
+
+def strategy_body(**changes: Any) -> dict[str, Any]:
+    """A valid strategy-1 body (seed 000 shape), with top-level changes applied."""
+    body: dict[str, Any] = {
+        "id": "strategy-1",
+        "name": "Architecture-Failover-Policy",
+        "type": "custom",
+        "enabled": True,
+        "routingConfig": {
+            "evaluationTimeoutMs": 5000,
+            "regions": [
+                {
+                    "regionId": "eu-west-1",
+                    "priority": 1,
+                    "weight": 100,
+                    "failoverTrigger": "health_degraded",
+                },
+                {
+                    "regionId": "us-east-1",
+                    "priority": 2,
+                    "weight": 0,
+                    "failoverTrigger": "health_degraded",
+                },
+            ],
+        },
+    }
+    body.update(changes)
+    return body
+
+
+def rule_body(version: int | None = 1, **changes: Any) -> dict[str, Any]:
+    """A valid rule-1 body (seed 001 shape) pointing at target-euw1."""
+    body: dict[str, Any] = {
+        "name": "Call events",
+        "description": "Answered calls",
+        "status": "enabled",
+        "priority": 50,
+        "conditions": [{"field": "eventType", "operator": "equals", "value": "x"}],
+        "targets": [{"id": "target-euw1"}],
+    }
+    if version is not None:
+        body["version"] = version
+    body.update(changes)
+    return body
