@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 from watcher import __version__
-from watcher.config import DEFAULT_CONFIG_PATH, ConfigError, load_config, masked_dump
+
+DEFAULT_CONFIG_PATH = Path("config/watcher.toml")
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    from watcher.config import ConfigError, load_config, masked_dump
+
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
@@ -58,7 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["healthcheck"]:
+        # The container HEALTHCHECK runs this every few seconds: skip importing the web stack.
+        from watcher.healthcheck import add_healthcheck_parser
+
+        light = argparse.ArgumentParser(prog="failover-watcher")
+        add_healthcheck_parser(light.add_subparsers(dest="command", required=True))
+        args = light.parse_args(argv)
+    else:
+        args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
