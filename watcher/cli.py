@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -71,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         args = light.parse_args(argv)
     else:
         args = build_parser().parse_args(argv)
+        if args.command not in ("run", "demo"):
+            # One-shot commands print their results on stdout; diagnostics go to stderr.
+            from watcher.logs import configure_logging
+
+            configure_logging(level=os.environ.get("WATCHER_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
