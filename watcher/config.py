@@ -16,12 +16,13 @@ import ipaddress
 import math
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 DEFAULT_CONFIG_PATH = Path("config/watcher.toml")
 
@@ -285,9 +286,15 @@ def _check_secret(key: str, inline: SecretStr | None, file: Path | None, problem
         problems.append(f"{key}: missing (set it, or {key.rsplit('.', 1)[-1]}_file)")
     elif file is not None:
         path = _expand(file)
+        try:
+            empty = path.is_file() and not path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            # Permission denied or not text: one line naming the key, not a traceback.
+            problems.append(f"{key}_file: {path} is not readable ({type(exc).__name__})")
+            return
         if not path.is_file():
             problems.append(f"{key}_file: {path} is not a readable file")
-        elif not path.read_text(encoding="utf-8").strip():
+        elif empty:
             problems.append(f"{key}_file: {path} is empty")
 
 
@@ -382,6 +389,27 @@ def _describe(error: Any) -> str:
     return f"{loc}: {msg}"
 
 
+_SECRET_SOURCES = (("genesys", "client_secret"), ("server", "admin_token"))
+
+
+def _let_environment_pick_secret_source(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """An environment variable naming a secret, or its file, overrides the file's choice of source.
+
+    Without this, `WATCHER_GENESYS__CLIENT_SECRET` next to a `client_secret_file` in the TOML would be
+    refused as "both given", though the environment is meant to override the file.
+    """
+    names = {k.upper() for k in environ}
+    for section, key in _SECRET_SOURCES:
+        table = data.get(section)
+        if not isinstance(table, dict):
+            continue
+        env = f"WATCHER_{section}__{key}".upper()
+        if env in names:
+            table.pop(f"{key}_file", None)
+        if f"{env}_FILE" in names:
+            table.pop(key, None)
+
+
 def load_config(path: Path | str | None = None) -> WatcherConfig:
     """Read, overlay and check the configuration; raise `ConfigError` listing every problem."""
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
@@ -389,12 +417,19 @@ def load_config(path: Path | str | None = None) -> WatcherConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError([f"--config: {path} does not exist"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"--config: {path} is not readable ({type(exc).__name__})"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"--config: {path} is not valid TOML: {exc}"]) from None
+    _let_environment_pick_secret_source(data, os.environ)
     try:
         cfg = WatcherConfig(**data)
     except ValidationError as exc:
         raise ConfigError([_describe(e) for e in exc.errors()]) from None
+    except SettingsError as exc:
+        # A WATCHER_* variable holding a list/table that is not valid JSON. The message names the
+        # field and the source, never the value (it may be a secret).
+        raise ConfigError([f"environment: {exc}"]) from None
     problems = cross_check(cfg)
     if problems:
         raise ConfigError(problems)

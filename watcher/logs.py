@@ -21,13 +21,21 @@ _HARMLESS_KEYS = {"token_refreshes", "has_token", "token_url", "token_expires_in
 REDACTED = "[redacted]"
 
 
+def mask_credentials(text: str) -> str:
+    """`text` with every `Bearer …`/`Basic …` credential masked (for server messages that echo them)."""
+    return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        return mask_credentials(value)
     if isinstance(value, dict):
         return {k: _redact_pair(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
+    if isinstance(value, BaseException):
+        # The renderer would repr() it after this processor ran, unmasked.
+        return mask_credentials(f"{type(value).__name__}: {value}")
     return value
 
 
@@ -49,18 +57,22 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, stream: 
     stream = stream or sys.stdout
     if json is None:
         json = not stream.isatty()
+    # Tracebacks are rendered to text *before* redaction, so a bearer token in an exception message is
+    # masked too; and never with local variables (rich's default), which hold tokens in the client.
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
         redact,
     ]
     renderer: Any
     if json:
         renderer = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.format_exc_info)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=stream.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     structlog.configure(
         processors=[*shared, renderer],

@@ -15,8 +15,8 @@ import pytest
 import structlog
 
 from watcher.config import WatcherConfig
-from watcher.daemon.serve import bind_socket
 from watcher.daemon.service import Watcher
+from watcher.serving import bind_socket
 from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator
 
 PRIMARY, SECONDARY = "us-east-1", "eu-west-1"

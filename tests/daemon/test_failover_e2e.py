@@ -284,7 +284,8 @@ async def test_drift_is_reported_and_not_reconciled_by_default(tmp_path: Path) -
         for r in current["routingConfig"]["regions"]:
             r["priority"], r["weight"] = (1, 100) if r["regionId"] == SECONDARY else (2, 0)
         (await h.admin.put(f"/_sim/strategies/{STRATEGY}", json=current)).raise_for_status()
-        await h.until(lambda: h.watcher.engine.world.strategies[STRATEGY].drift)
+        drift_events = h.watcher.metrics.drift_events.labels(strategy=STRATEGY)
+        await h.until(lambda: drift_events._value.get() >= 1)
         metrics = h.watcher.metrics_text().decode()
         assert sample(metrics, "failover_watcher_drift", strategy=STRATEGY) == 1
         assert sample(metrics, "failover_watcher_drift_detected_total", strategy=STRATEGY) == 1

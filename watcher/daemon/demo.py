@@ -21,10 +21,10 @@ from rich.panel import Panel
 from rich.table import Table
 
 from watcher.config import WatcherConfig
-from watcher.daemon.serve import bind_socket
 from watcher.daemon.service import Watcher
 from watcher.events import generate_secret, running_receiver
 from watcher.logs import configure_logging
+from watcher.serving import bind_socket
 from watcher.sim import SimSeed, SimulatorState, running_simulator
 
 PRIMARY = "us-east-1"

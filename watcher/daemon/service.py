@@ -42,7 +42,6 @@ from watcher.daemon.executor import Executor, SwitchReport, retarget_rule
 from watcher.daemon.health import QuorumSource, RegionHealthEndpoint
 from watcher.daemon.http import create_app
 from watcher.daemon.scheduler import PollScheduler
-from watcher.daemon.serve import bind_socket, serving
 from watcher.daemon.status import WallClock, render_status
 from watcher.daemon.tasks import guarded, sleep
 from watcher.events import (
@@ -64,6 +63,7 @@ from watcher.events import (
 from watcher.genesys import GenesysClient, GenesysError, WebhookRequest
 from watcher.metrics import WatcherMetrics
 from watcher.oneshot import register_webhook_once
+from watcher.serving import bind_socket, serving
 from watcher.systemd_notify import SystemdNotifier
 
 log = structlog.get_logger("watcher.daemon")
@@ -399,9 +399,10 @@ class Watcher:
     # ------------------------------------------------------------------------------ actions
 
     async def _on_actions(self, actions: Sequence[Action], world: WorldState) -> None:
+        # Gauges first: they mirror the world, which already changed; the actions may await.
+        self._update_gauges(world)
         for action in actions:
             await self._act(action)
-        self._update_gauges(world)
 
     async def _act(self, action: Action) -> None:
         m = self.metrics

@@ -11,15 +11,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import socket
 import sys
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import anyio
 import uvicorn
 from pydantic import SecretStr
 from starlette.applications import Starlette
@@ -29,6 +27,7 @@ from starlette.routing import Route
 
 from watcher.events.cloudevent import structure_problems
 from watcher.events.signing import SigningError, Verifier
+from watcher.serving import base_url_of, bind_socket, serving
 
 _DEDUP_MEMORY = 100_000
 
@@ -93,32 +92,6 @@ def build_app(
     return Starlette(routes=[Route("/{path:path}", ingest, methods=["POST"])])
 
 
-class _QuietServer(uvicorn.Server):
-    """A uvicorn server that leaves signal handlers alone: it runs inside someone else's loop."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = anyio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    # Binding ourselves makes port 0 usable: the URL is known before the server starts.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
-
-
 @contextlib.asynccontextmanager
 async def running_receiver(
     secrets: Sequence[SecretStr | str],
@@ -135,21 +108,10 @@ async def running_receiver(
     """
     received = ReceivedEvents()
     app = build_app(secrets, received, on_event)
-    sock = _bind(host, port)
-    received.url = f"http://{host}:{sock.getsockname()[1]}/"
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    server = _QuietServer(config)
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(server.serve, [sock])
-            with anyio.fail_after(10):
-                await server.ready.wait()
-            try:
-                yield received
-            finally:
-                server.should_exit = True
-    finally:
-        sock.close()
+    sock = bind_socket(host, port)
+    received.url = base_url_of(sock)[0] + "/"
+    async with serving(app, sock, name="event-receiver"):
+        yield received
 
 
 def _read_secret_file(path: Path) -> list[SecretStr]:

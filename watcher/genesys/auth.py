@@ -7,9 +7,10 @@ its answer. A background task refreshes the token before it expires, so requests
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 import httpx
@@ -22,6 +23,7 @@ from watcher.genesys.errors import (
     GenesysError,
     MalformedResponse,
     RateLimited,
+    RequestTimeout,
     ServerError,
     TransportFailure,
     retry_after,
@@ -39,7 +41,7 @@ class TokenThrottled(RateLimited):
 
 @dataclass(frozen=True)
 class _Token:
-    value: str
+    value: str = field(repr=False)  # a repr in a log or traceback must not carry the bearer token
     obtained_at: float
     expires_at: float
 
@@ -67,8 +69,10 @@ class TokenSource:
         max_retries: int = 4,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        timeout: float = 10.0,
     ) -> None:
         self._http = http
+        self._timeout = timeout
         self._token_url = token_url
         self._client_id = client_id
         self._secret = client_secret
@@ -142,6 +146,10 @@ class TokenSource:
         if self._metrics is not None:
             self._metrics.token_refreshes.labels(result=result).inc()
 
+    def _malformed(self) -> None:
+        if self._metrics is not None:
+            self._metrics.malformed_responses.labels(endpoint="token").inc()
+
     async def _fetch_with_retries(self) -> _Token:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((RateLimited, ServerError, TransportFailure)),
@@ -159,13 +167,24 @@ class TokenSource:
         endpoint = "token"
         self.fetches += 1
         try:
-            response = await self._http.post(
-                self._token_url,
-                auth=(self._client_id, self._secret.get_secret_value()),
-                data={"grant_type": "client_credentials"},
-                headers={"Accept": "application/json"},
-            )
-        except httpx.TransportError as exc:
+            # httpx timeouts bound each read, not the whole exchange (and a mock transport has
+            # none): a token endpoint that trickles or hangs must not stall every request behind it.
+            with anyio.fail_after(self._timeout):
+                response = await self._http.post(
+                    self._token_url,
+                    auth=(self._client_id, self._secret.get_secret_value()),
+                    data={"grant_type": "client_credentials"},
+                    headers={"Accept": "application/json"},
+                    timeout=self._timeout,
+                )
+        except (TimeoutError, httpx.TimeoutException):
+            raise RequestTimeout(
+                f"token request: no answer within {self._timeout:g}s", endpoint=endpoint
+            ) from None
+        except httpx.DecodingError:
+            self._malformed()
+            raise MalformedResponse("token answer could not be decoded", endpoint=endpoint) from None
+        except httpx.RequestError as exc:
             raise TransportFailure(f"token request failed: {type(exc).__name__}", endpoint=endpoint) from None
         status = response.status_code
         if self._metrics is not None:
@@ -190,7 +209,7 @@ class TokenSource:
             )
         if status in (400, 401):
             raise AuthenticationError(
-                "token refused: check genesys.client_id and the client secret",
+                "token refused: check the client credentials (genesys.client_id and the client secret)",
                 status=status,
                 endpoint=endpoint,
                 server_message=message,
@@ -211,10 +230,13 @@ class TokenSource:
             lifetime = float(body.get("expires_in", 86399))
         except (ValueError, KeyError, TypeError):
             # Never echo the body: it may hold a token.
+            self._malformed()
             raise MalformedResponse(
                 "token answer is not JSON with access_token and expires_in", endpoint="token"
             ) from None
-        if not isinstance(value, str) or not value or lifetime <= 0:
+        # An infinite or NaN lifetime (Python's JSON accepts both) would mean "never refresh".
+        if not isinstance(value, str) or not value or not math.isfinite(lifetime) or lifetime <= 0:
+            self._malformed()
             raise MalformedResponse("token answer has an empty token or lifetime", endpoint="token")
         now = self._clock()
         log.debug("token obtained", expires_in=lifetime)
@@ -229,11 +251,7 @@ class TokenSource:
         while stop is None or not stop.is_set():
             delay = self.refresh_due_in()
             if delay > 0:
-                with anyio.move_on_after(delay):
-                    if stop is not None:
-                        await stop.wait()
-                    else:
-                        await anyio.sleep_forever()
+                await self._pause(delay, stop)
                 continue
             try:
                 await self.refresh()
@@ -242,4 +260,19 @@ class TokenSource:
                 failures += 1
                 backoff = min(60.0, 2.0**failures)
                 log.warning("token refresh failed", error=str(exc), retry_in=backoff)
-                await self._sleep(backoff)
+                await self._pause(backoff, stop)
+
+    async def _pause(self, delay: float, stop: anyio.Event | None) -> None:
+        """Sleep with the injected `sleep` (so a fake clock drives the refresher), waking on `stop`."""
+        if stop is None:
+            await self._sleep(delay)
+            return
+        async with anyio.create_task_group() as tg:
+
+            async def wake_on_stop() -> None:
+                await stop.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(wake_on_stop)
+            await self._sleep(delay)
+            tg.cancel_scope.cancel()

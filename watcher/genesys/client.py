@@ -18,7 +18,7 @@ import anyio
 import httpx
 import structlog
 from pydantic import BaseModel, SecretStr, ValidationError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from watcher.config import GenesysSettings
 from watcher.genesys.auth import TokenSource
@@ -55,6 +55,15 @@ log = structlog.get_logger("watcher.genesys")
 M = TypeVar("M", bound=BaseModel)
 TransportKind = Literal["aiohttp", "httpx"]
 _RETRYABLE = (RateLimited, ServerError, TransportFailure)
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Whether a request attempt may be repeated.
+
+    A failure of the token endpoint has already been retried by `TokenSource`; retrying it again here
+    would multiply the attempts (and the load on a throttled token endpoint).
+    """
+    return isinstance(exc, _RETRYABLE) and exc.endpoint != "token"
 
 
 class ClientState(enum.Enum):
@@ -114,6 +123,7 @@ class GenesysClient:
             max_retries=settings.max_retries,
             clock=clock,
             sleep=sleep,
+            timeout=settings.request_timeout_seconds,
         )
         self._limiter = anyio.CapacityLimiter(settings.max_concurrency)
         self.state = ClientState.UNOPENED
@@ -122,6 +132,8 @@ class GenesysClient:
         return f"GenesysClient(api={self.settings.api_url!r}, state={self.state.value})"
 
     async def __aenter__(self) -> GenesysClient:
+        if self.state is ClientState.CLOSED:
+            raise ClientClosed("client is closed; build a new one")
         self.state = ClientState.OPEN
         return self
 
@@ -162,7 +174,7 @@ class GenesysClient:
         target = url or self.url(endpoint, **dict(path or {}))
         attempts = (self.settings.max_retries if retries is None else retries) + 1
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_RETRYABLE),
+            retry=retry_if_exception(_retryable),
             stop=stop_after_attempt(attempts),
             wait=wait_for_retry,
             sleep=self._sleep,
@@ -199,8 +211,8 @@ class GenesysClient:
             break
         if response.status_code == 401:
             raise AuthenticationError(
-                "unauthorized even with a fresh token: check genesys.client_id and the client "
-                "secret, and that the OAuth client is active",
+                "unauthorized even with a fresh token: check the client credentials (genesys.client_id "
+                "and the client secret) and that the OAuth client is active",
                 status=401,
                 endpoint=endpoint,
             )
@@ -237,7 +249,11 @@ class GenesysClient:
         except httpx.TimeoutException:
             self._count(endpoint, "timeout")
             raise RequestTimeout(f"no answer within {deadline:g}s", endpoint=endpoint) from None
-        except httpx.TransportError as exc:
+        except httpx.DecodingError:
+            self._count(endpoint, "error")
+            self._malformed(endpoint)
+            raise MalformedResponse("answer body could not be decoded", endpoint=endpoint) from None
+        except httpx.RequestError as exc:
             self._count(endpoint, "error")
             raise TransportFailure(f"transport error: {type(exc).__name__}", endpoint=endpoint) from None
         self._count(endpoint, str(response.status_code))
@@ -335,6 +351,7 @@ class GenesysClient:
                 return
             url = self._next_page_url(page.nextPage)
             if url in seen:
+                self._malformed("audit_logs")
                 raise MalformedResponse("nextPage repeats a page already read", endpoint="audit_logs")
             seen.add(url)
             params = None
@@ -345,11 +362,13 @@ class GenesysClient:
         if parts.scheme or parts.netloc:
             api = urlsplit(self.settings.api_url)
             if (parts.scheme, parts.netloc) != (api.scheme, api.netloc):
+                self._malformed("audit_logs")
                 raise MalformedResponse(
                     "nextPage points to another host; not following it", endpoint="audit_logs"
                 )
             return next_page
         if not next_page.startswith("/"):
+            self._malformed("audit_logs")
             raise MalformedResponse("nextPage is not a path", endpoint="audit_logs")
         return self.settings.api_url + next_page
 

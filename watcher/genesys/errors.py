@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import httpx
 
+from watcher.logs import mask_credentials
+
 # Scopes named by the design documents for each endpoint template key; a 403 names the missing one.
 SCOPES: dict[tuple[str, str], str] = {
     ("GET", "regions"): "architecture:region:read",
@@ -126,7 +128,9 @@ def server_message(response: httpx.Response) -> str | None:
         for key in ("message", "error_description", "error"):
             value = body.get(key)
             if isinstance(value, str) and value:
-                return value[:500]
+                # A server (or gateway) that echoes the Authorization header must not put the
+                # credential into our exception text and from there into the logs.
+                return mask_credentials(value[:500])
     return None
 
 
@@ -164,7 +168,8 @@ def error_for(response: httpx.Response, method: str, endpoint: str) -> GenesysEr
         )
     if status == 401:
         return AuthenticationError(
-            "unauthorized even with a fresh token: check genesys.client_id and the client secret",
+            "unauthorized even with a fresh token: check the client credentials "
+            "(genesys.client_id and the client secret)",
             status=status,
             endpoint=endpoint,
             server_message=msg,

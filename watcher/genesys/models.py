@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 MAX_CONDITIONS = 15
 MAX_CONDITION_CHARS = 1000
@@ -81,10 +81,12 @@ class Strategy(_Payload):
 
 
 def condition_chars(conditions: list[Any]) -> int:
-    """The condition text length the limit counts: each condition as compact JSON, summed."""
-    return sum(
-        len(c) if isinstance(c, str) else len(json.dumps(c, separators=(",", ":"))) for c in conditions
-    )
+    """The condition text length the limit counts: `sum(len(json.dumps(c)))`, as the simulator does.
+
+    The local check must refuse exactly what the server refuses: a laxer measure here (the earlier
+    compact JSON, bare strings unquoted) let a rule through that the PUT then bounced with a 400.
+    """
+    return sum(len(json.dumps(c)) for c in conditions)
 
 
 class RuleTarget(_Payload):
@@ -103,12 +105,14 @@ class RoutingRule(_Payload):
     targets: list[RuleTarget] = Field(min_length=1)
     version: int | str | None = None
 
-    @model_validator(mode="after")
-    def _condition_text(self) -> RoutingRule:
-        chars = condition_chars(self.conditions)
+    @field_validator("conditions")
+    @classmethod
+    def _condition_text(cls, conditions: list[Any]) -> list[Any]:
+        # A field validator, so the error's location names `conditions`.
+        chars = condition_chars(conditions)
         if chars > MAX_CONDITION_CHARS:
-            raise ValueError(f"conditions: {chars} characters, more than the limit of {MAX_CONDITION_CHARS}")
-        return self
+            raise ValueError(f"{chars} characters, more than the limit of {MAX_CONDITION_CHARS}")
+        return conditions
 
 
 class Target(_Payload):

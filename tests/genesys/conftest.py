@@ -1,0 +1,56 @@
+"""Fixtures of the Genesys client tests: fake time, a scripted API, a fresh metrics registry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+import structlog
+
+from watcher.genesys import GenesysClient
+from watcher.metrics import WatcherMetrics
+
+from ._support import FakeGenesys, FakeTime, make_client
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def api() -> FakeGenesys:
+    return FakeGenesys()
+
+
+@pytest.fixture
+def metrics() -> WatcherMetrics:
+    return WatcherMetrics()
+
+
+@pytest.fixture
+def client_factory(
+    api: FakeGenesys, fake_time: FakeTime, metrics: WatcherMetrics
+) -> Callable[..., GenesysClient]:
+    def build(**settings: Any) -> GenesysClient:
+        return make_client(api, fake_time, metrics, **settings)
+
+    return build
+
+
+@pytest.fixture
+async def client(client_factory: Callable[..., GenesysClient]) -> AsyncIterator[GenesysClient]:
+    async with client_factory() as opened:
+        yield opened

@@ -1,0 +1,87 @@
+"""The request budget: a token bucket on a fake clock, shared by every call of one client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from watcher.genesys import RequestBudget
+
+from ._support import (
+    HEALTH_PATH,
+    REGIONS_PATH,
+    STRATEGY_PATH,
+    FakeGenesys,
+    FakeTime,
+    json_response,
+    strategy_body,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+def test_burst_then_rate(fake_time: FakeTime) -> None:
+    budget = RequestBudget(60, burst=5, clock=fake_time.clock, sleep=fake_time.sleep)
+    assert [budget.reserve() for _ in range(5)] == [0.0] * 5
+    # One token per second after the burst; waiting callers queue up behind each other.
+    assert budget.reserve() == pytest.approx(1.0)
+    assert budget.reserve() == pytest.approx(2.0)
+    fake_time.now += 2.0
+    assert budget.available == pytest.approx(0.0)
+    fake_time.now += 0.5
+    assert budget.reserve() == pytest.approx(0.5)
+    fake_time.now += 1000.0
+    assert budget.available == pytest.approx(5.0)  # refills up to the burst, no further
+
+
+def test_default_burst_is_a_tenth_of_the_minute(fake_time: FakeTime) -> None:
+    budget = RequestBudget(300, clock=fake_time.clock, sleep=fake_time.sleep)
+    assert budget.capacity == 30
+    assert budget.rate == 5.0
+    assert [budget.reserve() for _ in range(31)][-1] == pytest.approx(0.2)
+
+
+def test_budget_refuses_a_non_positive_rate() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        RequestBudget(0)
+
+
+async def test_acquire_sleeps_the_deficit(fake_time: FakeTime) -> None:
+    budget = RequestBudget(120, burst=2, clock=fake_time.clock, sleep=fake_time.sleep)
+    for _ in range(4):
+        await budget.acquire()
+    # The fake sleep moves the clock, so each caller after the burst waits one refill (0.5 s).
+    assert fake_time.sleeps == [pytest.approx(0.5), pytest.approx(0.5)]
+
+
+async def test_concurrent_callers_are_spaced_by_the_rate(fake_time: FakeTime) -> None:
+    asked: list[float] = []
+
+    async def frozen_sleep(seconds: float) -> None:  # time stands still while all four arrive
+        asked.append(seconds)
+        await anyio.lowlevel.checkpoint()
+
+    budget = RequestBudget(60, burst=1, clock=fake_time.clock, sleep=frozen_sleep)
+    async with anyio.create_task_group() as tg:
+        for _ in range(4):
+            tg.start_soon(budget.acquire)
+    assert sorted(asked) == [pytest.approx(1.0), pytest.approx(2.0), pytest.approx(3.0)]
+
+
+async def test_one_budget_is_shared_by_every_call(
+    api: FakeGenesys, fake_time: FakeTime, client_factory: Any
+) -> None:
+    api.on("GET", HEALTH_PATH, json_response(200, {"status": "HEALTHY"}))
+    api.on("GET", STRATEGY_PATH, json_response(200, strategy_body()))
+    api.on("GET", REGIONS_PATH, json_response(200, {"entities": [{"id": "us-east-1"}]}))
+    async with client_factory(requests_per_minute=60) as client:  # burst 6, then 1/s
+        assert client.budget.capacity == 6
+        for _ in range(3):
+            await client.region_health("us-east-1")
+            await client.get_strategy("strategy-1")
+            await client.list_regions()
+    assert len(api.api_requests()) == 9
+    assert fake_time.sleeps == [pytest.approx(1.0)] * 3  # the 7th, 8th and 9th call, whatever endpoint
