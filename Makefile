@@ -22,9 +22,10 @@ system-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy watcher
+	$(BIN)/mypy --strict watcher
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
