@@ -1,19 +1,24 @@
 """One-shot admin commands on the client: the seed scripts done properly.
 
 Exit codes: 0 done, 1 the API refused or failed, 2 bad input (config, arguments, a payload that fails
-local validation). Every command prints what it did; errors go to stderr as one clear line.
+local validation). `regions` also exits 1 when a region is unhealthy, so it can serve as a check.
+Every command prints what it did on stdout; errors and log lines go to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
+import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
+import structlog
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -29,6 +34,7 @@ from watcher.genesys import (
     VersionConflict,
     WebhookRequest,
 )
+from watcher.logs import redact
 from watcher.reweight import PlanError
 from watcher.writer import write_rule_target, write_strategy_order
 
@@ -41,6 +47,35 @@ class InputError(Exception):
 
 def _err(message: str) -> None:
     print(f"failover-watcher: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def diagnostics_on_stderr() -> Iterator[None]:
+    """Send log lines to stderr, warnings and up, for the life of one command.
+
+    stdout belongs to the command's answer (`regions --json | jq` must parse); unconfigured
+    structlog would print every debug line there. The previous configuration is put back after,
+    so a command run inside another program (the tests) leaves its logging as it was.
+    """
+    was_configured = structlog.is_configured()
+    previous = structlog.get_config()
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            redact,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    try:
+        yield
+    finally:
+        if was_configured:
+            structlog.configure(**previous)
+        else:
+            structlog.reset_defaults()
 
 
 def run_command(
@@ -59,7 +94,8 @@ def run_command(
             return await body(cfg, client)
 
     try:
-        return anyio.run(main)
+        with diagnostics_on_stderr():
+            return anyio.run(main)
     except InputError as exc:
         _err(str(exc))
         return EXIT_INPUT
@@ -306,7 +342,7 @@ def _local_trail_summary(cfg: WatcherConfig) -> dict[str, Any] | None:
 
     if not any(cfg.state.dir.glob("audit.jsonl*")):
         return None
-    return dict(summarize(list(read_trail(cfg.state.dir))))
+    return {name: dataclasses.asdict(row) for name, row in summarize(read_trail(cfg.state.dir)).items()}
 
 
 def local_table(summary: dict[str, Any]) -> Table:
