@@ -203,7 +203,8 @@ class Executor:
             self._metrics.switches.labels(strategy=action.strategy, result="failure").inc()
             log.error("strategy write failed", strategy=action.strategy, to=action.to_region, error=str(exc))
             return self._failed(action, str(exc), latency)
-        self._metrics.update_latency.labels(kind="strategy").observe(outcome.latency_seconds)
+        if outcome.changed:  # a write that found nothing to change sent no PUT: no latency to count
+            self._metrics.update_latency.labels(kind="strategy").observe(outcome.latency_seconds)
         await self._audit(
             AuditRecord(
                 strategy=action.strategy,
@@ -264,7 +265,8 @@ class Executor:
                 )
                 log.error("rule retarget failed", rule=rule.id, strategy=action.strategy, error=str(exc))
                 return
-            self._metrics.update_latency.labels(kind="rule").observe(outcome.latency_seconds)
+            if outcome.changed:
+                self._metrics.update_latency.labels(kind="rule").observe(outcome.latency_seconds)
             writes.append(_outcome_dict(outcome))
             await self._audit(
                 AuditRecord(

@@ -61,7 +61,11 @@ class PollScheduler:
         self._clock = clock
         self._rng = rng or random.Random()
         self._limiter = anyio.CapacityLimiter(settings.concurrency)
+        # When a poll last produced an observation (readiness: is the health data fresh?) and when
+        # a poll attempt last finished at all (liveness: is the loop turning?). They differ while the
+        # platform throttles us: the data goes stale, but restarting the process would not help.
         self.last_poll_at: float | None = None
+        self.last_attempt_at: float | None = None
         self.first_poll = anyio.Event()
         self.polls = 0
 
@@ -92,12 +96,13 @@ class PollScheduler:
             async with self._limiter:
                 obs = await self._source.observe(region)
         except Throttled as exc:
+            self.last_attempt_at = self._clock()
             log.warning("health poll throttled; not counted as an observation", region=region, error=str(exc))
             if self._metrics is not None:
                 self._metrics.health_checks.labels(region=region, result="throttled").inc()
             return None
         self.polls += 1
-        self.last_poll_at = self._clock()
+        self.last_poll_at = self.last_attempt_at = self._clock()
         self.first_poll.set()
         if self._metrics is not None:
             self._metrics.health_checks.labels(region=region, result=check_result(obs)).inc()

@@ -391,10 +391,12 @@ class Watcher:
         interval = n.watchdog_interval() or 5.0
         while not await sleep(interval, self.stop):
             n.status(self.summary_line())
-            if self._polls_recent():
+            if self._polls_recent(attempts=True):
                 n.watchdog()
             else:
                 log.error("poll cycles stalled; withholding the systemd watchdog ping")
+            if not self._polls_recent():
+                log.warning("no fresh health observation (throttled?); not ready")
 
     # ------------------------------------------------------------------------------ actions
 
@@ -562,12 +564,14 @@ class Watcher:
 
     # ------------------------------------------------------------------------------ probes
 
-    def _polls_recent(self) -> bool:
+    def _polls_recent(self, *, attempts: bool = False) -> bool:
+        """A poll completed recently: with an observation (default), or at all (`attempts`)."""
         s = self.scheduler
-        if s is None or s.last_poll_at is None:
+        last = None if s is None else (s.last_attempt_at if attempts else s.last_poll_at)
+        if last is None:
             return False
         limit = 3 * self.cfg.health.interval_seconds + self.cfg.health.timeout_seconds
-        return self.clock() - s.last_poll_at <= limit
+        return self.clock() - last <= limit
 
     def liveness(self) -> tuple[bool, str]:
         lag = self.clock() - self._heartbeat

@@ -32,9 +32,12 @@ class RequestBudget:
     ) -> None:
         if per_minute <= 0:
             raise ValueError("per_minute must be positive")
-        self.rate = per_minute / 60.0
-        # A tenth of the minute as burst: a poll cycle of all regions goes out at once.
+        # A tenth of the minute as burst: a poll cycle of all regions goes out at once. The refill
+        # rate leaves room for that burst, so no 60-second window ever holds more than
+        # `per_minute` requests (burst + rate x 60 = per_minute): the platform counts windows.
         self.capacity = burst if burst is not None else max(1.0, per_minute / 10.0)
+        self.capacity = min(self.capacity, per_minute)
+        self.rate = max(per_minute - self.capacity, 1.0) / 60.0
         self._tokens = self.capacity
         self._clock = clock
         self._sleep = sleep

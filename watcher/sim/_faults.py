@@ -30,6 +30,7 @@ class FaultSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str = Field(min_length=1)
+    method: str | None = Field(default=None, description="only requests with this method (GET, PUT, ...)")
     errorRate: float = Field(default=1.0, ge=0.0, le=1.0)
     status: int | None = Field(default=None, ge=400, le=599)
     delayMs: int = Field(default=0, ge=0, le=600_000)
@@ -68,7 +69,9 @@ class Fault:
     def install(cls, fault_id: int, spec: FaultSpec) -> Fault:
         return cls(fault_id, spec, re.compile(spec.path), spec.count)
 
-    def matches(self, path: str) -> bool:
+    def matches(self, path: str, method: str | None = None) -> bool:
+        if self.spec.method is not None and method is not None and self.spec.method.upper() != method.upper():
+            return False
         return (self.remaining is None or self.remaining > 0) and (self.pattern.search(path) is not None)
 
     def view(self) -> dict[str, Any]:
@@ -100,7 +103,9 @@ def _fails(spec: FaultSpec, rng: random.Random) -> bool:
     return spec.errorRate > 0.0 and rng.random() < spec.errorRate
 
 
-def plan_faults(faults: Iterable[Fault], path: str, rng: random.Random) -> FaultOutcome | None:
+def plan_faults(
+    faults: Iterable[Fault], path: str, rng: random.Random, method: str | None = None
+) -> FaultOutcome | None:
     """Decide the fate of a request on ``path``; ``None`` when no fault touches it.
 
     Counts hits on the faults it uses (the only state it changes).
@@ -108,7 +113,7 @@ def plan_faults(faults: Iterable[Fault], path: str, rng: random.Random) -> Fault
     outcome: FaultOutcome | None = None
     failed = False
     for fault in faults:
-        if not fault.matches(path):
+        if not fault.matches(path, method):
             continue
         spec = fault.spec
         hit = spec.delayMs > 0

@@ -81,7 +81,7 @@ class SimulatorShell:
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        outcome = self.state.plan_faults(path)
+        outcome = self.state.plan_faults(path, scope["method"])
         if outcome is not None:
             if outcome.delay_seconds > 0:
                 await anyio.sleep(outcome.delay_seconds)

@@ -98,10 +98,10 @@ class SimulatorState:
         self.faults.clear()
         return cleared
 
-    def plan_faults(self, path: str) -> FaultOutcome | None:
+    def plan_faults(self, path: str, method: str | None = None) -> FaultOutcome | None:
         if not self.faults:
             return None
-        return plan_faults(self.faults, path, self.rng)
+        return plan_faults(self.faults, path, self.rng, method)
 
     # -- request log -------------------------------------------------------------------------
 
