@@ -157,3 +157,13 @@ def test_delays_add_up_and_the_first_failure_decides() -> None:
     assert outcome.status == 503
     assert outcome.fault_ids == [1, 2]
     assert [f.hits for f in faults] == [1, 1, 0, 0]
+
+
+async def test_method_filter_faults_only_that_method(api: httpx.AsyncClient) -> None:
+    path = "/api/v2/routing/strategies/strategy-1"
+    await api.put("/_sim/faults", json={"path": "routing/strategies", "method": "PUT", "status": 409})
+    current = await api.get(path)
+    assert current.status_code == 200  # the GET is not touched
+    body = current.json()
+    answered = await api.put(path, json=body)
+    assert answered.status_code == 409
