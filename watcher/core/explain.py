@@ -20,7 +20,8 @@ def reasons(observations: Iterable[Observation]) -> str:
 
 
 def seconds(value: float) -> str:
-    return f"{value:g}s"
+    """Durations as people read them: 6s, 6.03s, 1.5s, 0.25s (at most three significant digits)."""
+    return f"{value:.3g}s" if value < 100 else f"{value:.0f}s"
 
 
 def region(h: RegionHealth, policy: CorePolicy) -> str:

@@ -129,6 +129,10 @@ def _view(watcher: Watcher, scenario: Scenario, received: Any, metrics_url: str)
         strategies.add_column(col)
     for s in status["strategies"]:
         decision = (s["lastDecision"] or {}).get("summary", "-")
+        if s["state"] == "failing_back" and s["failbackEligibleAt"]:
+            decision = (
+                f"preferred region healthy again; failback not before {s['failbackEligibleAt'][11:19]} UTC"
+            )
         strategies.add_row(s["id"], str(s["activeRegion"]), s["state"], decision)
     switches = Table(title="Switches", expand=True)
     for col in ("strategy", "kind", "from -> to", "result", "writes"):
@@ -299,8 +303,12 @@ def _summary(result: dict[str, Any], console: Console) -> None:
                 "failover_watcher_switches_total",
                 "failover_watcher_active_region{",
                 "failover_watcher_region_healthy",
+                "failover_watcher_detection_to_switch_seconds_sum",
+                "failover_watcher_detection_to_switch_seconds_count",
+                "failover_watcher_update_latency_seconds_sum",
+                "failover_watcher_update_latency_seconds_count",
             )
-        ) and not line.startswith("#"):
+        ):
             console.print("  " + line, highlight=False, soft_wrap=True)
 
 
