@@ -20,9 +20,7 @@ def _check_config(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
-        print(f"{args.config}: configuration refused ({len(exc.problems)} problems)", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        print(exc.report(args.config), file=sys.stderr)
         return 2
     print(json.dumps(masked_dump(cfg), indent=2, default=str))
     print(f"{args.config}: OK", file=sys.stderr)

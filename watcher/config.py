@@ -38,6 +38,11 @@ class ConfigError(Exception):
         self.problems = problems
         super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
 
+    def report(self, path: object) -> str:
+        """What a command prints before refusing to start: a headline, then one line per problem."""
+        lines = [f"{path}: configuration refused ({len(self.problems)} problems)"]
+        return "\n".join([*lines, *(f"  {p}" for p in self.problems)])
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

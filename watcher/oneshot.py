@@ -13,6 +13,7 @@ import dataclasses
 import json
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,11 @@ from watcher.genesys import (
     RegionHealthReport,
     RoutingRule,
     Strategy,
-    VersionConflict,
     WebhookRequest,
 )
 from watcher.logs import redact
 from watcher.reweight import PlanError
-from watcher.writer import write_rule_target, write_strategy_order
+from watcher.writer import write_rule_target, write_strategy_order, write_with_retries
 
 EXIT_OK, EXIT_API, EXIT_INPUT = 0, 1, 2
 
@@ -186,19 +186,21 @@ async def _apply_strategy(args: argparse.Namespace, cfg: WatcherConfig, client: 
             wanted = Strategy.model_validate(_read_json(args.file))
         except ValidationError as exc:
             raise InputError(f"{args.file}: {_first_errors(exc)}") from None
-        attempts = 0
-        while True:
-            current = await client.get_strategy(wanted.id)
-            try:
-                written = await client.put_strategy(wanted.model_copy(update={"version": current.version}))
-            except VersionConflict:
-                attempts += 1
-                if attempts >= cfg.executor.conflict_retries:
-                    raise
-                continue
-            print(f"strategy {written.id}: version {current.version} -> {written.version}")
-            print(f"  order: {' > '.join(written.region_order())}")
-            return EXIT_OK
+        outcome = await write_with_retries(
+            "strategy",
+            wanted.id,
+            lambda: client.get_strategy(wanted.id),
+            lambda current: False,  # the file is the whole strategy: always written
+            lambda current: client.put_strategy(wanted.model_copy(update={"version": current.version})),
+            attempts=cfg.executor.conflict_retries,
+            clock=time.monotonic,
+        )
+        print(
+            f"strategy {wanted.id}: version {outcome.version_before} -> {outcome.version_after}"
+            f" ({outcome.conflicts} conflicts)"
+        )
+        print(f"  order: {' > '.join(wanted.region_order())}")
+        return EXIT_OK
     if not args.strategy or not args.primary:
         raise InputError("give --file F, or --strategy ID --primary R [--secondary R ...]")
     order = [args.primary, *(args.secondary or [])]
@@ -238,9 +240,9 @@ async def _update_rule(args: argparse.Namespace, cfg: WatcherConfig, client: Gen
     if not isinstance(changes, dict):
         raise InputError(f"{args.file}: expected a JSON object")
     changes.pop("version", None)
-    attempts = 0
-    while True:
-        current = await client.get_rule(args.rule)
+    written: list[RoutingRule] = []
+
+    async def write(current: RoutingRule) -> RoutingRule:
         merged = {**current.model_dump(mode="json", exclude_none=True), **changes, "version": current.version}
         try:
             rule = RoutingRule.model_validate(merged)
@@ -249,17 +251,24 @@ async def _update_rule(args: argparse.Namespace, cfg: WatcherConfig, client: Gen
         missing = [t.id for t in rule.targets if not await client.target_exists(t.id)]
         if missing:
             raise InputError(f"target(s) {', '.join(missing)} do not exist")
-        try:
-            written = await client.put_rule(args.rule, rule)
-        except VersionConflict:
-            attempts += 1
-            print(f"rule {args.rule}: version conflict, re-reading (attempt {attempts})")
-            if attempts >= cfg.executor.conflict_retries:
-                raise
-            continue
-        print(f"rule {args.rule}: version {current.version} -> {written.version}")
-        print(f"  targets: {', '.join(t.id for t in written.targets)}; priority {written.priority}")
-        return EXIT_OK
+        written[:] = [await client.put_rule(args.rule, rule)]
+        return written[0]
+
+    outcome = await write_with_retries(
+        "rule",
+        args.rule,
+        lambda: client.get_rule(args.rule),
+        lambda current: False,  # fields from the file are always written
+        write,
+        attempts=cfg.executor.conflict_retries,
+        clock=time.monotonic,
+    )
+    print(
+        f"rule {args.rule}: version {outcome.version_before} -> {outcome.version_after}"
+        f" ({outcome.conflicts} conflicts)"
+    )
+    print(f"  targets: {', '.join(t.id for t in written[0].targets)}; priority {written[0].priority}")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------- register-webhook

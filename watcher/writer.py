@@ -8,8 +8,9 @@ change nothing is skipped, which makes every write idempotent and safe to repeat
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import structlog
 
@@ -18,6 +19,14 @@ from watcher.genesys.errors import VersionConflict
 from watcher.reweight import plan_rule, plan_strategy, rule_matches, strategy_matches
 
 log = structlog.get_logger("watcher.writer")
+
+
+class _Versioned(Protocol):
+    @property
+    def version(self) -> int | str | None: ...
+
+
+V = TypeVar("V", bound=_Versioned)
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,41 @@ class WriteOutcome:
     conflicts: int
 
 
+async def write_with_retries(
+    kind: str,
+    object_id: str,
+    read: Callable[[], Awaitable[V]],
+    already: Callable[[V], bool],
+    write: Callable[[V], Awaitable[V]],
+    *,
+    attempts: int,
+    clock: Callable[[], float],
+) -> WriteOutcome:
+    """Read; if it is already as wanted, stop; else write the plan made from what was read.
+
+    A version conflict means someone wrote in between: read again and plan from that, `attempts` times.
+    """
+    started = clock()
+    conflicts = 0
+    while True:
+        current = await read()
+        if already(current):
+            return WriteOutcome(
+                kind, object_id, False, current.version, current.version, clock() - started, conflicts
+            )
+        try:
+            written = await write(current)
+        except VersionConflict:
+            conflicts += 1
+            log.warning(f"{kind} version conflict; re-reading", id=object_id, conflicts=conflicts)
+            if conflicts >= attempts:
+                raise
+            continue
+        return WriteOutcome(
+            kind, object_id, True, current.version, written.version, clock() - started, conflicts
+        )
+
+
 async def write_strategy_order(
     client: GenesysClient,
     strategy_id: str,
@@ -42,31 +86,15 @@ async def write_strategy_order(
     clock: Callable[[], float] = time.monotonic,
 ) -> WriteOutcome:
     """Make `strategy_id` route in `order` with one atomic PUT; re-read and re-plan on conflicts."""
-    started = clock()
-    conflicts = 0
-    while True:
-        current = await client.get_strategy(strategy_id)
-        if strategy_matches(current, order):
-            return WriteOutcome(
-                "strategy",
-                strategy_id,
-                False,
-                current.version,
-                current.version,
-                clock() - started,
-                conflicts,
-            )
-        try:
-            written = await client.put_strategy(plan_strategy(current, order))
-        except VersionConflict:
-            conflicts += 1
-            log.warning("strategy version conflict; re-reading", strategy=strategy_id, conflicts=conflicts)
-            if conflicts >= attempts:
-                raise
-            continue
-        return WriteOutcome(
-            "strategy", strategy_id, True, current.version, written.version, clock() - started, conflicts
-        )
+    return await write_with_retries(
+        "strategy",
+        strategy_id,
+        lambda: client.get_strategy(strategy_id),
+        lambda current: strategy_matches(current, order),
+        lambda current: client.put_strategy(plan_strategy(current, order)),
+        attempts=attempts,
+        clock=clock,
+    )
 
 
 async def write_rule_target(
@@ -79,22 +107,12 @@ async def write_rule_target(
     clock: Callable[[], float] = time.monotonic,
 ) -> WriteOutcome:
     """Point `rule_id` at `region`'s target with the version read; re-read and re-plan on conflicts."""
-    started = clock()
-    conflicts = 0
-    while True:
-        current = await client.get_rule(rule_id)
-        if rule_matches(current, region_targets, region):
-            return WriteOutcome(
-                "rule", rule_id, False, current.version, current.version, clock() - started, conflicts
-            )
-        try:
-            written = await client.put_rule(rule_id, plan_rule(current, region_targets, region))
-        except VersionConflict:
-            conflicts += 1
-            log.warning("rule version conflict; re-reading", rule=rule_id, conflicts=conflicts)
-            if conflicts >= attempts:
-                raise
-            continue
-        return WriteOutcome(
-            "rule", rule_id, True, current.version, written.version, clock() - started, conflicts
-        )
+    return await write_with_retries(
+        "rule",
+        rule_id,
+        lambda: client.get_rule(rule_id),
+        lambda current: rule_matches(current, region_targets, region),
+        lambda current: client.put_rule(rule_id, plan_rule(current, region_targets, region)),
+        attempts=attempts,
+        clock=clock,
+    )

@@ -24,9 +24,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
-        print(f"{args.config}: configuration refused ({len(exc.problems)} problems)", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        print(exc.report(args.config), file=sys.stderr)
         return 2
     watcher = Watcher(cfg, config_path=str(args.config), dry_run=True if args.dry_run else None)
     try:
