@@ -76,14 +76,22 @@ def _observe(world: WorldState, obs: Observation, policy: CorePolicy) -> Step:
     if changed:
         expl = explain.explanation(explain.region(after, policy), obs.at, policy, after.recent)
         transitions = (RegionTransition(obs.region, after.healthy, expl),)
-    world, actions = _settle_all(world, policy, obs.at, ())
+    # Only strategies that route over this region can decide differently because of it; the others'
+    # time-driven decisions (holds, retries) are settled by the shell's regular Tick.
+    world, actions = _settle_all(world, policy, obs.at, (), only=policy.strategies_of(obs.region))
     return world, (*transitions, *actions)
 
 
-def _settle_all(world: WorldState, policy: CorePolicy, now: float, notes: tuple[str, ...]) -> Step:
+def _settle_all(
+    world: WorldState,
+    policy: CorePolicy,
+    now: float,
+    notes: tuple[str, ...],
+    only: tuple[StrategyPolicy, ...] | None = None,
+) -> Step:
     strategies = dict(world.strategies)
     actions: list[Action] = []
-    for sp in policy.strategies:
+    for sp in policy.strategies if only is None else only:
         status = strategies.get(sp.id) or StrategyStatus(sp.id)
         strategies[sp.id], more = settle(status, world.regions, sp, policy, now, notes)
         actions.extend(more)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 FailbackMode = Literal["auto", "manual"]
@@ -121,7 +122,20 @@ class CorePolicy:
         return tuple(dict.fromkeys(r for s in self.strategies for r in s.preference))
 
     def strategy(self, strategy_id: str) -> StrategyPolicy | None:
+        return self._by_id.get(strategy_id)
+
+    def strategies_of(self, region: str) -> tuple[StrategyPolicy, ...]:
+        """The strategies that list `region`, in configuration order."""
+        return self._by_region.get(region, ())
+
+    @cached_property
+    def _by_id(self) -> dict[str, StrategyPolicy]:
+        return {s.id: s for s in self.strategies}
+
+    @cached_property
+    def _by_region(self) -> dict[str, tuple[StrategyPolicy, ...]]:
+        index: dict[str, list[StrategyPolicy]] = {}
         for s in self.strategies:
-            if s.id == strategy_id:
-                return s
-        return None
+            for region in s.preference:
+                index.setdefault(region, []).append(s)
+        return {region: tuple(found) for region, found in index.items()}

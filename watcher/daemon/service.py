@@ -104,6 +104,7 @@ class Watcher:
         self.started = anyio.Event()
         self.engine = Engine(policy_from_config(cfg, dry_run=dry_run), self._on_actions)
         self.last_switches: dict[str, dict[str, Any]] = {}
+        self._gauged: dict[str, object] = {}
         self.switch_log: list[dict[str, Any]] = []
         self._heartbeat = clock()
         self._snapshots_done = False
@@ -548,13 +549,23 @@ class Watcher:
             log.error("could not store event in the outbox", type=event_type, error=repr(exc))
 
     def _update_gauges(self, world: WorldState) -> None:
+        """Mirror the world in the gauges, touching only regions and strategies that changed.
+
+        The world is immutable and `step` replaces only what an event changed, so identity tells
+        what is new; with a thousand regions this keeps an observation's cost flat.
+        """
         m = self.metrics
+        seen = self._gauged
         for region, health in world.regions.items():
-            m.region_healthy.labels(region=region).set(1 if health.healthy else 0)
+            if seen.get(region) is not health:
+                m.region_healthy.labels(region=region).set(1 if health.healthy else 0)
+                seen[region] = health
         for strategy in self.engine.policy.strategies:
             status = world.strategies.get(strategy.id)
-            if status is None:
+            key = f"strategy:{strategy.id}"
+            if status is None or seen.get(key) is status:
                 continue
+            seen[key] = status
             for region in strategy.preference:
                 m.active_region.labels(strategy=strategy.id, region=region).set(
                     1 if status.active_region == region else 0
@@ -685,6 +696,7 @@ class Watcher:
         ]
         self.cfg = new
         self.engine.replace_policy(policy_from_config(new, dry_run=self.engine.policy.dry_run or new.dry_run))
+        self._gauged.clear()
         if self.executor is not None:
             self.executor.set_rules(new.rules)
         # Pollers pick up new intervals and regions by restarting; health state is kept.
