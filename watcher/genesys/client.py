@@ -173,16 +173,20 @@ class GenesysClient:
             raise ClientClosed(f"client is {self.state.value}", endpoint=endpoint)
         target = url or self.url(endpoint, **dict(path or {}))
         attempts = (self.settings.max_retries if retries is None else retries) + 1
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_retryable),
-            stop=stop_after_attempt(attempts),
-            wait=wait_for_retry,
-            sleep=self._sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                response = await self._authorized(method, endpoint, target, params, json, timeout)
+        if attempts == 1:
+            # Health polls are not retried (a failed poll is the observation): skip the retry machinery.
+            response = await self._authorized(method, endpoint, target, params, json, timeout)
+        else:
+            retrying = AsyncRetrying(
+                retry=retry_if_exception(_retryable),
+                stop=stop_after_attempt(attempts),
+                wait=wait_for_retry,
+                sleep=self._sleep,
+                reraise=True,
+            )
+            async for attempt in retrying:
+                with attempt:
+                    response = await self._authorized(method, endpoint, target, params, json, timeout)
         if not response.content:
             return None
         try:
