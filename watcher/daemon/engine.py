@@ -56,7 +56,7 @@ class Engine:
     def __init__(
         self,
         policy: CorePolicy,
-        on_actions: Callable[[Sequence[Action], WorldState], Awaitable[None]],
+        on_actions: Callable[[Sequence[Action], WorldState, Event], Awaitable[None]],
     ) -> None:
         self.policy = policy
         self.world = WorldState.initial(policy)
@@ -68,7 +68,7 @@ class Engine:
         async with self._lock:
             self.world, actions = step(self.world, event, self.policy)
             self.events += 1
-            await self._on_actions(actions, self.world)
+            await self._on_actions(actions, self.world, event)
 
     def replace_policy(self, policy: CorePolicy) -> None:
         """Adopt a reloaded policy: keep what is known of regions and strategies that remain."""

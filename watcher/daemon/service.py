@@ -11,7 +11,7 @@ import contextlib
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import anyio
@@ -27,12 +27,14 @@ from watcher.core import (
     AllRegionsDownCleared,
     DriftDetected,
     Event,
+    Observation,
     OperatorHold,
     OperatorPin,
     OperatorRelease,
     Refused,
     RegionTransition,
     Reweight,
+    StrategyPolicy,
     StrategySnapshot,
     Tick,
     WorldState,
@@ -401,9 +403,13 @@ class Watcher:
 
     # ------------------------------------------------------------------------------ actions
 
-    async def _on_actions(self, actions: Sequence[Action], world: WorldState) -> None:
+    async def _on_actions(self, actions: Sequence[Action], world: WorldState, event: Event) -> None:
         # Gauges first: they mirror the world, which already changed; the actions may await.
-        self._update_gauges(world)
+        if isinstance(event, Observation):
+            # An observation changes its region and, at most, the strategies over it.
+            self._update_gauges(world, [event.region], self.engine.policy.strategies_of(event.region))
+        else:
+            self._update_gauges(world, world.regions, self.engine.policy.strategies)
         for action in actions:
             await self._act(action)
 
@@ -548,7 +554,9 @@ class Watcher:
         except Exception as exc:  # the outbox is local: only a broken disk gets here
             log.error("could not store event in the outbox", type=event_type, error=repr(exc))
 
-    def _update_gauges(self, world: WorldState) -> None:
+    def _update_gauges(
+        self, world: WorldState, regions: Iterable[str], strategies: Iterable[StrategyPolicy]
+    ) -> None:
         """Mirror the world in the gauges, touching only regions and strategies that changed.
 
         The world is immutable and `step` replaces only what an event changed, so identity tells
@@ -556,11 +564,12 @@ class Watcher:
         """
         m = self.metrics
         seen = self._gauged
-        for region, health in world.regions.items():
-            if seen.get(region) is not health:
+        for region in regions:
+            health = world.regions.get(region)
+            if health is not None and seen.get(region) is not health:
                 m.region_healthy.labels(region=region).set(1 if health.healthy else 0)
                 seen[region] = health
-        for strategy in self.engine.policy.strategies:
+        for strategy in strategies:
             status = world.strategies.get(strategy.id)
             key = f"strategy:{strategy.id}"
             if status is None or seen.get(key) is status:
