@@ -291,3 +291,19 @@ async def test_drift_is_reported_and_not_reconciled_by_default(tmp_path: Path) -
         assert sample(metrics, "failover_watcher_drift_detected_total", strategy=STRATEGY) == 1
         await anyio.sleep(0)  # the report mode leaves the human's change alone
         assert h.requests("PUT", "/routing/strategies/") == []
+
+
+async def test_an_unreadable_strategy_does_not_leave_the_others_unwatched(tmp_path: Path) -> None:
+    strategies = [
+        {"id": "missing-strategy", "regions": [PRIMARY, SECONDARY]},
+        {"id": STRATEGY, "regions": [PRIMARY, SECONDARY]},
+    ]
+    async with running_watcher(tmp_path, strategies=strategies) as h:
+        await h.until(lambda: h.watcher.engine.world.strategies[STRATEGY].active_region == PRIMARY)
+        await h.until(lambda: all(r.healthy for r in h.watcher.engine.world.regions.values()))
+        ready = await h.http.get("/readyz")
+        assert ready.status_code == 503
+        assert "strategies not read yet: missing-strategy" in ready.json()["detail"]
+        await h.set_region(PRIMARY, "DOWN")
+        await h.until(lambda: h.active() == SECONDARY)
+        assert h.requests("PUT", "/routing/strategies/missing-strategy") == []

@@ -109,7 +109,9 @@ class Watcher:
         self._gauged: dict[str, object] = {}
         self.switch_log: list[dict[str, Any]] = []
         self._heartbeat = clock()
-        self._snapshots_done = False
+        # Strategies whose state the API has not told us yet: never written, not ready.
+        self._unread: set[str] = {s.id for s in cfg.strategies}
+        self._reading = False
         self._tg: TaskGroup | None = None
         self._scheduler_scope: anyio.CancelScope | None = None
         self._rule_repairs: set[str] = set()
@@ -289,16 +291,38 @@ class Watcher:
     async def _initial_read(self) -> None:
         """Level-triggered start: adopt what the API holds, and finish any half-done switch."""
         assert self.client is not None
-        for strategy in self.cfg.strategies:
-            current = await self.client.get_strategy(strategy.id)
-            await self.engine.feed(
-                StrategySnapshot(
-                    strategy.id, current.active_region(), current.version, self.clock(), initial=True
-                )
-            )
-            self._rule_repairs.add(strategy.id)
-        self._snapshots_done = True
+        self._reading = True
+        try:
+            await self._read_unread()
+        finally:
+            self._reading = False
         await self._repair_rules()
+
+    async def _read_unread(self) -> None:
+        assert self.client is not None
+        failures = 0
+        while self._unread and not self.stop.is_set():
+            unread = self._unread  # shared with reload(), which may add new strategies
+            # Each strategy on its own: one that cannot be read (404, missing scope) must not keep
+            # the others unwatched. An unread strategy is never written (the core waits for it).
+            for strategy_id in sorted(unread):
+                try:
+                    current = await self.client.get_strategy(strategy_id)
+                except GenesysError as exc:
+                    log.error(
+                        "cannot read strategy; not watching it yet", strategy=strategy_id, error=str(exc)
+                    )
+                    continue
+                await self.engine.feed(
+                    StrategySnapshot(
+                        strategy_id, current.active_region(), current.version, self.clock(), initial=True
+                    )
+                )
+                self._rule_repairs.add(strategy_id)
+                unread.discard(strategy_id)
+            if unread:
+                failures += 1
+                await sleep(min(60.0, 2.0**failures), self.stop)
 
     async def _repair_rules(self) -> None:
         """Make every rule follow its strategy's active region (after start-up or a failed retarget)."""
@@ -341,10 +365,8 @@ class Watcher:
         assert self.client is not None
         assert self.executor is not None
         while not await sleep(self.cfg.executor.reconcile_interval_seconds, self.stop):
-            if not self._snapshots_done:
-                continue
             for strategy in self.cfg.strategies:
-                if strategy.id in self.executor.in_flight:
+                if strategy.id in self.executor.in_flight or strategy.id in self._unread:
                     continue
                 try:
                     current = await self.client.get_strategy(strategy.id)
@@ -603,8 +625,8 @@ class Watcher:
         problems = []
         if self.client is None or not self.client.tokens.has_token:
             problems.append("no OAuth token held")
-        if not self._snapshots_done:
-            problems.append("strategies not read yet")
+        if self._unread:
+            problems.append(f"strategies not read yet: {', '.join(sorted(self._unread))}")
         if not self._polls_recent():
             problems.append("no recent poll cycle")
         return (not problems, "; ".join(problems) or "ok")
@@ -703,15 +725,22 @@ class Watcher:
             for key in ("genesys", "server", "state", "sinks", "webhook", "events")
             if getattr(new, key) != getattr(self.cfg, key)
         ]
+        old_ids = {s.id for s in self.cfg.strategies}
+        new_ids = {s.id for s in new.strategies}
         self.cfg = new
+        # In place: a running initial read holds this set.
+        self._unread.intersection_update(new_ids)
+        self._unread.update(new_ids - old_ids)
         self.engine.replace_policy(policy_from_config(new, dry_run=self.engine.policy.dry_run or new.dry_run))
         self._gauged.clear()
         if self.executor is not None:
             self.executor.set_rules(new.rules)
+        assert self._tg is not None
+        if self._unread and not self._reading:
+            self._tg.start_soon(self._guard("initial-read", self._initial_read))
         # Pollers pick up new intervals and regions by restarting; health state is kept.
         if self._scheduler_scope is not None:
             self._scheduler_scope.cancel()
-        assert self._tg is not None
         self._start_scheduler(self._tg)
         self.metrics.precreate(new.region_ids(), [(s.id, s.regions) for s in new.strategies])
         log.warning("config reloaded", config=path, restart_needed_for=restart_needed or None)

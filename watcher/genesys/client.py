@@ -278,6 +278,7 @@ class GenesysClient:
             self.metrics.api_requests.labels(endpoint=endpoint, code=code).inc()
 
     def _malformed(self, endpoint: str) -> None:
+        log.warning("malformed answer from the API", endpoint=endpoint)
         if self.metrics is not None:
             self.metrics.malformed_responses.labels(endpoint=endpoint).inc()
 
