@@ -307,3 +307,55 @@ async def test_an_unreadable_strategy_does_not_leave_the_others_unwatched(tmp_pa
         await h.set_region(PRIMARY, "DOWN")
         await h.until(lambda: h.active() == SECONDARY)
         assert h.requests("PUT", "/routing/strategies/missing-strategy") == []
+
+
+async def test_a_rule_write_that_fails_is_reported_and_repaired_later(tmp_path: Path) -> None:
+    async with running_watcher(tmp_path) as h:
+        await h.ready()
+        fault = {"path": "/eventbridge/routing/rules/", "method": "PUT", "status": 500}
+        (await h.admin.put("/_sim/faults", json=fault)).raise_for_status()
+        await h.set_region(PRIMARY, "DOWN")
+        await h.until(lambda: h.watcher.switch_log != [])
+        switch = h.watcher.switch_log[-1]
+        assert switch["result"] == "partial"
+        assert "rule rule-1" in switch["error"]
+        assert regions_by_priority(await h.strategy())[0] == (SECONDARY, 1, 100)  # the strategy moved
+        assert h.rule()["targets"][0]["id"] == TARGETS[PRIMARY]  # the rule did not, yet
+        metrics = h.watcher.metrics_text().decode()
+        assert sample(metrics, "failover_watcher_switches_total", strategy=STRATEGY, result="failure") == 1
+        # The platform recovers: the next read-back retargets the rule to follow its strategy.
+        (await h.admin.delete("/_sim/faults")).raise_for_status()
+        await h.until(lambda: h.rule()["targets"][0]["id"] == TARGETS[SECONDARY])
+
+
+async def test_hold_and_release_commands_drive_the_admin_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watcher.cli import main
+
+    monkeypatch.setenv("WATCHER_ADMIN_TOKEN", ADMIN_TOKEN)
+    async with running_watcher(tmp_path) as h:
+        await h.ready()
+        url = str(h.http.base_url)
+        hold = [
+            "hold",
+            "--url",
+            url,
+            "--strategy",
+            STRATEGY,
+            "--for",
+            "10m",
+            "--pin",
+            SECONDARY,
+            "--reason",
+            "drill",
+        ]
+        assert await anyio.to_thread.run_sync(main, hold) == 0
+        await h.until(lambda: h.active() == SECONDARY)
+        status = (await h.http.get("/status")).json()["strategies"][0]
+        assert status["pin"]["region"] == SECONDARY
+        assert status["pin"]["reason"] == "drill"
+        assert await anyio.to_thread.run_sync(main, ["release", "--url", url, "--strategy", STRATEGY]) == 0
+        await h.until(lambda: h.active() == PRIMARY, timeout=20)
+        bad = ["hold", "--url", url, "--strategy", "nope", "--for", "1m"]
+        assert await anyio.to_thread.run_sync(main, bad) == 2

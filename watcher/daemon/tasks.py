@@ -33,6 +33,7 @@ async def guarded(
     *,
     stop: anyio.Event,
     metrics: WatcherMetrics | None = None,
+    base_backoff: float = 0.5,
     max_backoff: float = 30.0,
 ) -> None:
     """Run `body` until `stop`; if it raises, log at once and restart it with capped backoff.
@@ -47,7 +48,7 @@ async def guarded(
             return
         except Exception as exc:
             failures += 1
-            delay = min(max_backoff, 0.5 * 2 ** (failures - 1)) * (0.5 + random.random() / 2)
+            delay = min(max_backoff, base_backoff * 2 ** (failures - 1)) * (0.5 + random.random() / 2)
             log.error("task crashed; restarting", task=name, error=repr(exc), restart_in=round(delay, 2))
             if metrics is not None:
                 metrics.task_restarts.labels(task=name).inc()
