@@ -355,8 +355,8 @@ def _local_trail_summary(cfg: WatcherConfig) -> dict[str, Any] | None:
 
 
 def local_table(summary: dict[str, Any]) -> Table:
-    table = Table(title="Local audit trail: switches and update latency")
-    for col in ("strategy", "switches", "success rate", "p50 ms", "p95 ms", "p99 ms"):
+    table = Table(title="Local audit trail: writes (strategy and rule), success rate, latency")
+    for col in ("strategy", "writes", "success rate", "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(col)
     for strategy, row in summary.items():
         rate = row.get("success_rate")
