@@ -1,12 +1,14 @@
 #!/bin/sh
-# Installs the Debian packages the end-to-end tests use: prometheus (and promtool) and
-# systemd (systemd-analyze). As root it installs what is missing; otherwise it says what
-# is missing and the tests that need it are skipped with that reason.
+# Installs the Debian packages the end-to-end tests use: prometheus (and promtool), systemd
+# (systemd-analyze) and etcd-server (/usr/bin/etcd, for leader election). As root it installs
+# what is missing; otherwise it says what is missing and the tests that need it are skipped
+# with that reason.
 set -u
 missing=""
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+[ -x /usr/bin/etcd ] || missing="$missing etcd-server"
 missing=$(echo "$missing" | tr ' ' '\n' | sort -u | tr '\n' ' ')
 if [ -z "$(echo "$missing" | tr -d ' ')" ]; then
   exit 0

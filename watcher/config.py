@@ -184,6 +184,20 @@ class StateSettings(_Section):
     audit_backups: int = Field(default=5, ge=0)
 
 
+class LeaderSettings(_Section):
+    """Who may write when several watchers run for one organization (high availability).
+
+    `none`: this instance always writes (run exactly one). `etcd`: instances campaign for a key
+    held with a lease; only the holder writes, the others watch and take over when the lease lapses.
+    """
+
+    backend: Literal["none", "etcd"] = "none"
+    endpoints: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:2379"], min_length=1)
+    key: str = Field(default="/failover-watcher/leader", min_length=1)
+    ttl_seconds: int = Field(default=10, ge=2, le=300)
+    instance_id: str | None = Field(default=None, description="default: hostname and process id")
+
+
 class ExecutorSettings(_Section):
     conflict_retries: int = Field(default=5, ge=1, le=50)
     reconcile_interval_seconds: float = Field(default=60.0, gt=0)
@@ -213,6 +227,7 @@ class WatcherConfig(BaseSettings):
     server: ServerSettings = ServerSettings()
     state: StateSettings = StateSettings()
     executor: ExecutorSettings = ExecutorSettings()
+    leader: LeaderSettings = LeaderSettings()
     dry_run: bool = False
 
     @classmethod

@@ -76,10 +76,10 @@ class Harness:
         r.raise_for_status()
 
     async def strategy(self) -> dict[str, Any]:
-        return self.sim.state.org.strategies[STRATEGY]  # type: ignore[no-any-return]
+        return self.sim.state.org.strategies[STRATEGY]
 
     def rule(self) -> dict[str, Any]:
-        return self.sim.state.org.rules[RULE]  # type: ignore[no-any-return]
+        return self.sim.state.org.rules[RULE]
 
     def requests(self, method: str, fragment: str) -> list[Any]:
         return [r for r in self.sim.state.requests_since(None) if r.method == method and fragment in r.path]

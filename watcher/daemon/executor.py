@@ -19,22 +19,13 @@ import structlog
 
 from watcher.config import RuleSettings
 from watcher.core import Event, Reweight, WriteFailed, WriteSucceeded
+from watcher.daemon.leader import Leadership, SingleInstance
 from watcher.events import AuditRecord, AuditTrail
 from watcher.genesys import GenesysClient, GenesysError
 from watcher.metrics import WatcherMetrics
 from watcher.writer import WriteOutcome, write_rule_target, write_strategy_order
 
 log = structlog.get_logger("watcher.executor")
-
-
-class WriteGate:
-    """Decides whether this instance may write. Single-instance mode: always yes.
-
-    Leader election (etcd lease, Kubernetes Lease) plugs in here and nowhere else.
-    """
-
-    async def may_write(self, strategy: str) -> bool:
-        return True
 
 
 @dataclass
@@ -46,7 +37,7 @@ class SwitchReport:
     from_region: str | None
     to_region: str
     dry_run: bool
-    result: str  # success | failure | dry_run | partial
+    result: str  # success | failure | dry_run | partial | follower
     writes: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     latency_seconds: float = 0.0
@@ -94,7 +85,7 @@ class Executor:
         trail: AuditTrail | None,
         report: Callable[[SwitchReport, Reweight], Awaitable[None]],
         conflict_retries: int = 5,
-        gate: WriteGate | None = None,
+        gate: Leadership | None = None,
         clock: Callable[[], float] = time.monotonic,
         readable: Callable[[Any], Any] = lambda d: d,
     ) -> None:
@@ -105,7 +96,8 @@ class Executor:
         self._trail = trail
         self._report = report
         self._attempts = conflict_retries
-        self.gate = gate or WriteGate()
+        # Every write passes this gate: only the leader writes (SingleInstance: always).
+        self.gate: Leadership = gate or SingleInstance()
         self._clock = clock
         # Turns monotonic instants in explanations into wall-clock times for the audit trail.
         self._readable = readable
@@ -139,7 +131,7 @@ class Executor:
                         report = self._failed(action, "write abandoned: exceeded the grace period", 0.0)
                 await self._report(report, action)
                 at = self._clock()
-                if report.result in ("success", "dry_run", "partial"):
+                if report.result in ("success", "dry_run", "partial", "follower"):
                     version = next(
                         (w["versionAfter"] for w in report.writes if w["kind"] == "strategy"), None
                     )
@@ -182,7 +174,12 @@ class Executor:
                 action.strategy, action.kind, action.from_region, action.to_region, True, "dry_run"
             )
         if not await self.gate.may_write(action.strategy):
-            return self._failed(action, "this instance may not write (not the leader)", 0.0)
+            # A follower decides like the leader (warm state for a takeover) but writes nothing; it
+            # acknowledges like a dry run and re-reads everything when it becomes the leader.
+            log.info("follower: not writing", strategy=action.strategy, to=action.to_region)
+            return SwitchReport(
+                action.strategy, action.kind, action.from_region, action.to_region, False, "follower"
+            )
         started = self._clock()
         try:
             outcome = await write_strategy_order(
@@ -247,6 +244,9 @@ class Executor:
         errors: list[str] = []
 
         async def one(rule: RuleSettings) -> None:
+            if not await self.gate.may_write(action.strategy):
+                errors.append(f"rule {rule.id}: leadership lost before it could be retargeted")
+                return
             try:
                 outcome = await retarget_rule(
                     self._client, rule, action.to_region, self._attempts, self._clock

@@ -43,6 +43,7 @@ from watcher.daemon.engine import Engine, policy_from_config
 from watcher.daemon.executor import Executor, SwitchReport, retarget_rule
 from watcher.daemon.health import QuorumSource, RegionHealthEndpoint
 from watcher.daemon.http import create_app
+from watcher.daemon.leader import build_leadership
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.status import WallClock, render_status
 from watcher.daemon.tasks import guarded, sleep
@@ -105,6 +106,12 @@ class Watcher:
         self.stop = anyio.Event()
         self.started = anyio.Event()
         self.engine = Engine(policy_from_config(cfg, dry_run=dry_run), self._on_actions)
+        self.leadership = build_leadership(cfg.leader)
+        self.leadership.on_change = self._leadership_changed
+        # Leadership ends after in-flight writes do, not with the stop signal: a successor must
+        # not start writing while this instance still finishes a switch.
+        self._resign = anyio.Event()
+        self._resigned = anyio.Event()
         self.last_switches: dict[str, dict[str, Any]] = {}
         self._gauged: dict[str, object] = {}
         self.switch_log: list[dict[str, Any]] = []
@@ -149,7 +156,7 @@ class Watcher:
         self.metrics.precreate(
             cfg.region_ids(), [(s.id, s.regions) for s in cfg.strategies], [s.name for s in cfg.sinks]
         )
-        self.metrics.leader.set(1)
+        self.metrics.leader.set(0)
         self.metrics.dry_run.set(1 if self.engine.policy.dry_run else 0)
         sock = self._listen_socket or bind_socket(*cfg.server.host_port)
         host, port = sock.getsockname()[:2]
@@ -192,6 +199,7 @@ class Watcher:
             metrics=self.metrics,
             trail=self.trail,
             report=self._on_switch,
+            gate=self.leadership,
             conflict_retries=cfg.executor.conflict_retries,
             clock=self.clock,
             readable=self.wall.convert,
@@ -208,7 +216,8 @@ class Watcher:
         )
         tg.start_soon(self._guard("token-refresher", lambda: self.client.tokens.run_refresher(self.stop)))  # type: ignore[union-attr]
         tg.start_soon(self._guard("heartbeat", self._heartbeat_loop))
-        tg.start_soon(self._guard("initial-read", self._initial_read))
+        tg.start_soon(self._guard("leadership", self._lead))
+        # The strategies are read when leadership is gained (at once for a single instance).
         tg.start_soon(self._guard("ticker", self._tick_loop))
         tg.start_soon(self._guard("reconciler", self._reconcile_loop))
         self._start_scheduler(tg)
@@ -230,6 +239,9 @@ class Watcher:
         if executor is not None:
             with anyio.move_on_after(self.cfg.executor.shutdown_grace_seconds):
                 await executor.wait_idle()
+        self._resign.set()
+        with anyio.move_on_after(3.0):
+            await self._resigned.wait()
         if executor is not None and executor.in_flight:
             log.warning(
                 "abandoning in-flight writes at the end of the grace period",
@@ -237,6 +249,13 @@ class Watcher:
             )
         tg.cancel_scope.cancel()
         log.info("stopped")
+
+    async def _lead(self) -> None:
+        try:
+            await self.leadership.run(self._resign)
+        finally:
+            if self._resign.is_set():
+                self._resigned.set()
 
     def _guard(self, name: str, body: Callable[[], Any]) -> Callable[[], Any]:
         async def run() -> None:
@@ -328,6 +347,8 @@ class Watcher:
         """Make every rule follow its strategy's active region (after start-up or a failed retarget)."""
         assert self.client is not None
         assert self.executor is not None
+        if not self.leadership.is_leader:
+            return
         for strategy_id in sorted(self._rule_repairs):
             status = self.engine.world.strategies.get(strategy_id)
             if status is None or status.active_region is None or strategy_id in self.executor.in_flight:
@@ -365,6 +386,8 @@ class Watcher:
         assert self.client is not None
         assert self.executor is not None
         while not await sleep(self.cfg.executor.reconcile_interval_seconds, self.stop):
+            if not self.leadership.is_leader:
+                continue  # a follower's beliefs are not the API's: no drift reports from it
             for strategy in self.cfg.strategies:
                 if strategy.id in self.executor.in_flight or strategy.id in self._unread:
                     continue
@@ -543,6 +566,8 @@ class Watcher:
                 log.error("audit trail write failed", error=str(exc))
 
     async def _on_switch(self, report: SwitchReport, action: Reweight) -> None:
+        if report.result == "follower":
+            return
         data = {
             **report.to_dict(),
             "explanation": self._explain(action.explanation),
@@ -568,8 +593,8 @@ class Watcher:
         await self._publish(event_type, action.strategy, data)
 
     async def _publish(self, event_type: str, subject: str, data: dict[str, Any]) -> None:
-        if self.dispatcher is None:
-            return
+        if self.dispatcher is None or not self.leadership.is_leader:
+            return  # the leader speaks for the organization; followers would duplicate it
         event = build_event(event_type, source=self.cfg.events.source, subject=subject, data=data)
         try:
             await self.dispatcher.publish(event, ordering_key=subject)
@@ -604,6 +629,16 @@ class Watcher:
             m.drift.labels(strategy=strategy.id).set(1 if status.drift else 0)
             m.all_regions_down.labels(strategy=strategy.id).set(1 if status.all_down else 0)
 
+    def _leadership_changed(self, leader: bool) -> None:
+        """Gaining leadership re-reads every strategy (what the API holds is the truth: the former
+        leader may have switched, or died before it could); losing it stops writes at the gate."""
+        self.metrics.leader.set(1 if leader else 0)
+        log.warning("leadership " + ("gained" if leader else "lost"), **self.leadership.describe())
+        if leader:
+            self._unread.update(s.id for s in self.cfg.strategies)
+            if self._tg is not None and not self._reading:
+                self._tg.start_soon(self._guard("initial-read", self._initial_read))
+
     # ------------------------------------------------------------------------------ probes
 
     def _polls_recent(self, *, attempts: bool = False) -> bool:
@@ -625,7 +660,7 @@ class Watcher:
         problems = []
         if self.client is None or not self.client.tokens.has_token:
             problems.append("no OAuth token held")
-        if self._unread:
+        if self._unread and self.leadership.is_leader:
             problems.append(f"strategies not read yet: {', '.join(sorted(self._unread))}")
         if not self._polls_recent():
             problems.append("no recent poll cycle")
@@ -657,7 +692,8 @@ class Watcher:
             extra={
                 "outbox": outbox,
                 "outboxDepth": sum(v["pending"] for v in outbox.values()),
-                "leader": True,
+                "leader": self.leadership.is_leader,
+                "leadership": self.leadership.describe(),
                 "dryRun": self.engine.policy.dry_run,
                 "ready": ready,
                 "readyDetail": why,
@@ -736,7 +772,7 @@ class Watcher:
         if self.executor is not None:
             self.executor.set_rules(new.rules)
         assert self._tg is not None
-        if self._unread and not self._reading:
+        if self._unread and not self._reading and self.leadership.is_leader:
             self._tg.start_soon(self._guard("initial-read", self._initial_read))
         # Pollers pick up new intervals and regions by restarting; health state is kept.
         if self._scheduler_scope is not None:

@@ -1,0 +1,137 @@
+"""Two watchers for one organization, one simulator, one real etcd: only the leader writes, and the
+survivor takes over (and performs the failback) when the leader stops."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from tests.daemon.conftest import PRIMARY, SECONDARY, STRATEGY, watcher_config
+from tests.leader.conftest import RealEtcd, until
+from watcher.daemon.service import Watcher
+from watcher.serving import base_url_of, bind_socket
+from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class Instance:
+    name: str
+    watcher: Watcher
+    http: httpx.AsyncClient  # the daemon's own HTTP surface
+    stopped: anyio.Event
+
+    @property
+    def leads(self) -> bool:
+        return self.watcher.leadership.is_leader
+
+    async def status(self) -> dict[str, Any]:
+        return (await self.http.get("/status")).json()  # type: ignore[no-any-return]
+
+
+@contextlib.asynccontextmanager
+async def two_watchers(
+    tmp_path: Path, etcd: RealEtcd
+) -> AsyncIterator[tuple[RunningSimulator, httpx.AsyncClient, list[Instance]]]:
+    key = f"/failover-watcher-test/{uuid.uuid4().hex}"
+    async with (
+        running_simulator(SimulatorState(default_seed())) as sim,
+        httpx.AsyncClient(base_url=sim.base_url) as admin,
+        contextlib.AsyncExitStack() as stack,
+        anyio.create_task_group() as tg,
+    ):
+        instances = []
+        for name in ("w1", "w2"):
+            leader = {
+                "backend": "etcd",
+                "endpoints": [etcd.url],
+                "key": key,
+                "ttl_seconds": 2,
+                "instance_id": name,
+            }
+            cfg = watcher_config(sim.base_url, tmp_path / name, leader=leader)
+            sock = bind_socket("127.0.0.1", 0)
+            watcher = Watcher(cfg, listen_socket=sock)
+            http = await stack.enter_async_context(httpx.AsyncClient(base_url=base_url_of(sock)[0]))
+            instance = Instance(name, watcher, http, anyio.Event())
+
+            async def serve(i: Instance = instance) -> None:
+                try:
+                    await i.watcher.serve()
+                finally:
+                    i.stopped.set()
+
+            tg.start_soon(serve)
+            await watcher.started.wait()
+            instances.append(instance)
+        try:
+            yield sim, admin, instances
+        finally:
+            for i in instances:
+                i.watcher.request_stop()
+
+
+def strategy_puts(sim: RunningSimulator) -> list[Any]:
+    return [
+        r for r in sim.state.requests_since(None) if r.method == "PUT" and "/routing/strategies/" in r.path
+    ]
+
+
+def first_region(sim: RunningSimulator) -> str:
+    regions = sim.state.org.strategies[STRATEGY]["routingConfig"]["regions"]
+    return str(min(regions, key=lambda r: r["priority"])["regionId"])
+
+
+async def test_only_the_leader_writes_and_the_survivor_fails_back(
+    tmp_path: Path, real_etcd: RealEtcd
+) -> None:
+    async with two_watchers(tmp_path, real_etcd) as (sim, admin, (w1, w2)):
+        await until(lambda: w1.leads != w2.leads, timeout=10)
+        leader, follower = (w1, w2) if w1.leads else (w2, w1)
+        await until(lambda: follower.watcher.leadership.describe()["holder"] == leader.name, timeout=5)
+        await until(
+            lambda: (
+                leader.watcher.readiness()[0]
+                and all(h.healthy for i in (w1, w2) for h in i.watcher.engine.world.regions.values())
+            ),
+            timeout=10,
+        )
+
+        # Both watchers see the primary degrade; only the leader writes.
+        (await admin.put(f"/_sim/regions/{PRIMARY}", json={"status": "DEGRADED"})).raise_for_status()
+        await until(lambda: first_region(sim) == SECONDARY and leader.watcher.switch_log != [], timeout=10)
+        assert follower.watcher.scheduler is not None
+        polls = follower.watcher.scheduler.polls
+        await until(
+            lambda: follower.watcher.scheduler is not None and follower.watcher.scheduler.polls >= polls + 8
+        )
+        assert not follower.watcher.engine.world.regions[PRIMARY].healthy  # it saw the same degradation
+        assert len(strategy_puts(sim)) == 1
+        assert [r.status for r in strategy_puts(sim)] == [200]
+        assert follower.watcher.switch_log == []
+        statuses = [await i.status() for i in (leader, follower)]
+        assert [s["leader"] for s in statuses] == [True, False]
+        assert statuses[1]["leadership"]["holder"] == leader.name
+
+        # The leader stops; the follower takes over at once (lease revoked), reads what the API
+        # holds, and performs the failback when the primary recovers.
+        leader.watcher.request_stop()
+        await leader.stopped.wait()
+        await until(lambda: follower.leads, timeout=3)
+        await until(lambda: follower.watcher.engine.world.strategies[STRATEGY].active_region == SECONDARY)
+        (await admin.put(f"/_sim/regions/{PRIMARY}", json={"status": "HEALTHY"})).raise_for_status()
+        await until(lambda: first_region(sim) == PRIMARY and follower.watcher.switch_log != [], timeout=10)
+        assert [r.status for r in strategy_puts(sim)] == [200, 200]
+        assert [s["kind"] for s in follower.watcher.switch_log] == ["failback"]
+        status = await follower.status()
+        assert status["leader"] is True
+        assert status["leadership"]["holder"] == follower.name

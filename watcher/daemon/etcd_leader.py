@@ -1,0 +1,360 @@
+"""Leader election on etcd v3, through its JSON gateway (no gRPC client, no new dependency).
+
+etcd's own election recipe, simplified: a key (`leader.key`) is created under a lease only if it
+does not exist (a transaction comparing its create revision with 0); whoever created it leads while
+it keeps the lease alive. Followers read the key every `ttl/3` and campaign again when it is gone.
+Revoking the lease deletes the key, which is how a stopping leader hands over at once rather than
+after the TTL.
+
+Why the local clock gates writes: etcd expires a lease `ttl` seconds after the last keepalive it
+*received*; this instance cannot know about expiry while it is cut off from etcd. So a write is only
+allowed until `sent + ttl - margin`, where `sent` is the local monotonic time at which the last
+successful keepalive (or grant) was *sent*: the server's countdown started no earlier than that.
+`margin` (a quarter of the TTL) covers what the countdown cannot: a write that passed the gate just
+before the deadline and is still on the wire, and the rate difference between two hosts' clocks.
+With refreshes every `ttl/3`, the window (`0.75 ttl`) survives one lost refresh.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+import structlog
+
+from watcher.config import LeaderSettings
+from watcher.daemon.leader import default_instance_id
+
+log = structlog.get_logger("watcher.leader")
+
+SAFETY_FRACTION = 0.25  # of the TTL: see the module docstring
+RESIGN_TIMEOUT_SECONDS = 2.0
+MIN_BACKOFF_SECONDS = 0.05
+
+
+class EtcdError(Exception):
+    """An etcd call that did not do what was asked."""
+
+
+class EtcdUnavailable(EtcdError):
+    """No endpoint answered (transport error, timeout or 5xx on every one): transient."""
+
+
+class EtcdRefused(EtcdError):
+    """etcd answered with an error (e.g. `requested lease not found`)."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _unb64(text: str) -> str:
+    return base64.b64decode(text).decode(errors="replace")
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds the leader key: the instance id written in it and the lease it lives under."""
+
+    instance: str
+    lease: int
+
+    @classmethod
+    def from_kv(cls, kv: dict[str, Any]) -> Holder:
+        return cls(_unb64(kv.get("value", "")), int(kv.get("lease", 0)))
+
+
+class EtcdGateway:
+    """The wire: etcd v3's JSON gateway over several endpoints, moving on at a transport error.
+
+    Numbers that are int64 in the protobuf travel as strings; keys and values are base64; fields
+    at their default value (false, 0) are left out of answers.
+    """
+
+    def __init__(self, endpoints: list[str], http: httpx.AsyncClient | None, timeout: float) -> None:
+        self.endpoints = [e.rstrip("/") for e in endpoints]
+        self.http = http  # set by the owner before the first call
+        self._timeout = timeout
+        self._current = 0
+
+    @property
+    def endpoint(self) -> str:
+        return self.endpoints[self._current]
+
+    async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST to the endpoint in use, then to the others in turn; the one that answers stays in use."""
+        assert self.http is not None, "EtcdGateway.http is not set"
+        problems = []
+        n = len(self.endpoints)
+        for i in range(n):
+            index = (self._current + i) % n
+            endpoint = self.endpoints[index]
+            try:
+                response = await self.http.post(endpoint + path, json=body, timeout=self._timeout)
+            except httpx.HTTPError as exc:
+                problems.append(f"{endpoint}: {type(exc).__name__}")
+                continue
+            if response.status_code >= 500:
+                problems.append(f"{endpoint}: HTTP {response.status_code}")
+                continue
+            self._current = index
+            # A streaming call (keepalive) answers one JSON document per line.
+            line = next((ln for ln in response.text.splitlines() if ln.strip()), "{}")
+            try:
+                doc = json.loads(line)
+            except ValueError as exc:
+                raise EtcdRefused(f"{path}: not JSON (HTTP {response.status_code})") from exc
+            error = doc.get("error") if isinstance(doc, dict) else None
+            if response.status_code >= 400 or error:
+                message = doc.get("message") or (error.get("message") if isinstance(error, dict) else error)
+                raise EtcdRefused(f"{path}: {message or response.status_code}", doc.get("code"))
+            return doc  # type: ignore[no-any-return]
+        raise EtcdUnavailable(f"{path}: no etcd endpoint answered ({'; '.join(problems)})")
+
+    async def grant(self, ttl: int) -> tuple[int, int]:
+        doc = await self.call("/v3/lease/grant", {"TTL": ttl})
+        return int(doc["ID"]), int(doc.get("TTL", 0))
+
+    async def keepalive(self, lease: int) -> int:
+        """The lease's renewed TTL; 0 when etcd no longer knows it (expired or revoked)."""
+        doc = await self.call("/v3/lease/keepalive", {"ID": str(lease)})
+        return int(doc.get("result", {}).get("TTL", 0))
+
+    async def revoke(self, lease: int) -> None:
+        """Revoke (which deletes the keys under it); a lease already gone is not an error."""
+        try:
+            await self.call("/v3/lease/revoke", {"ID": str(lease)})
+        except EtcdRefused as exc:
+            if exc.code != 5:  # NOT_FOUND
+                raise
+
+    async def holder(self, key: str) -> Holder | None:
+        doc = await self.call("/v3/kv/range", {"key": _b64(key)})
+        kvs = doc.get("kvs") or []
+        return Holder.from_kv(kvs[0]) if kvs else None
+
+    async def campaign(self, key: str, instance: str, lease: int) -> tuple[bool, Holder | None]:
+        """Create `key` under `lease` if nobody holds it; else say who does. One transaction."""
+        k = _b64(key)
+        doc = await self.call(
+            "/v3/kv/txn",
+            {
+                "compare": [{"key": k, "target": "CREATE", "result": "EQUAL", "create_revision": "0"}],
+                "success": [{"request_put": {"key": k, "value": _b64(instance), "lease": str(lease)}}],
+                "failure": [{"request_range": {"key": k}}],
+            },
+        )
+        if doc.get("succeeded"):
+            return True, Holder(instance, lease)
+        for response in doc.get("responses") or []:
+            kvs = response.get("response_range", {}).get("kvs") or []
+            if kvs:
+                return False, Holder.from_kv(kvs[0])
+        return False, None
+
+
+class EtcdLeaderElection:
+    """Leadership held as an etcd key under a lease; implements `watcher.daemon.leader.Leadership`.
+
+    >>> # election = EtcdLeaderElection(LeaderSettings(backend="etcd", endpoints=["http://etcd:2379"]))
+    >>> # election.on_change = lambda leader: print("leader" if leader else "follower")
+    >>> # await election.run(stop)      # campaigns, holds, and resigns when `stop` is set
+    """
+
+    def __init__(
+        self,
+        settings: LeaderSettings,
+        *,
+        http: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.instance_id = settings.instance_id or default_instance_id()
+        self.on_change: Callable[[bool], None] | None = None
+        self.ttl = settings.ttl_seconds
+        self.margin = SAFETY_FRACTION * self.ttl
+        self.interval = self.ttl / 3
+        self._http = http
+        self._clock = clock
+        self._sleep = sleep
+        # Each call must give up well before the lease could lapse.
+        self._gateway = EtcdGateway(settings.endpoints, http, min(5.0, self.interval))
+        self._leader = False
+        self._lease: int | None = None  # the lease this instance holds, whether or not it leads
+        self._valid_until = -math.inf
+        self._holder: str | None = None
+
+    # ------------------------------------------------------------------------------ Leadership
+
+    @property
+    def is_leader(self) -> bool:
+        return self._leader
+
+    async def may_write(self, strategy: str) -> bool:
+        return self._leader and self._clock() < self._valid_until
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": "etcd",
+            "instance": self.instance_id,
+            "leader": self._leader,
+            "holder": self._holder,
+            "ttl": self.ttl,
+            "endpoint": self._gateway.endpoint,
+            "key": self.settings.key,
+        }
+
+    async def run(self, stop: anyio.Event) -> None:
+        """Campaign and hold until `stop`; then resign (revoke the lease) so a successor starts now."""
+        async with self._client() as http:
+            self._gateway.http = http
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._campaign_forever)
+                    await stop.wait()
+                    tg.cancel_scope.cancel()
+            finally:
+                # Shielded: the daemon cancels its tasks right after the stop event.
+                with anyio.CancelScope(shield=True), anyio.move_on_after(RESIGN_TIMEOUT_SECONDS):
+                    await self._resign()
+
+    # ------------------------------------------------------------------------------ the loop
+
+    @contextlib.asynccontextmanager
+    async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
+        if self._http is not None:
+            yield self._http
+        else:
+            async with httpx.AsyncClient() as http:
+                yield http
+
+    async def _campaign_forever(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await (self._refresh() if self._leader else self._campaign())
+            except (EtcdError, KeyError, TypeError, ValueError) as exc:  # the last three: odd answers
+                failures += 1
+                jitter = 0.5 + random.random() / 2
+                delay = min(self.interval, MIN_BACKOFF_SECONDS * 2**failures) * jitter
+                log.warning(
+                    "etcd call failed; retrying",
+                    leader=self._leader,
+                    error=str(exc) if isinstance(exc, EtcdError) else repr(exc),
+                    retry_in=round(delay, 3),
+                    instance=self.instance_id,
+                )
+            else:
+                failures = 0
+                delay = self.interval
+            if self._leader:
+                # Never sleep past the moment the right to write runs out.
+                delay = max(0.0, min(delay, self._valid_until - self._clock()))
+            await self._sleep(delay)
+            if self._leader and self._clock() >= self._valid_until:
+                self._step_down("no successful keepalive within the lease's safe window")
+
+    async def _campaign(self) -> None:
+        gw = self._gateway
+        holder = await gw.holder(self.settings.key)
+        self._holder = holder.instance if holder else None
+        if holder is not None:
+            if self._lease is not None and holder.lease == self._lease:
+                # Still ours (a keepalive or campaign answer was lost on the way): reclaim it.
+                await self._refresh()
+            return
+        sent = self._clock()
+        # A lease left from a campaign whose answer was lost is reused if etcd still knows it.
+        lease = self._lease
+        granted = 0 if lease is None else await gw.keepalive(lease)
+        if lease is None or granted <= 0:
+            lease, granted = await gw.grant(self.ttl)
+            self._lease = lease
+        self._valid_until = sent + min(self.ttl, granted) - self.margin
+        won, holder = await gw.campaign(self.settings.key, self.instance_id, lease)
+        self._holder = holder.instance if holder else None
+        if won:
+            self._become_leader()
+        else:
+            await self._drop_lease()
+
+    async def _refresh(self) -> None:
+        lease = self._lease
+        if lease is None:
+            self._step_down("no lease")
+            return
+        gw = self._gateway
+        sent = self._clock()
+        ttl = await gw.keepalive(lease)
+        if ttl <= 0:
+            self._lease = None
+            self._step_down("lease expired or revoked in etcd")
+            return
+        holder = await gw.holder(self.settings.key)
+        self._holder = holder.instance if holder else None
+        if holder is None or holder.lease != lease:
+            self._step_down("leader key no longer held under this instance's lease")
+            await self._drop_lease()
+            return
+        self._valid_until = sent + min(self.ttl, ttl) - self.margin
+        self._become_leader()
+
+    async def _drop_lease(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            with contextlib.suppress(EtcdError):
+                await self._gateway.revoke(lease)
+
+    async def _resign(self) -> None:
+        self._step_down("stopping")
+        try:
+            await self._drop_lease()
+        except Exception as exc:  # never fail a shutdown over etcd; the lease lapses by itself
+            log.warning("could not revoke the leader lease", error=repr(exc), instance=self.instance_id)
+
+    # ------------------------------------------------------------------------------ transitions
+
+    def _become_leader(self) -> None:
+        self._holder = self.instance_id
+        if self._clock() >= self._valid_until:
+            # etcd answered so late that the write window is already over: leading now would only
+            # flap. The key stays ours; the next round reclaims it if etcd answers in time.
+            self._step_down("etcd answered after the write window closed")
+            return
+        if self._leader:
+            return
+        self._leader = True
+        log.info("elected leader", instance=self.instance_id, key=self.settings.key, ttl=self.ttl)
+        self._notify(True)
+
+    def _step_down(self, reason: str) -> None:
+        self._valid_until = -math.inf
+        if not self._leader:
+            return
+        self._leader = False
+        if self._holder == self.instance_id:
+            self._holder = None
+        log.warning("stepping down as leader", instance=self.instance_id, reason=reason)
+        self._notify(False)
+
+    def _notify(self, leader: bool) -> None:
+        if self.on_change is None:
+            return
+        try:
+            self.on_change(leader)
+        except Exception as exc:  # the daemon's callback must not break the election
+            log.error("leadership callback failed", error=repr(exc), leader=leader)

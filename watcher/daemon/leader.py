@@ -1,0 +1,73 @@
+"""Leadership: the one gate every write passes, so that several watchers never write at once.
+
+The failover core decides in every instance (a follower keeps warm state, ready to take over); only
+the leader's executor writes and emits events. Backends: `SingleInstance` (always the leader: run
+exactly one) and `EtcdLeaderElection` (a key held under an etcd lease).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import anyio
+
+from watcher.config import LeaderSettings
+
+
+def default_instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Leadership(Protocol):
+    """What the daemon asks of a leadership backend."""
+
+    on_change: Callable[[bool], None] | None
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    async def may_write(self, strategy: str) -> bool:
+        """True only while this instance is certainly the leader (its lease cannot have lapsed)."""
+        ...
+
+    async def run(self, stop: anyio.Event) -> None:
+        """Campaign and keep leadership until `stop`; give it up on the way out."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """For `/status`: backend, this instance, whether it leads, and who does."""
+        ...
+
+
+class SingleInstance:
+    """Always the leader: the deployment guarantees one instance (replicas: 1, Recreate)."""
+
+    def __init__(self, instance_id: str | None = None) -> None:
+        self.instance_id = instance_id or default_instance_id()
+        self.on_change: Callable[[bool], None] | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        return True
+
+    async def may_write(self, strategy: str) -> bool:
+        return True
+
+    async def run(self, stop: anyio.Event) -> None:
+        if self.on_change is not None:
+            self.on_change(True)
+        await stop.wait()
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "none", "instance": self.instance_id, "leader": True, "holder": self.instance_id}
+
+
+def build_leadership(settings: LeaderSettings) -> Leadership:
+    if settings.backend == "etcd":
+        from watcher.daemon.etcd_leader import EtcdLeaderElection
+
+        return EtcdLeaderElection(settings)
+    return SingleInstance(settings.instance_id)
