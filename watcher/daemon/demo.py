@@ -267,7 +267,7 @@ def _summary(result: dict[str, Any], console: Console) -> None:
     marks = result["scenario"].marks
     table = Table(title="Summary")
     table.add_column("what")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")
     ok = sum(1 for s in watcher.switch_log if s["result"] == "success")
     table.add_row("switches", f"{len(watcher.switch_log)} ({ok} succeeded)")
     for sw in watcher.switch_log:
@@ -296,6 +296,12 @@ def _summary(result: dict[str, Any], console: Console) -> None:
     table.add_row("audit trail", str(result["state_dir"] / "audit.jsonl"))
     table.add_row("daemon log", str(result["log_path"]))
     console.print(table)
+    events = Table(title="Events received by the DNS-sync receiver (Standard Webhooks signature verified)")
+    for col in ("time", "type", "subject", "id"):
+        events.add_column(col, overflow="fold")
+    for event in received.events:
+        events.add_row(event["time"][11:23], event["type"], str(event.get("subject", "")), event["id"][:8])
+    console.print(events)
     console.print("[bold]metrics after the scenario[/] (excerpt):")
     for line in result["metrics"].splitlines():
         if line.startswith(
@@ -314,6 +320,8 @@ def _summary(result: dict[str, Any], console: Console) -> None:
 
 def run_demo(*, forever: bool = False, port: int = 9464, speed: float = 1.0) -> int:
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)  # a log or a pipe: no terminal width to fit, keep rows whole
     if speed <= 0:
         print("failover-watcher: --speed must be positive", file=sys.stderr)
         return 2
