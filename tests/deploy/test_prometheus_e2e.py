@@ -66,8 +66,18 @@ async def _until_scraped(prom: Prometheus, expr: str, expected: float, timeout: 
 async def _degrade_until_switched(h: LiveDaemon) -> None:
     """First half of the demo scenario: degrade the primary and wait for the switch."""
     await h.ready()
+    # The platform refuses the first strategy PUT (a 400 is never retried): one switch fails, the
+    # core retries it, the second attempt succeeds. The success rate has something to measure.
+    fault = {
+        "path": "/routing/strategies/",
+        "method": "PUT",
+        "status": 400,
+        "count": 1,
+        "message": "routingConfig: refused by the test",
+    }
+    (await h.admin.put("/_sim/faults", json=fault)).raise_for_status()
     await h.set_region(PRIMARY, "DEGRADED")
-    await h.until(lambda: h.active() == SECONDARY and len(h.watcher.switch_log) == 1)
+    await h.until(lambda: h.active() == SECONDARY and len(h.watcher.switch_log) == 2)
 
 
 def _bucket_bounds(buckets: list[dict[str, Any]]) -> list[tuple[float, float]]:
@@ -110,9 +120,13 @@ async def test_real_prometheus_answers_the_dashboard_queries_from_a_demo_run(tmp
         assert lint.ok, lint.output
 
         await h.set_region(PRIMARY, "HEALTHY")
-        await h.until(lambda: h.active() == PRIMARY and len(h.watcher.switch_log) == 2, timeout=20)
+        await h.until(lambda: h.active() == PRIMARY and len(h.watcher.switch_log) == 3, timeout=20)
         switch_log = list(h.watcher.switch_log)
-        assert [s["kind"] for s in switch_log] == ["failover", "failback"]
+        assert [(s["kind"], s["result"]) for s in switch_log] == [
+            ("failover", "failure"),
+            ("failover", "success"),
+            ("failback", "success"),
+        ]
         await _until_scraped(prom, SWITCHES, float(len(switch_log)))
 
         rate_spec = await prom.value(SUCCESS_RATE_SPEC)
@@ -150,8 +164,9 @@ async def test_real_prometheus_answers_the_dashboard_queries_from_a_demo_run(tmp
     _report(results)
 
     assert up == 1.0
-    assert len(puts) >= 2
+    assert [r.status for r in puts] == [400, 200, 200]
     assert rate_spec is not None
+    assert rate_spec == pytest.approx(2 / 3)
     assert rate_increase is not None
     assert rate_spec == pytest.approx(sim_rate, abs=1e-9)
     assert rate_increase == pytest.approx(sim_rate, abs=1e-9)
