@@ -18,6 +18,7 @@ from watcher.config import WatcherConfig
 from watcher.daemon.service import Watcher
 from watcher.serving import bind_socket
 from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator
+from watcher.systemd_notify import SystemdNotifier
 
 PRIMARY, SECONDARY = "us-east-1", "eu-west-1"
 STRATEGY, RULE = "strategy-1", "rule-1"
@@ -71,6 +72,11 @@ class Harness:
     admin: httpx.AsyncClient  # the simulator's admin API
     http: httpx.AsyncClient  # the daemon's HTTP surface
 
+    @property
+    def address(self) -> str:
+        """`host:port` of the daemon's HTTP server, as a scrape target."""
+        return self.watcher.listen_url.removeprefix("http://")
+
     async def set_region(self, region: str, status: str, **extra: Any) -> None:
         r = await self.admin.put(f"/_sim/regions/{region}", json={"status": status, **extra})
         r.raise_for_status()
@@ -116,7 +122,10 @@ async def running_watcher(
         if transport_wrapper is not None:
             transport = transport_wrapper(httpx.AsyncHTTPTransport(), sim.base_url)
         sock = bind_socket("127.0.0.1", 0)
-        watcher = Watcher(cfg, listen_socket=sock, transport=transport)
+        # Not under systemd, whatever the environment of the test run says.
+        watcher = Watcher(
+            cfg, listen_socket=sock, transport=transport, notifier=SystemdNotifier(address=None)
+        )
         port = sock.getsockname()[1]
         async with (
             anyio.create_task_group() as tg,

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from metric_names import exposed_names, names_in_expr, selectors_in_expr
 
+from tests.deploy.metric_names import exposed_names, names_in_expr, selectors_in_expr
 from watcher.metrics import WatcherMetrics
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from metric_names import exposed_names, names_in_expr, selectors_in_expr
-from promtool_check import check_metrics, promtool
 
+from tests.deploy.metric_names import exposed_names, names_in_expr, selectors_in_expr
+from tests.deploy.promtool_check import check_metrics, promtool
 from watcher.metrics import WatcherMetrics
 
 

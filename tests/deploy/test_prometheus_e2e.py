@@ -18,10 +18,10 @@ from typing import Any
 
 import anyio
 import pytest
-from live_daemon import PRIMARY, SECONDARY, LiveDaemon, live_daemon
-from live_prometheus import Prometheus, prometheus_binary, running_prometheus
-from promtool_check import check_metrics, promtool
 
+from tests.daemon.conftest import PRIMARY, SECONDARY, Harness, running_watcher
+from tests.deploy.live_prometheus import Prometheus, prometheus_binary, running_prometheus
+from tests.deploy.promtool_check import check_metrics, promtool
 from watcher.sim import SimulatorState, default_seed
 
 pytestmark = [
@@ -63,7 +63,7 @@ async def _until_scraped(prom: Prometheus, expr: str, expected: float, timeout: 
             await anyio.sleep(0.1)
 
 
-async def _degrade_until_switched(h: LiveDaemon) -> None:
+async def _degrade_until_switched(h: Harness) -> None:
     """First half of the demo scenario: degrade the primary and wait for the switch."""
     await h.ready()
     # The platform refuses the first strategy PUT (a 400 is never retried): one switch fails, the
@@ -108,7 +108,7 @@ def _report(results: dict[str, Any]) -> None:
 async def test_real_prometheus_answers_the_dashboard_queries_from_a_demo_run(tmp_path: Path) -> None:
     state = SimulatorState(default_seed(), seed_rng=SIM_RNG_SEED)
     async with (
-        live_daemon(tmp_path / "state", state, hold_seconds=0.5) as h,
+        running_watcher(tmp_path, state=state, failback={"hold_seconds": 0.5}) as h,
         running_prometheus(tmp_path / "prometheus", h.address) as prom,
     ):
         await prom.until_target_up()

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
-from metric_names import exposed_names, names_in_expr, selectors_in_expr
-from promtool_check import promtool
 
+from tests.deploy.metric_names import exposed_names, names_in_expr, selectors_in_expr
+from tests.deploy.promtool_check import promtool
 from watcher.metrics import WatcherMetrics
 
 ALERTS = {
