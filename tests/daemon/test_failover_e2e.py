@@ -18,6 +18,7 @@ from tests.daemon.conftest import (
     TARGETS,
     running_watcher,
 )
+from watcher.sim import SimulatorState, default_seed
 
 pytestmark = pytest.mark.anyio
 
@@ -359,3 +360,18 @@ async def test_hold_and_release_commands_drive_the_admin_api(
         await h.until(lambda: h.active() == PRIMARY, timeout=20)
         bad = ["hold", "--url", url, "--strategy", "nope", "--for", "1m"]
         assert await anyio.to_thread.run_sync(main, bad) == 2
+
+
+async def test_start_up_adopts_the_api_and_finishes_a_half_done_switch(tmp_path: Path) -> None:
+    # A previous watcher died between the strategy PUT and the rule PUT: the strategy routes to
+    # the secondary, the rule still to the primary's target.
+    state = SimulatorState(default_seed())
+    strategy = state.org.strategies[STRATEGY]
+    for r in strategy["routingConfig"]["regions"]:
+        r["priority"], r["weight"] = (1, 100) if r["regionId"] == SECONDARY else (2, 0)
+    async with running_watcher(tmp_path, state=state, failback={"mode": "manual"}) as h:
+        await h.until(lambda: h.rule()["targets"][0]["id"] == TARGETS[SECONDARY])
+        await h.ready()
+        assert h.active() == SECONDARY  # adopted as the API holds it, not "corrected" to the primary
+        assert h.requests("PUT", "/routing/strategies/") == []
+        assert not h.watcher.engine.world.strategies[STRATEGY].drift
