@@ -11,7 +11,7 @@ import contextlib
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -23,47 +23,32 @@ from watcher import __version__
 from watcher.config import ConfigError, WatcherConfig, load_config
 from watcher.core import (
     Action,
-    AllRegionsDown,
-    AllRegionsDownCleared,
-    DriftDetected,
     Event,
     Observation,
     OperatorHold,
     OperatorPin,
     OperatorRelease,
-    Refused,
-    RegionTransition,
     Reweight,
-    StrategyPolicy,
-    StrategySnapshot,
     Tick,
     WorldState,
 )
+from watcher.daemon.announce import Announcer
 from watcher.daemon.engine import Engine, policy_from_config
-from watcher.daemon.executor import Executor, SwitchReport, retarget_rule
+from watcher.daemon.executor import Executor, SwitchReport
 from watcher.daemon.health import QuorumSource, RegionHealthEndpoint
 from watcher.daemon.http import create_app
 from watcher.daemon.leader import build_leadership
+from watcher.daemon.readback import ReadBack
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.status import WallClock, render_status
 from watcher.daemon.tasks import guarded, sleep
 from watcher.events import (
-    ALL_DOWN,
-    ALL_DOWN_CLEARED,
-    DECISION,
-    DRIFT,
-    FAILBACK,
-    REGION_CHANGED,
-    SWITCH_FAILED,
-    SWITCHED,
-    AuditRecord,
     AuditTrail,
     Dispatcher,
     Outbox,
     SinkSpec,
-    build_event,
 )
-from watcher.genesys import GenesysClient, GenesysError, WebhookRequest
+from watcher.genesys import GenesysClient, WebhookRequest
 from watcher.metrics import WatcherMetrics
 from watcher.oneshot import register_webhook_once
 from watcher.serving import bind_socket, serving
@@ -112,16 +97,17 @@ class Watcher:
         # not start writing while this instance still finishes a switch.
         self._resign = anyio.Event()
         self._resigned = anyio.Event()
-        self.last_switches: dict[str, dict[str, Any]] = {}
-        self._gauged: dict[str, object] = {}
-        self.switch_log: list[dict[str, Any]] = []
+        self.announce = Announcer(
+            self.metrics,
+            self.wall,
+            source=lambda: self.cfg.events.source,
+            speaks=lambda: self.leadership.is_leader,
+            clock=clock,
+        )
         self._heartbeat = clock()
-        # Strategies whose state the API has not told us yet: never written, not ready.
-        self._unread: set[str] = {s.id for s in cfg.strategies}
-        self._reading = False
         self._tg: TaskGroup | None = None
         self._scheduler_scope: anyio.CancelScope | None = None
-        self._rule_repairs: set[str] = set()
+        self.readback: ReadBack | None = None
         self.listen_url = ""
         self.client: GenesysClient | None = None
         self.scheduler: PollScheduler | None = None
@@ -129,6 +115,11 @@ class Watcher:
         self.dispatcher: Dispatcher | None = None
         self.outbox: Outbox | None = None
         self.trail: AuditTrail | None = None
+
+    @property
+    def switch_log(self) -> list[dict[str, Any]]:
+        """The last switches this instance executed, newest last."""
+        return self.announce.switch_log
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -185,6 +176,8 @@ class Watcher:
                     source=cfg.events.source,
                 )
             stack.callback(self.trail.close)
+            self.announce.trail = self.trail
+            self.announce.dispatcher = self.dispatcher
             await stack.enter_async_context(serving(app, sock))
             async with anyio.create_task_group() as tg:
                 yield tg
@@ -214,12 +207,23 @@ class Watcher:
             strategies=[s.id for s in cfg.strategies],
             dry_run=self.engine.policy.dry_run,
         )
-        tg.start_soon(self._guard("token-refresher", lambda: self.client.tokens.run_refresher(self.stop)))  # type: ignore[union-attr]
+        client = self.client
+        self.readback = ReadBack(
+            client,
+            self.engine,
+            self.executor,
+            self.leadership,
+            lambda: self.cfg,
+            metrics=self.metrics,
+            stop=self.stop,
+            clock=self.clock,
+        )
+        tg.start_soon(self._guard("token-refresher", lambda: client.tokens.run_refresher(self.stop)))
         tg.start_soon(self._guard("heartbeat", self._heartbeat_loop))
-        tg.start_soon(self._guard("leadership", self._lead))
         # The strategies are read when leadership is gained (at once for a single instance).
+        tg.start_soon(self._guard("leadership", self._lead))
         tg.start_soon(self._guard("ticker", self._tick_loop))
-        tg.start_soon(self._guard("reconciler", self._reconcile_loop))
+        tg.start_soon(self._guard("reconciler", self.readback.run))
         self._start_scheduler(tg)
         if self.dispatcher is not None:
             tg.start_soon(self._guard("dispatcher", self.dispatcher.run))
@@ -307,100 +311,6 @@ class Watcher:
         while not await sleep(TICK_SECONDS, self.stop):
             await self.engine.feed(Tick(self.clock()))
 
-    async def _initial_read(self) -> None:
-        """Level-triggered start: adopt what the API holds, and finish any half-done switch."""
-        assert self.client is not None
-        self._reading = True
-        try:
-            await self._read_unread()
-        finally:
-            self._reading = False
-        await self._repair_rules()
-
-    async def _read_unread(self) -> None:
-        assert self.client is not None
-        failures = 0
-        while self._unread and not self.stop.is_set():
-            unread = self._unread  # shared with reload(), which may add new strategies
-            # Each strategy on its own: one that cannot be read (404, missing scope) must not keep
-            # the others unwatched. An unread strategy is never written (the core waits for it).
-            for strategy_id in sorted(unread):
-                try:
-                    current = await self.client.get_strategy(strategy_id)
-                except GenesysError as exc:
-                    log.error(
-                        "cannot read strategy; not watching it yet", strategy=strategy_id, error=str(exc)
-                    )
-                    continue
-                await self.engine.feed(
-                    StrategySnapshot(
-                        strategy_id, current.active_region(), current.version, self.clock(), initial=True
-                    )
-                )
-                self._rule_repairs.add(strategy_id)
-                unread.discard(strategy_id)
-            if unread:
-                failures += 1
-                await sleep(min(60.0, 2.0**failures), self.stop)
-
-    async def _repair_rules(self) -> None:
-        """Make every rule follow its strategy's active region (after start-up or a failed retarget)."""
-        assert self.client is not None
-        assert self.executor is not None
-        if not self.leadership.is_leader:
-            return
-        for strategy_id in sorted(self._rule_repairs):
-            status = self.engine.world.strategies.get(strategy_id)
-            if status is None or status.active_region is None or strategy_id in self.executor.in_flight:
-                continue
-            if self.engine.policy.dry_run:
-                self._rule_repairs.discard(strategy_id)
-                continue
-            failed = False
-            for rule in self.executor.rules_of(strategy_id):
-                try:
-                    outcome = await retarget_rule(
-                        self.client,
-                        rule,
-                        status.active_region,
-                        self.cfg.executor.conflict_retries,
-                        self.clock,
-                    )
-                except GenesysError as exc:
-                    failed = True
-                    log.error("rule repair failed; will retry", rule=rule.id, error=str(exc))
-                    continue
-                if outcome.changed:
-                    log.warning(
-                        "rule did not follow its strategy; retargeted",
-                        rule=rule.id,
-                        strategy=strategy_id,
-                        region=status.active_region,
-                    )
-                    self.metrics.update_latency.labels(kind="rule").observe(outcome.latency_seconds)
-            if not failed:
-                self._rule_repairs.discard(strategy_id)
-
-    async def _reconcile_loop(self) -> None:
-        """Read strategies back periodically: the core compares them with what it believes (drift)."""
-        assert self.client is not None
-        assert self.executor is not None
-        while not await sleep(self.cfg.executor.reconcile_interval_seconds, self.stop):
-            if not self.leadership.is_leader:
-                continue  # a follower's beliefs are not the API's: no drift reports from it
-            for strategy in self.cfg.strategies:
-                if strategy.id in self.executor.in_flight or strategy.id in self._unread:
-                    continue
-                try:
-                    current = await self.client.get_strategy(strategy.id)
-                except GenesysError as exc:
-                    log.warning("strategy read-back failed", strategy=strategy.id, error=str(exc))
-                    continue
-                await self.engine.feed(
-                    StrategySnapshot(strategy.id, current.active_region(), current.version, self.clock())
-                )
-            await self._repair_rules()
-
     async def _resync_loop(self) -> None:
         assert self.dispatcher is not None
         while not await sleep(self.cfg.events.resync_interval_seconds, self.stop):
@@ -450,184 +360,33 @@ class Watcher:
 
     async def _on_actions(self, actions: Sequence[Action], world: WorldState, event: Event) -> None:
         # Gauges first: they mirror the world, which already changed; the actions may await.
+        policy = self.engine.policy
         if isinstance(event, Observation):
             # An observation changes its region and, at most, the strategies over it.
-            self._update_gauges(world, [event.region], self.engine.policy.strategies_of(event.region))
+            self.announce.gauges(world, [event.region], policy.strategies_of(event.region))
         else:
-            self._update_gauges(world, world.regions, self.engine.policy.strategies)
+            self.announce.gauges(world, world.regions, policy.strategies)
         for action in actions:
-            await self._act(action)
-
-    async def _act(self, action: Action) -> None:
-        m = self.metrics
-        if isinstance(action, Reweight):
-            m.decisions.labels(
-                strategy=action.strategy, kind=action.kind, dry_run=str(action.dry_run).lower()
-            ).inc()
-            log.warning(
-                "decision: switch",
-                strategy=action.strategy,
-                kind=action.kind,
-                from_region=action.from_region,
-                to_region=action.to_region,
-                dry_run=action.dry_run,
-                why=action.explanation.summary,
-            )
-            assert self._tg is not None
-            assert self.executor is not None
-            self._tg.start_soon(self.executor.execute, action, name=f"write:{action.strategy}")
-        elif isinstance(action, RegionTransition):
-            m.region_healthy.labels(region=action.region).set(1 if action.healthy else 0)
-            log.warning(
-                "region " + ("healthy" if action.healthy else "unhealthy"),
-                region=action.region,
-                why=action.explanation.summary,
-            )
-            await self._publish(
-                REGION_CHANGED,
-                action.region,
-                {
-                    "region": action.region,
-                    "healthy": action.healthy,
-                    "explanation": self._explain(action.explanation),
-                },
-            )
-        elif isinstance(action, AllRegionsDown):
-            m.all_regions_down.labels(strategy=action.strategy).set(1)
-            m.decisions.labels(strategy=action.strategy, kind="all_down", dry_run="false").inc()
-            log.error(
-                "every region down; changing nothing (fail-open)",
-                strategy=action.strategy,
-                why=action.explanation.summary,
-            )
-            await self._audit_decision(action.strategy, action.explanation.to_dict())
-            await self._publish(
-                ALL_DOWN,
-                action.strategy,
-                {"strategy": action.strategy, "explanation": self._explain(action.explanation)},
-            )
-        elif isinstance(action, AllRegionsDownCleared):
-            m.all_regions_down.labels(strategy=action.strategy).set(0)
-            log.warning("a region is healthy again", strategy=action.strategy, why=action.explanation.summary)
-            await self._publish(
-                ALL_DOWN_CLEARED,
-                action.strategy,
-                {"strategy": action.strategy, "explanation": self._explain(action.explanation)},
-            )
-        elif isinstance(action, DriftDetected):
-            m.drift_events.labels(strategy=action.strategy).inc()
-            log.warning(
-                "drift: strategy changed behind the watcher's back",
-                strategy=action.strategy,
-                expected=action.expected_region,
-                actual=action.actual_region,
-                why=action.explanation.summary,
-            )
-            await self._audit_decision(action.strategy, action.explanation.to_dict())
-            await self._publish(
-                DRIFT,
-                action.strategy,
-                {
-                    "strategy": action.strategy,
-                    "expected": action.expected_region,
-                    "actual": action.actual_region,
-                    "explanation": self._explain(action.explanation),
-                },
-            )
-        elif isinstance(action, Refused):
-            m.decisions.labels(strategy=action.strategy, kind="refused", dry_run="false").inc()
-            log.warning("refused", strategy=action.strategy, why=action.explanation.summary)
-            await self._publish(
-                DECISION,
-                action.strategy,
-                {
-                    "strategy": action.strategy,
-                    "decision": "refused",
-                    "explanation": self._explain(action.explanation),
-                },
-            )
-
-    def _explain(self, explanation: Any) -> Any:
-        return self.wall.convert(explanation.to_dict())
-
-    async def _audit_decision(self, strategy: str, explanation: dict[str, object]) -> None:
-        if self.trail is not None:
-            try:
-                await anyio.to_thread.run_sync(
-                    self.trail.write,
-                    AuditRecord(
-                        strategy=strategy,
-                        kind="decision",
-                        result="success",
-                        explanation=self.wall.convert(explanation),
-                    ),
-                )
-            except OSError as exc:
-                log.error("audit trail write failed", error=str(exc))
+            await self.announce.decision(action)
+            if isinstance(action, Reweight):
+                assert self._tg is not None
+                assert self.executor is not None
+                self._tg.start_soon(self.executor.execute, action, name=f"write:{action.strategy}")
 
     async def _on_switch(self, report: SwitchReport, action: Reweight) -> None:
-        if report.result == "follower":
+        if report.result == "partial" and self.readback is not None:
+            self.readback.rule_repairs.add(action.strategy)  # the read-back finishes the rules
+        await self.announce.switch(report, action)
+
+    def _read_strategies(self, *, again: bool = True) -> None:
+        """Start an initial read of the strategies not read yet (all of them, `again`)."""
+        rb = self.readback
+        if rb is None or self._tg is None:
             return
-        data = {
-            **report.to_dict(),
-            "explanation": self._explain(action.explanation),
-            "order": list(action.order),
-            "at": self.wall.iso(self.clock()),
-        }
-        self.last_switches[action.strategy] = data
-        self.switch_log.append(data)
-        del self.switch_log[:-200]
-        if report.result == "dry_run":
-            event_type = DECISION
-        elif report.result == "failure":
-            event_type = SWITCH_FAILED
-        else:
-            event_type = FAILBACK if action.kind == "failback" else SWITCHED
-        if report.result == "partial":
-            self._rule_repairs.add(action.strategy)
-        (log.error if report.result in ("failure", "partial") else log.warning)(
-            "switch " + report.result,
-            **{k: v for k, v in report.to_dict().items() if k != "writes"},
-            why=action.explanation.summary,
-        )
-        await self._publish(event_type, action.strategy, data)
-
-    async def _publish(self, event_type: str, subject: str, data: dict[str, Any]) -> None:
-        if self.dispatcher is None or not self.leadership.is_leader:
-            return  # the leader speaks for the organization; followers would duplicate it
-        event = build_event(event_type, source=self.cfg.events.source, subject=subject, data=data)
-        try:
-            await self.dispatcher.publish(event, ordering_key=subject)
-        except Exception as exc:  # the outbox is local: only a broken disk gets here
-            log.error("could not store event in the outbox", type=event_type, error=repr(exc))
-
-    def _update_gauges(
-        self, world: WorldState, regions: Iterable[str], strategies: Iterable[StrategyPolicy]
-    ) -> None:
-        """Mirror the world in the gauges, touching only regions and strategies that changed.
-
-        The world is immutable and `step` replaces only what an event changed, so identity tells
-        what is new; with a thousand regions this keeps an observation's cost flat.
-        """
-        m = self.metrics
-        seen = self._gauged
-        for region in regions:
-            health = world.regions.get(region)
-            if health is not None and seen.get(region) is not health:
-                m.region_healthy.labels(region=region).set(1 if health.healthy else 0)
-                seen[region] = health
-        for strategy in strategies:
-            status = world.strategies.get(strategy.id)
-            key = f"strategy:{strategy.id}"
-            if status is None or seen.get(key) is status:
-                continue
-            seen[key] = status
-            for region in strategy.preference:
-                m.active_region.labels(strategy=strategy.id, region=region).set(
-                    1 if status.active_region == region else 0
-                )
-            m.drift.labels(strategy=strategy.id).set(1 if status.drift else 0)
-            m.all_regions_down.labels(strategy=strategy.id).set(1 if status.all_down else 0)
+        if again:
+            rb.read_all_again()
+        if rb.unread and not rb.reading:
+            self._tg.start_soon(self._guard("initial-read", rb.initial_read))
 
     def _leadership_changed(self, leader: bool) -> None:
         """Gaining leadership re-reads every strategy (what the API holds is the truth: the former
@@ -635,9 +394,7 @@ class Watcher:
         self.metrics.leader.set(1 if leader else 0)
         log.warning("leadership " + ("gained" if leader else "lost"), **self.leadership.describe())
         if leader:
-            self._unread.update(s.id for s in self.cfg.strategies)
-            if self._tg is not None and not self._reading:
-                self._tg.start_soon(self._guard("initial-read", self._initial_read))
+            self._read_strategies()
 
     # ------------------------------------------------------------------------------ probes
 
@@ -660,8 +417,9 @@ class Watcher:
         problems = []
         if self.client is None or not self.client.tokens.has_token:
             problems.append("no OAuth token held")
-        if self._unread and self.leadership.is_leader:
-            problems.append(f"strategies not read yet: {', '.join(sorted(self._unread))}")
+        unread = self.readback.unread if self.readback is not None else {"(all)"}
+        if unread and self.leadership.is_leader:
+            problems.append(f"strategies not read yet: {', '.join(sorted(unread))}")
         if not self._polls_recent():
             problems.append("no recent poll cycle")
         return (not problems, "; ".join(problems) or "ok")
@@ -688,7 +446,7 @@ class Watcher:
         return render_status(
             self.engine.world,
             self.wall,
-            last_switches=self.last_switches,
+            last_switches=self.announce.last_switches,
             extra={
                 "outbox": outbox,
                 "outboxDepth": sum(v["pending"] for v in outbox.values()),
@@ -765,15 +523,15 @@ class Watcher:
         new_ids = {s.id for s in new.strategies}
         self.cfg = new
         # In place: a running initial read holds this set.
-        self._unread.intersection_update(new_ids)
-        self._unread.update(new_ids - old_ids)
+        if self.readback is not None:
+            self.readback.strategies_changed(old_ids, new_ids)
         self.engine.replace_policy(policy_from_config(new, dry_run=self.engine.policy.dry_run or new.dry_run))
-        self._gauged.clear()
+        self.announce.forget_gauges()
         if self.executor is not None:
             self.executor.set_rules(new.rules)
         assert self._tg is not None
-        if self._unread and not self._reading and self.leadership.is_leader:
-            self._tg.start_soon(self._guard("initial-read", self._initial_read))
+        if self.leadership.is_leader:
+            self._read_strategies(again=False)
         # Pollers pick up new intervals and regions by restarting; health state is kept.
         if self._scheduler_scope is not None:
             self._scheduler_scope.cancel()

@@ -1,0 +1,248 @@
+"""Saying what the watcher did and why: every decision and switch to the log, the metrics, the event
+outbox and the local audit trail.
+
+The core decides; the executor writes; this module only tells. It is the one place that knows which
+event type, log level and metric a decision or a switch maps to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import anyio
+import structlog
+
+from watcher.core import (
+    Action,
+    AllRegionsDown,
+    AllRegionsDownCleared,
+    DriftDetected,
+    Explanation,
+    Refused,
+    RegionTransition,
+    Reweight,
+    StrategyPolicy,
+    WorldState,
+)
+from watcher.daemon.executor import SwitchReport
+from watcher.daemon.status import WallClock
+from watcher.events import (
+    ALL_DOWN,
+    ALL_DOWN_CLEARED,
+    DECISION,
+    DRIFT,
+    FAILBACK,
+    REGION_CHANGED,
+    SWITCH_FAILED,
+    SWITCHED,
+    AuditRecord,
+    AuditTrail,
+    Dispatcher,
+    build_event,
+)
+from watcher.metrics import WatcherMetrics
+
+log = structlog.get_logger("watcher.daemon")
+
+SWITCH_LOG_SIZE = 200
+
+
+class Announcer:
+    """Tells the world about decisions (actions of the core) and switches (reports of the executor).
+
+    Events are published only while `speaks()` is true: the leader speaks for the organization, and
+    followers would duplicate every event.
+    """
+
+    def __init__(
+        self,
+        metrics: WatcherMetrics,
+        wall: WallClock,
+        *,
+        source: Callable[[], str],
+        speaks: Callable[[], bool],
+        clock: Callable[[], float],
+    ) -> None:
+        self.metrics = metrics
+        self.wall = wall
+        self.trail: AuditTrail | None = None
+        self.dispatcher: Dispatcher | None = None
+        self._source = source
+        self._speaks = speaks
+        self._clock = clock
+        self._gauged: dict[str, object] = {}
+        self.last_switches: dict[str, dict[str, Any]] = {}
+        self.switch_log: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------------------ decisions
+
+    async def decision(self, action: Action) -> None:
+        """Log, count, audit and publish one action of the core."""
+        m = self.metrics
+        match action:
+            case Reweight():
+                m.decisions.labels(
+                    strategy=action.strategy, kind=action.kind, dry_run=str(action.dry_run).lower()
+                ).inc()
+                log.warning(
+                    "decision: switch",
+                    strategy=action.strategy,
+                    kind=action.kind,
+                    from_region=action.from_region,
+                    to_region=action.to_region,
+                    dry_run=action.dry_run,
+                    why=action.explanation.summary,
+                )
+            case RegionTransition():
+                m.region_healthy.labels(region=action.region).set(1 if action.healthy else 0)
+                log.warning(
+                    "region " + ("healthy" if action.healthy else "unhealthy"),
+                    region=action.region,
+                    why=action.explanation.summary,
+                )
+                await self.publish(
+                    REGION_CHANGED,
+                    action.region,
+                    {"region": action.region, "healthy": action.healthy, **self._why(action.explanation)},
+                )
+            case AllRegionsDown():
+                m.all_regions_down.labels(strategy=action.strategy).set(1)
+                m.decisions.labels(strategy=action.strategy, kind="all_down", dry_run="false").inc()
+                log.error(
+                    "every region down; changing nothing (fail-open)",
+                    strategy=action.strategy,
+                    why=action.explanation.summary,
+                )
+                await self._audit_decision(action.strategy, action.explanation)
+                await self.publish(
+                    ALL_DOWN, action.strategy, {"strategy": action.strategy, **self._why(action.explanation)}
+                )
+            case AllRegionsDownCleared():
+                m.all_regions_down.labels(strategy=action.strategy).set(0)
+                log.warning(
+                    "a region is healthy again", strategy=action.strategy, why=action.explanation.summary
+                )
+                await self.publish(
+                    ALL_DOWN_CLEARED,
+                    action.strategy,
+                    {"strategy": action.strategy, **self._why(action.explanation)},
+                )
+            case DriftDetected():
+                m.drift_events.labels(strategy=action.strategy).inc()
+                log.warning(
+                    "drift: strategy changed behind the watcher's back",
+                    strategy=action.strategy,
+                    expected=action.expected_region,
+                    actual=action.actual_region,
+                    why=action.explanation.summary,
+                )
+                await self._audit_decision(action.strategy, action.explanation)
+                await self.publish(
+                    DRIFT,
+                    action.strategy,
+                    {
+                        "strategy": action.strategy,
+                        "expected": action.expected_region,
+                        "actual": action.actual_region,
+                        **self._why(action.explanation),
+                    },
+                )
+            case Refused():
+                m.decisions.labels(strategy=action.strategy, kind="refused", dry_run="false").inc()
+                log.warning("refused", strategy=action.strategy, why=action.explanation.summary)
+                await self.publish(
+                    DECISION,
+                    action.strategy,
+                    {"strategy": action.strategy, "decision": "refused", **self._why(action.explanation)},
+                )
+
+    # ------------------------------------------------------------------------------ switches
+
+    async def switch(self, report: SwitchReport, action: Reweight) -> None:
+        """Log, keep for `/status`, and publish what one executed Reweight did."""
+        if report.result == "follower":
+            return
+        data = {
+            **report.to_dict(),
+            **self._why(action.explanation),
+            "order": list(action.order),
+            "at": self.wall.iso(self._clock()),
+        }
+        self.last_switches[action.strategy] = data
+        self.switch_log.append(data)
+        del self.switch_log[:-SWITCH_LOG_SIZE]
+        if report.result == "dry_run":
+            event_type = DECISION
+        elif report.result == "failure":
+            event_type = SWITCH_FAILED
+        else:
+            event_type = FAILBACK if action.kind == "failback" else SWITCHED
+        (log.error if report.result in ("failure", "partial") else log.warning)(
+            "switch " + report.result,
+            **{k: v for k, v in report.to_dict().items() if k != "writes"},
+            why=action.explanation.summary,
+        )
+        await self.publish(event_type, action.strategy, data)
+
+    # ------------------------------------------------------------------------------ channels
+
+    async def publish(self, event_type: str, subject: str, data: Mapping[str, Any]) -> None:
+        """Store one CloudEvent in the outbox (delivered by the dispatcher), if this instance speaks."""
+        if self.dispatcher is None or not self._speaks():
+            return
+        event = build_event(event_type, source=self._source(), subject=subject, data=data)
+        try:
+            await self.dispatcher.publish(event, ordering_key=subject)
+        except Exception as exc:  # the outbox is local: only a broken disk gets here
+            log.error("could not store event in the outbox", type=event_type, error=repr(exc))
+
+    def _why(self, explanation: Explanation) -> dict[str, Any]:
+        return {"explanation": self.wall.convert(explanation.to_dict())}
+
+    async def _audit_decision(self, strategy: str, explanation: Explanation) -> None:
+        if self.trail is None:
+            return
+        record = AuditRecord(
+            strategy=strategy,
+            kind="decision",
+            result="success",
+            explanation=self.wall.convert(explanation.to_dict()),
+        )
+        try:
+            # write() fsyncs: off the event loop.
+            await anyio.to_thread.run_sync(self.trail.write, record)
+        except OSError as exc:
+            log.error("audit trail write failed", error=str(exc))
+
+    # ------------------------------------------------------------------------------ gauges
+
+    def gauges(self, world: WorldState, regions: Iterable[str], strategies: Iterable[StrategyPolicy]) -> None:
+        """Mirror the world in the gauges, touching only regions and strategies that changed.
+
+        The world is immutable and `step` replaces only what an event changed, so identity tells
+        what is new; with a thousand regions this keeps an observation's cost flat.
+        """
+        m = self.metrics
+        seen = self._gauged
+        for region in regions:
+            health = world.regions.get(region)
+            if health is not None and seen.get(region) is not health:
+                m.region_healthy.labels(region=region).set(1 if health.healthy else 0)
+                seen[region] = health
+        for strategy in strategies:
+            status = world.strategies.get(strategy.id)
+            key = f"strategy:{strategy.id}"
+            if status is None or seen.get(key) is status:
+                continue
+            seen[key] = status
+            for region in strategy.preference:
+                m.active_region.labels(strategy=strategy.id, region=region).set(
+                    1 if status.active_region == region else 0
+                )
+            m.drift.labels(strategy=strategy.id).set(1 if status.drift else 0)
+            m.all_regions_down.labels(strategy=strategy.id).set(1 if status.all_down else 0)
+
+    def forget_gauges(self) -> None:
+        """After a reload: the next event sets every gauge again."""
+        self._gauged.clear()

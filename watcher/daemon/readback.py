@@ -1,0 +1,154 @@
+"""Level-triggered reconciliation: what the API holds is read, adopted, compared, and followed.
+
+- At start (and whenever this instance becomes the leader) every strategy is read and adopted as it
+  is: the watcher reconciles what is, it does not replay history.
+- Then strategies are read back periodically; the core compares them with what it believes (drift).
+- Rules follow their strategy: after a start, a reload or a switch whose rule writes failed, rules
+  that do not point at their strategy's active region are retargeted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import structlog
+
+from watcher.config import WatcherConfig
+from watcher.core import StrategySnapshot
+from watcher.daemon.engine import Engine
+from watcher.daemon.executor import Executor, retarget_rule
+from watcher.daemon.leader import Leadership
+from watcher.daemon.tasks import sleep
+from watcher.genesys import GenesysClient, GenesysError
+from watcher.metrics import WatcherMetrics
+
+log = structlog.get_logger("watcher.daemon")
+
+MAX_READ_BACKOFF = 60.0
+
+
+class ReadBack:
+    """Reads strategies into the core and keeps rules following them."""
+
+    def __init__(
+        self,
+        client: GenesysClient,
+        engine: Engine,
+        executor: Executor,
+        leadership: Leadership,
+        config: Callable[[], WatcherConfig],
+        *,
+        metrics: WatcherMetrics,
+        stop: anyio.Event,
+        clock: Callable[[], float],
+    ) -> None:
+        self._client = client
+        self._engine = engine
+        self._executor = executor
+        self._leadership = leadership
+        self._config = config
+        self._metrics = metrics
+        self._stop = stop
+        self._clock = clock
+        # Strategies whose state the API has not told us yet: never written, not ready. Shared with
+        # a running initial read, so it is only ever changed in place.
+        self.unread: set[str] = {s.id for s in config().strategies}
+        self.rule_repairs: set[str] = set()
+        self.reading = False
+
+    def strategies_changed(self, old: set[str], new: set[str]) -> None:
+        """A reload changed the strategies: drop the removed ones, read the added ones."""
+        self.unread.intersection_update(new)
+        self.unread.update(new - old)
+
+    def read_all_again(self) -> None:
+        """Leadership was gained: the former leader may have switched, or died before it could."""
+        self.unread.update(s.id for s in self._config().strategies)
+
+    async def initial_read(self) -> None:
+        """Adopt what the API holds for every unread strategy, then finish any half-done switch."""
+        self.reading = True
+        try:
+            await self._read_unread()
+        finally:
+            self.reading = False
+        await self.repair_rules()
+
+    async def _read_unread(self) -> None:
+        failures = 0
+        while self.unread and not self._stop.is_set():
+            # Each strategy on its own: one that cannot be read (404, missing scope) must not keep
+            # the others unwatched. An unread strategy is never written (the core waits for it).
+            for strategy_id in sorted(self.unread):
+                try:
+                    current = await self._client.get_strategy(strategy_id)
+                except GenesysError as exc:
+                    log.error(
+                        "cannot read strategy; not watching it yet", strategy=strategy_id, error=str(exc)
+                    )
+                    continue
+                await self._engine.feed(
+                    StrategySnapshot(
+                        strategy_id, current.active_region(), current.version, self._clock(), initial=True
+                    )
+                )
+                self.rule_repairs.add(strategy_id)
+                self.unread.discard(strategy_id)
+            if self.unread:
+                failures += 1
+                await sleep(min(MAX_READ_BACKOFF, 2.0**failures), self._stop)
+
+    async def run(self) -> None:
+        """Read strategies back periodically: the core compares them with what it believes (drift)."""
+        while not await sleep(self._config().executor.reconcile_interval_seconds, self._stop):
+            if not self._leadership.is_leader:
+                continue  # a follower's beliefs are not the API's: no drift reports from it
+            for strategy in self._config().strategies:
+                if strategy.id in self._executor.in_flight or strategy.id in self.unread:
+                    continue
+                try:
+                    current = await self._client.get_strategy(strategy.id)
+                except GenesysError as exc:
+                    log.warning("strategy read-back failed", strategy=strategy.id, error=str(exc))
+                    continue
+                await self._engine.feed(
+                    StrategySnapshot(strategy.id, current.active_region(), current.version, self._clock())
+                )
+            await self.repair_rules()
+
+    async def repair_rules(self) -> None:
+        """Make every rule follow its strategy's active region (after start-up or a failed retarget)."""
+        if not self._leadership.is_leader:
+            return
+        for strategy_id in sorted(self.rule_repairs):
+            status = self._engine.world.strategies.get(strategy_id)
+            if status is None or status.active_region is None or strategy_id in self._executor.in_flight:
+                continue
+            if self._engine.policy.dry_run:
+                self.rule_repairs.discard(strategy_id)
+                continue
+            if await self._retarget_rules(strategy_id, status.active_region):
+                self.rule_repairs.discard(strategy_id)
+
+    async def _retarget_rules(self, strategy_id: str, region: str) -> bool:
+        """True when every rule of the strategy now points at `region`'s target."""
+        done = True
+        for rule in self._executor.rules_of(strategy_id):
+            try:
+                outcome = await retarget_rule(
+                    self._client, rule, region, self._config().executor.conflict_retries, self._clock
+                )
+            except GenesysError as exc:
+                done = False
+                log.error("rule repair failed; will retry", rule=rule.id, error=str(exc))
+                continue
+            if outcome.changed:
+                log.warning(
+                    "rule did not follow its strategy; retargeted",
+                    rule=rule.id,
+                    strategy=strategy_id,
+                    region=region,
+                )
+                self._metrics.update_latency.labels(kind="rule").observe(outcome.latency_seconds)
+        return done
