@@ -26,6 +26,7 @@ from watcher.genesys.errors import (
     RequestTimeout,
     ServerError,
     TransportFailure,
+    refused_not_timed_out,
     retry_after,
     server_message,
 )
@@ -177,7 +178,13 @@ class TokenSource:
                     headers={"Accept": "application/json"},
                     timeout=self._timeout,
                 )
-        except (TimeoutError, httpx.TimeoutException):
+        except httpx.TimeoutException as exc:
+            if (refused := refused_not_timed_out(exc)) is not None:
+                raise TransportFailure(f"token request: {refused}", endpoint=endpoint) from None
+            raise RequestTimeout(
+                f"token request: no answer within {self._timeout:g}s", endpoint=endpoint
+            ) from None
+        except TimeoutError:
             raise RequestTimeout(
                 f"token request: no answer within {self._timeout:g}s", endpoint=endpoint
             ) from None

@@ -34,6 +34,7 @@ from watcher.genesys.errors import (
     ServerError,
     TransportFailure,
     error_for,
+    refused_not_timed_out,
 )
 from watcher.genesys.models import (
     AuditEntry,
@@ -260,7 +261,10 @@ class GenesysClient:
         except TimeoutError:
             self._count(endpoint, "timeout")
             raise RequestTimeout(f"no answer within {deadline:g}s", endpoint=endpoint) from None
-        except httpx.TimeoutException:
+        except httpx.TimeoutException as exc:
+            if (refused := refused_not_timed_out(exc)) is not None:
+                self._count(endpoint, "error")
+                raise TransportFailure(refused, endpoint=endpoint) from None
             self._count(endpoint, "timeout")
             raise RequestTimeout(f"no answer within {deadline:g}s", endpoint=endpoint) from None
         except httpx.DecodingError:

@@ -118,6 +118,24 @@ class ClientClosed(GenesysError):
     """The client was used before `open()` or after `aclose()`."""
 
 
+def refused_not_timed_out(exc: httpx.TimeoutException) -> str | None:
+    """The real failure behind a `ConnectTimeout` that was no timeout, or None.
+
+    httpx-aiohttp maps every aiohttp connection error, a refused connection included, to
+    `ConnectTimeout`; an explanation saying "timeout" for a port nobody listens on would send an
+    operator the wrong way. The aiohttp exception is kept as the cause: look at it.
+    """
+    cause = exc.__cause__
+    if (
+        isinstance(exc, httpx.ConnectTimeout)
+        and isinstance(cause, OSError)
+        and not isinstance(cause, TimeoutError)
+    ):
+        reason = getattr(cause, "os_error", None) or cause
+        return f"connection failed: {type(reason).__name__}: {getattr(reason, 'strerror', None) or reason}"
+    return None
+
+
 def server_message(response: httpx.Response) -> str | None:
     """The `message` of an error body (or OAuth's error fields), cut to a sane length."""
     try:
