@@ -25,6 +25,8 @@ import aiohttp
 import anyio
 import httpx
 
+from watcher.sim import rule_seed, strategy_seed
+
 ROOT = Path(__file__).resolve().parent.parent
 CLI = ROOT / ".venv" / "bin" / "failover-watcher"
 CLIENT_ID = "sim-client"
@@ -43,35 +45,11 @@ def bench_regions(n: int) -> list[str]:
 
 
 def strategy_body(order: list[str]) -> dict[str, Any]:
-    return {
-        "id": STRATEGY,
-        "name": STRATEGY,
-        "type": "custom",
-        "enabled": True,
-        "routingConfig": {
-            "evaluationTimeoutMs": 5000,
-            "regions": [
-                {
-                    "regionId": r,
-                    "priority": i,
-                    "weight": 100 if i == 1 else 0,
-                    "failoverTrigger": "health_degraded",
-                }
-                for i, r in enumerate(order, start=1)
-            ],
-        },
-    }
+    return strategy_seed(STRATEGY, order)
 
 
 def rule_body(target: str) -> dict[str, Any]:
-    return {
-        "id": RULE,
-        "name": RULE,
-        "status": "enabled",
-        "priority": 10,
-        "conditions": [{"field": "eventType", "operator": "equals", "value": "conversation.end"}],
-        "targets": [{"id": target}],
-    }
+    return rule_seed(RULE, target)
 
 
 def seed(n_regions: int) -> dict[str, Any]:

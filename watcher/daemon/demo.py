@@ -25,7 +25,7 @@ from watcher.daemon.service import Watcher
 from watcher.events import generate_secret, running_receiver
 from watcher.logs import configure_logging
 from watcher.serving import bind_socket
-from watcher.sim import SimSeed, SimulatorState, running_simulator
+from watcher.sim import SimSeed, SimulatorState, rule_seed, running_simulator, strategy_seed
 
 PRIMARY = "us-east-1"
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
@@ -45,38 +45,8 @@ def demo_seed() -> SimSeed:
             "targets": [
                 {"id": t, "type": "webhook", "url": f"https://{t}.example.com/in"} for t in TARGETS.values()
             ],
-            "strategies": [
-                {
-                    "id": sid,
-                    "name": sid,
-                    "type": "custom",
-                    "enabled": True,
-                    "routingConfig": {
-                        "evaluationTimeoutMs": 5000,
-                        "regions": [
-                            {
-                                "regionId": r,
-                                "priority": i,
-                                "weight": 100 if i == 1 else 0,
-                                "failoverTrigger": "health_degraded",
-                            }
-                            for i, r in enumerate(order, start=1)
-                        ],
-                    },
-                }
-                for sid, order in STRATEGIES.items()
-            ],
-            "rules": [
-                {
-                    "id": rid,
-                    "name": rid,
-                    "status": "enabled",
-                    "priority": 10,
-                    "conditions": [{"field": "eventType", "operator": "equals", "value": "conversation.end"}],
-                    "targets": [{"id": TARGETS[PRIMARY]}],
-                }
-                for rid in RULES
-            ],
+            "strategies": [strategy_seed(sid, order) for sid, order in STRATEGIES.items()],
+            "rules": [rule_seed(rid, TARGETS[PRIMARY]) for rid in RULES],
         }
     )
 

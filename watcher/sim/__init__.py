@@ -15,7 +15,16 @@ from watcher.sim._app import create_app
 from watcher.sim._cli import add_simulate_parser, run_simulate
 from watcher.sim._faults import FaultSpec
 from watcher.sim._org import ADMIN_USER, ApiError, Org, Region
-from watcher.sim._seed import SeedError, SeedRegion, SeedTarget, SimSeed, default_seed, load_seed
+from watcher.sim._seed import (
+    SeedError,
+    SeedRegion,
+    SeedTarget,
+    SimSeed,
+    default_seed,
+    load_seed,
+    rule_seed,
+    strategy_seed,
+)
 from watcher.sim._server import RunningSimulator, running_simulator, serve_forever
 from watcher.sim._state import RequestRecord, SimulatorState
 
@@ -36,7 +45,9 @@ __all__ = [
     "create_app",
     "default_seed",
     "load_seed",
+    "rule_seed",
     "run_simulate",
     "running_simulator",
     "serve_forever",
+    "strategy_seed",
 ]

@@ -122,6 +122,40 @@ def load_seed(path: Path) -> SimSeed:
         raise SeedError(f"seed file {path}: {_describe(exc)}") from None
 
 
+def strategy_seed(strategy_id: str, order: list[str]) -> dict[str, Any]:
+    """A strategy body routing to `order[0]` (priority 1, full weight), the rest following."""
+    return {
+        "id": strategy_id,
+        "name": strategy_id,
+        "type": "custom",
+        "enabled": True,
+        "routingConfig": {
+            "evaluationTimeoutMs": 5000,
+            "regions": [
+                {
+                    "regionId": region,
+                    "priority": priority,
+                    "weight": 100 if priority == 1 else 0,
+                    "failoverTrigger": "health_degraded",
+                }
+                for priority, region in enumerate(order, start=1)
+            ],
+        },
+    }
+
+
+def rule_seed(rule_id: str, target: str) -> dict[str, Any]:
+    """A routing rule body with one condition, pointing at `target`."""
+    return {
+        "id": rule_id,
+        "name": rule_id,
+        "status": "enabled",
+        "priority": 10,
+        "conditions": [{"field": "eventType", "operator": "equals", "value": "conversation.end"}],
+        "targets": [{"id": target}],
+    }
+
+
 def default_seed() -> SimSeed:
     """The two-region org of the example config (``config/watcher.toml``), for ``simulate``."""
     return SimSeed.model_validate(
