@@ -252,6 +252,13 @@ class WatcherConfig(BaseSettings):
             return None
         return _resolve_secret(s.admin_token, s.admin_token_file)
 
+    def webhook_secret(self) -> SecretStr | None:
+        """The DNS-sync webhook's secret, inline or from its file (`${VAR}` expanded); None if unset."""
+        w = self.webhook
+        if w is None or (w.secret is None and w.secret_file is None):
+            return None
+        return _resolve_secret(w.secret, w.secret_file)
+
     def sink_secrets(self, sink: SinkSettings) -> tuple[SecretStr, ...]:
         current = _resolve_secret(sink.secret, sink.secret_file)
         return (current, *sink.previous_secrets)

@@ -289,10 +289,8 @@ async def _register_webhook(args: argparse.Namespace, cfg: WatcherConfig, client
         secret = SecretStr((await anyio.Path(args.secret_file).read_text(encoding="utf-8")).strip())
     elif args.secret:
         secret = SecretStr(args.secret)
-    elif cfg.webhook is not None and (cfg.webhook.secret or cfg.webhook.secret_file):
-        secret = cfg.webhook.secret or SecretStr(
-            (await anyio.Path(str(cfg.webhook.secret_file)).read_text(encoding="utf-8")).strip()
-        )
+    else:
+        secret = cfg.webhook_secret()
     url = args.url or (cfg.webhook.target_url if cfg.webhook else None)
     if not url:
         raise InputError("give --url, or [webhook] target_url in the config")

@@ -320,11 +320,7 @@ class Watcher:
         assert self.client is not None
         assert self.cfg.webhook is not None
         w = self.cfg.webhook
-        secret = w.secret
-        if secret is None and w.secret_file is not None:
-            from watcher.config import _resolve_secret
-
-            secret = _resolve_secret(None, w.secret_file)
+        secret = self.cfg.webhook_secret()
         hook_id, created = await register_webhook_once(
             self.client, WebhookRequest(name=w.name, targetUrl=w.target_url, secret=secret, events=w.events)
         )
