@@ -9,9 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from watcher import __version__
-
-DEFAULT_CONFIG_PATH = Path("config/watcher.toml")
+from watcher import DEFAULT_CONFIG_PATH, __version__
 
 
 def _check_config(args: argparse.Namespace) -> int:

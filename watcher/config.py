@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
-DEFAULT_CONFIG_PATH = Path("config/watcher.toml")
+from watcher import DEFAULT_CONFIG_PATH
 
 # Share of the request budget the health polls may use; the rest is kept for writes, read-backs
 # and retries so a failover is never starved by polling.
