@@ -25,8 +25,22 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from watcher.demo import run_demo  # the terminal UI and the simulator: only when asked for
+
+    return run_demo(forever=args.forever, port=args.port, speed=args.speed)
+
+
+def _add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", help="simulator + daemon in one process: a scripted degrade and recovery")
+    p.add_argument("--forever", action="store_true", help="keep running after the scenario")
+    p.add_argument("--port", type=int, default=9464, help="daemon HTTP port (0 = any free port)")
+    p.add_argument("--speed", type=float, default=1.0, help="scenario speed factor (2 = twice as fast)")
+    p.set_defaults(func=_demo)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from watcher.daemon.commands import add_daemon_parsers
+    from watcher.daemon.commands import add_admin_parsers, add_run_parser
     from watcher.events.receiver import add_receive_parser
     from watcher.healthcheck import add_healthcheck_parser
     from watcher.oneshot import add_oneshot_parsers
@@ -45,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add_daemon_parsers(sub, common)
+    add_run_parser(sub, common)
+    _add_demo_parser(sub)
+    add_admin_parsers(sub, common)
     add_simulate_parser(sub)
     p = sub.add_parser(
         "check-config", parents=[common], help="validate the config and print it, secrets masked"

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 from collections.abc import AsyncIterator, Generator
 from typing import Any
 
 import anyio
+import anyio.abc
 import uvicorn
 
 STARTUP_TIMEOUT_SECONDS = 10.0
@@ -89,33 +91,58 @@ def server_config(app: Any) -> uvicorn.Config:
     )
 
 
+async def serve_app(
+    app: Any,
+    sock: socket.socket,
+    *,
+    name: str = "http",
+    task_status: anyio.abc.TaskStatus[EmbeddedServer] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve `app` on `sock` until cancelled, as a task of the caller's task group (`tg.start`).
+
+    Started once uvicorn listens; on cancellation it stops gracefully within a bound (uvicorn is
+    shielded meanwhile, so open connections are closed properly), then forcefully, and closes `sock`.
+    """
+    server = EmbeddedServer(server_config(app))
+    stopped = anyio.Event()
+    shield = anyio.CancelScope(shield=True)
+
+    async def run() -> None:
+        try:
+            with shield:
+                await server.serve(sockets=[sock])
+        finally:
+            stopped.set()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run, name=name)
+            with anyio.fail_after(STARTUP_TIMEOUT_SECONDS):
+                while not server.ready.is_set():
+                    if stopped.is_set():
+                        raise OSError(f"{name} server stopped during startup")
+                    await anyio.sleep(0.01)
+            task_status.started(server)
+            try:
+                await anyio.sleep_forever()
+            finally:
+                server.stop()
+                with anyio.CancelScope(shield=True):
+                    with anyio.move_on_after(SHUTDOWN_TIMEOUT_SECONDS):
+                        await stopped.wait()
+                    if not stopped.is_set():
+                        server.force_exit = True
+                        shield.cancel()
+    finally:
+        sock.close()
+
+
 @contextlib.asynccontextmanager
 async def serving(app: Any, sock: socket.socket, *, name: str = "http") -> AsyncIterator[EmbeddedServer]:
     """Serve `app` on `sock` for the life of the block; started when the block begins."""
-    server = EmbeddedServer(server_config(app))
-    task = asyncio.create_task(server.serve(sockets=[sock]), name=name)
-    try:
-        ready = asyncio.create_task(server.ready.wait())
+    async with anyio.create_task_group() as tg:
+        server: EmbeddedServer = await tg.start(functools.partial(serve_app, app, sock, name=name))
         try:
-            with anyio.fail_after(STARTUP_TIMEOUT_SECONDS):
-                await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+            yield server
         finally:
-            ready.cancel()
-        if task.done():
-            task.result()  # re-raise why uvicorn did not start
-            raise OSError(f"{name} server stopped during startup")
-        yield server
-    finally:
-        server.stop()
-        # Shielded: the block may be exiting because it was cancelled, and an orphaned server
-        # would keep the port and the loop busy.
-        with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(SHUTDOWN_TIMEOUT_SECONDS):
-                await asyncio.wait({task})
-            if not task.done():
-                server.force_exit = True
-                task.cancel()
-                await asyncio.wait({task})
-            elif not task.cancelled():
-                task.exception()  # retrieved, so asyncio does not warn at exit
-        sock.close()
+            tg.cancel_scope.cancel()

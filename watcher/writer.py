@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import structlog
 
@@ -29,11 +29,14 @@ class _Versioned(Protocol):
 V = TypeVar("V", bound=_Versioned)
 
 
+WriteKind = Literal["strategy", "rule"]
+
+
 @dataclass(frozen=True)
 class WriteOutcome:
     """What one write did: versions around it, how long it took, how many conflicts it met."""
 
-    kind: str  # "strategy" | "rule"
+    kind: WriteKind
     object_id: str
     changed: bool
     version_before: int | str | None
@@ -41,9 +44,21 @@ class WriteOutcome:
     latency_seconds: float
     conflicts: int
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, for `/status`, events and the switch log (the edge)."""
+        return {
+            "kind": self.kind,
+            "id": self.object_id,
+            "changed": self.changed,
+            "versionBefore": self.version_before,
+            "versionAfter": self.version_after,
+            "latencySeconds": round(self.latency_seconds, 6),
+            "conflicts": self.conflicts,
+        }
+
 
 async def write_with_retries(
-    kind: str,
+    kind: WriteKind,
     object_id: str,
     read: Callable[[], Awaitable[V]],
     already: Callable[[V], bool],

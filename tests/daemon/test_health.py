@@ -64,7 +64,7 @@ async def test_server_error_is_a_bad_observation(
     source, admin = probe
     await admin.put("/_sim/faults", json={"path": "/health", "status": 503})
     obs = await source.observe(REGION)
-    assert (obs.ok, obs.reason, obs.status) == (False, "http 503", "error")
+    assert (obs.ok, obs.reason, obs.failure) == (False, "http 503", "error")
 
 
 async def test_dropped_connection_is_a_bad_observation(
@@ -74,7 +74,7 @@ async def test_dropped_connection_is_a_bad_observation(
     await admin.put("/_sim/faults", json={"path": "/health", "reset": True})
     obs = await source.observe(REGION)
     assert not obs.ok
-    assert obs.status == "error"
+    assert obs.failure == "error"
 
 
 async def test_throttling_is_no_evidence_about_the_region(

@@ -14,7 +14,7 @@ import pytest
 
 from tests.leader.conftest import RealEtcd, until
 from watcher.config import LeaderSettings
-from watcher.daemon.etcd_leader import EtcdLeaderElection
+from watcher.daemon.election import EtcdLeaderElection
 
 pytestmark = pytest.mark.anyio
 

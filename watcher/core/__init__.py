@@ -21,8 +21,10 @@ from watcher.core.actions import (
     Reweight,
     ReweightKind,
 )
-from watcher.core.events import (
+from watcher.core.hysteresis import RegionHealth, RegionState
+from watcher.core.inputs import (
     Event,
+    FailureKind,
     Observation,
     OperatorHold,
     OperatorPin,
@@ -32,7 +34,6 @@ from watcher.core.events import (
     WriteFailed,
     WriteSucceeded,
 )
-from watcher.core.hysteresis import RegionHealth, RegionState
 from watcher.core.machine import step
 from watcher.core.policy import (
     CorePolicy,
@@ -43,6 +44,7 @@ from watcher.core.policy import (
     Thresholds,
 )
 from watcher.core.state import StrategyPhase, StrategyStatus, WorldState
+from watcher.core.verdict import health_verdict
 
 __all__ = [
     "Action",
@@ -55,6 +57,7 @@ __all__ = [
     "Explanation",
     "FailbackMode",
     "FailbackPolicy",
+    "FailureKind",
     "Observation",
     "OperatorHold",
     "OperatorPin",
@@ -74,5 +77,6 @@ __all__ = [
     "WorldState",
     "WriteFailed",
     "WriteSucceeded",
+    "health_verdict",
     "step",
 ]

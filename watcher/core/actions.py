@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from watcher.core.events import Observation
+from watcher.core.inputs import Observation
 
 ReweightKind = Literal["failover", "failback", "pin", "reconcile"]
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from watcher.core.actions import Explanation
-from watcher.core.events import Observation
 from watcher.core.hysteresis import RegionHealth, RegionState
+from watcher.core.inputs import Observation
 from watcher.core.policy import CorePolicy
 
-Thresholds = dict[str, float | int | str]
+ThresholdValues = dict[str, float | int | str]
 
 
 def reasons(observations: Iterable[Observation]) -> str:
@@ -43,8 +43,8 @@ def region(h: RegionHealth, policy: CorePolicy) -> str:
     )
 
 
-def thresholds(policy: CorePolicy, **extra: float | int | str) -> Thresholds:
-    out: Thresholds = {"fall": policy.thresholds.fall, "rise": policy.thresholds.rise}
+def thresholds(policy: CorePolicy, **extra: float | int | str) -> ThresholdValues:
+    out: ThresholdValues = {"fall": policy.thresholds.fall, "rise": policy.thresholds.rise}
     out.update(extra)
     return out
 

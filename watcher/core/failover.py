@@ -32,8 +32,8 @@ from watcher.core.actions import (
     Reweight,
     ReweightKind,
 )
-from watcher.core.events import Observation
 from watcher.core.hysteresis import RegionHealth
+from watcher.core.inputs import Observation
 from watcher.core.policy import CorePolicy, StrategyPolicy
 from watcher.core.state import StrategyPhase, StrategyStatus
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
-from watcher.core.events import Observation
+from watcher.core.inputs import Observation
 from watcher.core.policy import Thresholds
 
 # Flaps older than the damping window are dropped when a new one is recorded; this cap only

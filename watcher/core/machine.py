@@ -23,7 +23,8 @@ from dataclasses import replace
 
 from watcher.core import explain
 from watcher.core.actions import Action, DriftDetected, Refused, RegionTransition
-from watcher.core.events import (
+from watcher.core.failover import health, phase_of, settle
+from watcher.core.inputs import (
     Event,
     Observation,
     OperatorHold,
@@ -34,7 +35,6 @@ from watcher.core.events import (
     WriteFailed,
     WriteSucceeded,
 )
-from watcher.core.failover import health, phase_of, settle
 from watcher.core.policy import CorePolicy, StrategyPolicy
 from watcher.core.state import StrategyStatus, WorldState
 

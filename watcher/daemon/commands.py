@@ -1,4 +1,4 @@
-"""Command-line entry points of the daemon: `run`, `demo`, and the admin clients
+"""Command-line entry points of the daemon: `run`, and the admin clients
 `hold`/`release`/`dry-run`."""
 
 from __future__ import annotations
@@ -33,12 +33,6 @@ def _run(args: argparse.Namespace) -> int:
         print(f"failover-watcher: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from watcher.daemon.demo import run_demo
-
-    return run_demo(forever=args.forever, port=args.port, speed=args.speed)
 
 
 def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str, Any]) -> int:
@@ -89,19 +83,16 @@ def _parse_duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 15m, 2h") from None
 
 
-def add_daemon_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+def add_run_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("run", parents=[common], help="run the daemon")
     p.add_argument("--dry-run", action="store_true", help="decide, log, count and emit events; write nothing")
     p.add_argument("--log-level", default=os.environ.get("WATCHER_LOG_LEVEL", "INFO"))
     p.add_argument("--log-json", action="store_true", help="JSON log lines even on a terminal")
     p.set_defaults(func=_run)
 
-    p = sub.add_parser("demo", help="simulator + daemon in one process: a scripted degrade and recovery")
-    p.add_argument("--forever", action="store_true", help="keep running after the scenario")
-    p.add_argument("--port", type=int, default=9464, help="daemon HTTP port (0 = any free port)")
-    p.add_argument("--speed", type=float, default=1.0, help="scenario speed factor (2 = twice as fast)")
-    p.set_defaults(func=_demo)
 
+def add_admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The clients of a running daemon's admin API: hold, release, dry-run."""
     admin = argparse.ArgumentParser(add_help=False, parents=[common])
     admin.add_argument("--url", help="daemon base URL (default: from [server] listen)")
     p = sub.add_parser(
@@ -127,4 +118,4 @@ def add_daemon_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=lambda a: _admin_call(a, "PUT", "/admin/dry-run", {"enabled": a.mode == "on"}))
 
 
-__all__ = ["add_daemon_parsers"]
+__all__ = ["add_admin_parsers", "add_run_parser"]

@@ -16,7 +16,7 @@ from typing import Protocol
 import anyio
 
 from watcher.config import HealthSettings
-from watcher.core import Observation
+from watcher.core import FailureKind, Observation, health_verdict
 from watcher.genesys import (
     GenesysClient,
     GenesysError,
@@ -26,7 +26,6 @@ from watcher.genesys import (
     ServerError,
     TransportFailure,
 )
-from watcher.oneshot import health_verdict
 
 
 class Throttled(Exception):
@@ -73,15 +72,14 @@ class RegionHealthEndpoint:
             return self._bad(region, f"malformed answer: {exc.message}", "malformed")
         except GenesysError as exc:
             return self._bad(region, f"http {exc.status}: {exc.message}", "error")
-        ok, reason = health_verdict(report, s.max_sync_interval_seconds)
+        ok, reason = health_verdict(report.status, report.syncIntervalSeconds, s.max_sync_interval_seconds)
         latency = report.latencyMs if report.latencyMs is not None else (self._clock() - started) * 1000
         return Observation(
             region=region, ok=ok, at=self._clock(), reason=reason, status=report.status, latency_ms=latency
         )
 
-    def _bad(self, region: str, reason: str, kind: str) -> Observation:
-        # `status` carries the failure kind for metrics when there was no status to read.
-        return Observation(region=region, ok=False, at=self._clock(), reason=reason, status=kind)
+    def _bad(self, region: str, reason: str, failure: FailureKind) -> Observation:
+        return Observation(region=region, ok=False, at=self._clock(), reason=reason, failure=failure)
 
 
 class QuorumSource:

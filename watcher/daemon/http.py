@@ -19,12 +19,17 @@ from starlette.routing import Route
 
 
 class Probe(Protocol):
-    """What the HTTP layer asks of the daemon."""
+    """What the HTTP layer asks of the daemon's probes."""
 
     def status(self) -> dict[str, Any]: ...
     def liveness(self) -> tuple[bool, str]: ...
     def readiness(self) -> tuple[bool, str]: ...
     def metrics_text(self) -> bytes: ...
+
+
+class Admin(Protocol):
+    """What the admin API asks of the daemon."""
+
     async def hold(
         self, strategy: str, seconds: float, region: str | None, reason: str
     ) -> dict[str, Any]: ...
@@ -62,7 +67,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def create_app(probe: Probe, admin_token: SecretStr | None) -> Starlette:
+def create_app(probe: Probe, admin: Admin, admin_token: SecretStr | None) -> Starlette:
     async def metrics(_: Request) -> Response:
         return Response(probe.metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
@@ -102,7 +107,7 @@ def create_app(probe: Probe, admin_token: SecretStr | None) -> Starlette:
             return body
         assert isinstance(body, HoldRequest)
         try:
-            result = await probe.hold(body.strategy, body.seconds, body.region, body.reason)
+            result = await admin.hold(body.strategy, body.seconds, body.region, body.reason)
         except KeyError as exc:
             return _json({"message": str(exc.args[0])}, 404)
         return _json(result)
@@ -115,7 +120,7 @@ def create_app(probe: Probe, admin_token: SecretStr | None) -> Starlette:
             return body
         assert isinstance(body, ReleaseRequest)
         try:
-            result = await probe.release(body.strategy)
+            result = await admin.release(body.strategy)
         except KeyError as exc:
             return _json({"message": str(exc.args[0])}, 404)
         return _json(result)
@@ -127,7 +132,7 @@ def create_app(probe: Probe, admin_token: SecretStr | None) -> Starlette:
         if isinstance(body, Response):
             return body
         assert isinstance(body, DryRunRequest)
-        return _json(await probe.set_dry_run(body.enabled))
+        return _json(await admin.set_dry_run(body.enabled))
 
     return Starlette(
         routes=[

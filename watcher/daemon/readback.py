@@ -1,4 +1,5 @@
-"""Level-triggered reconciliation: what the API holds is read, adopted, compared, and followed.
+"""The read-back: what the API holds is read, adopted, compared with what the watcher believes, and
+followed (level-triggered).
 
 - At start (and whenever this instance becomes the leader) every strategy is read and adopted as it
   is: the watcher reconciles what is, it does not replay history.
@@ -14,18 +15,19 @@ from collections.abc import Callable
 import anyio
 import structlog
 
+from watcher.aio import Backoff, sleep
 from watcher.config import WatcherConfig
 from watcher.core import StrategySnapshot
 from watcher.daemon.engine import Engine
-from watcher.daemon.executor import Executor, retarget_rule
-from watcher.daemon.leader import Leadership
-from watcher.daemon.tasks import sleep
+from watcher.daemon.executor import Executor
+from watcher.daemon.followers import Followers
+from watcher.daemon.leadership import Leadership
 from watcher.genesys import GenesysClient, GenesysError
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.daemon")
 
-MAX_READ_BACKOFF = 60.0
+READ_BACKOFF = Backoff(2.0, 60.0, "none")
 
 
 class ReadBack:
@@ -36,6 +38,7 @@ class ReadBack:
         client: GenesysClient,
         engine: Engine,
         executor: Executor,
+        followers: Followers,
         leadership: Leadership,
         config: Callable[[], WatcherConfig],
         *,
@@ -46,6 +49,7 @@ class ReadBack:
         self._client = client
         self._engine = engine
         self._executor = executor
+        self._followers = followers
         self._leadership = leadership
         self._config = config
         self._metrics = metrics
@@ -97,7 +101,7 @@ class ReadBack:
                 self.unread.discard(strategy_id)
             if self.unread:
                 failures += 1
-                await sleep(min(MAX_READ_BACKOFF, 2.0**failures), self._stop)
+                await sleep(READ_BACKOFF.delay(failures), self._stop)
 
     async def run(self) -> None:
         """Read strategies back periodically: the core compares them with what it believes (drift)."""
@@ -128,27 +132,5 @@ class ReadBack:
             if self._engine.policy.dry_run:
                 self.rule_repairs.discard(strategy_id)
                 continue
-            if await self._retarget_rules(strategy_id, status.active_region):
+            if (await self._followers.follow(strategy_id, status.active_region)).complete:
                 self.rule_repairs.discard(strategy_id)
-
-    async def _retarget_rules(self, strategy_id: str, region: str) -> bool:
-        """True when every rule of the strategy now points at `region`'s target."""
-        done = True
-        for rule in self._executor.rules_of(strategy_id):
-            try:
-                outcome = await retarget_rule(
-                    self._client, rule, region, self._config().executor.conflict_retries, self._clock
-                )
-            except GenesysError as exc:
-                done = False
-                log.error("rule repair failed; will retry", rule=rule.id, error=str(exc))
-                continue
-            if outcome.changed:
-                log.warning(
-                    "rule did not follow its strategy; retargeted",
-                    rule=rule.id,
-                    strategy=strategy_id,
-                    region=region,
-                )
-                self._metrics.update_latency.labels(kind="rule").observe(outcome.latency_seconds)
-        return done

@@ -14,22 +14,20 @@ from collections.abc import Awaitable, Callable, Sequence
 import anyio
 import structlog
 
+from watcher.aio import sleep
 from watcher.config import HealthSettings
 from watcher.core import Observation
 from watcher.daemon.health import HealthSource, Throttled
-from watcher.daemon.tasks import sleep
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.scheduler")
-
-_FAILURE_KINDS = {"timeout", "error", "malformed"}
 
 
 def check_result(obs: Observation) -> str:
     """The `result` label of failover_watcher_health_checks_total for an observation."""
     if obs.ok:
         return "healthy"
-    return obs.status if obs.status in _FAILURE_KINDS else "unhealthy"
+    return obs.failure or "unhealthy"
 
 
 class PollScheduler:
@@ -68,6 +66,7 @@ class PollScheduler:
         self.last_attempt_at: float | None = None
         self.first_poll = anyio.Event()
         self.polls = 0
+        self._scope: anyio.CancelScope | None = None
 
     def _next_delay(self, region: str, started: float) -> float:
         s = self._settings
@@ -77,9 +76,23 @@ class PollScheduler:
 
     async def run(self) -> None:
         """Poll until the stop event; each region starts at a random offset so polls spread out."""
-        async with anyio.create_task_group() as tg:
-            for region in self.regions:
-                tg.start_soon(self._loop, region, name=f"poll:{region}")
+        while not self._stop.is_set():
+            with anyio.CancelScope() as self._scope:
+                async with anyio.create_task_group() as tg:
+                    for region in self.regions:
+                        tg.start_soon(self._loop, region, name=f"poll:{region}")
+
+    def reconfigure(
+        self, regions: Sequence[str], settings: HealthSettings, source: HealthSource | None = None
+    ) -> None:
+        """A reload: restart the loops with the new regions and intervals (health state is the core's,
+        and is kept)."""
+        self.regions = list(regions)
+        self._settings = settings
+        self._source = source or self._source
+        self._limiter = anyio.CapacityLimiter(settings.concurrency)
+        if self._scope is not None:
+            self._scope.cancel()
 
     async def _loop(self, region: str) -> None:
         # Spread the first polls over a fraction of the interval instead of a thundering herd.

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 import structlog
 
 from watcher.events.cloudevent import format_time
@@ -146,6 +147,17 @@ class AuditTrail:
                     older.rename(self.directory / f"{TRAIL_NAME}.{n + 1}")
             self.path.rename(self.directory / f"{TRAIL_NAME}.1")
         _fsync_dir(self.directory)
+
+    async def append(self, record: AuditRecord) -> bool:
+        """`write` off the event loop (it fsyncs: a slow disk must never stall polling); a failed
+        write is logged, not raised: the trail is a record, not a gate, and a full disk must not
+        stop a failover. True when the record is on disk."""
+        try:
+            await anyio.to_thread.run_sync(self.write, record)
+        except OSError as exc:
+            _log.error("audit trail write failed", error=str(exc), strategy=record.strategy, kind=record.kind)
+            return False
+        return True
 
     def close(self) -> None:
         """Close the file (idempotent)."""

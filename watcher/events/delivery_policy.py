@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
+from watcher.aio import Backoff
+
 # 4xx answers that mean "not now" rather than "never": retried quietly like a 5xx.
 _TRANSIENT_4XX = frozenset({408, 409, 425, 429})
 # Answers that may carry Retry-After, which we then honour instead of our own backoff.
@@ -35,8 +37,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int, rng: random.Random) -> float:
         """Seconds to wait after the `attempts`-th failure (1 = the first)."""
-        exponent = min(max(attempts - 1, 0), 62)
-        return rng.uniform(0.0, min(self.cap_seconds, self.base_seconds * 2.0**exponent))
+        return Backoff(self.base_seconds, self.cap_seconds, "full").delay(min(attempts, 63), rng)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ import httpx
 import structlog
 from pydantic import SecretStr
 
+from watcher.aio import guard, sleep
 from watcher.events.cloudevent import CONTENT_TYPE, RESYNC, build_event, source_for
 from watcher.events.delivery_policy import (
     Outcome,
@@ -48,7 +49,6 @@ _log = structlog.stdlib.get_logger(__name__)
 
 RESYNC_ORDERING_KEY = "__resync__"
 _BATCH_LIMIT = 32
-_LOOP_RESTART_DELAY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,8 @@ class Dispatcher:
         self._source = source
         self._disabled: set[str] = set()
         self._wake: dict[str, anyio.Event] = {}
+        # Never set: the dispatcher stops by cancellation; its sink loops end on a 410.
+        self._stopped = anyio.Event()
 
     def __repr__(self) -> str:
         names = [s.name for s in self._sinks]
@@ -156,14 +158,15 @@ class Dispatcher:
 
     async def _guarded(self, spec: SinkSpec) -> None:
         # A crash in one sink's loop (disk full, a bug) must neither kill the daemon nor go quiet:
-        # log it at once, count it, back off, start again.
-        while spec.name not in self._disabled:
-            try:
-                await self._sink_loop(spec)
-            except Exception:
-                _log.exception("outbox sink loop crashed", sink=spec.name)
-                self._metrics.task_restarts.labels(task=f"outbox-sink-{spec.name}").inc()
-                await self._sleep(_LOOP_RESTART_DELAY_SECONDS)
+        # the guard logs it at once, counts it, backs off, starts again. The loop ends on a 410.
+        task = f"outbox-sink-{spec.name}"
+        await guard(
+            task,
+            lambda: self._sink_loop(spec),
+            stop=self._stopped,
+            endless=False,
+            on_crash=lambda name: self._metrics.task_restarts.labels(task=name).inc(),
+        )
 
     async def _sink_loop(self, spec: SinkSpec) -> None:
         name = spec.name
@@ -189,17 +192,8 @@ class Dispatcher:
         deadlines = [
             t for t in (due, None if oldest is None else oldest + spec.max_age_seconds) if t is not None
         ]
-        wake = self._wake[spec.name]
-        async with anyio.create_task_group() as tg:
-
-            async def alarm(delay: float) -> None:
-                await self._sleep(delay)
-                tg.cancel_scope.cancel()
-
-            if deadlines:
-                tg.start_soon(alarm, max(0.0, min(deadlines) - self._clock()))
-            await wake.wait()
-            tg.cancel_scope.cancel()
+        delay = max(0.0, min(deadlines) - self._clock()) if deadlines else None
+        await sleep(delay, self._wake[spec.name], sleeper=self._sleep)
 
     async def _expire(self, spec: SinkSpec, now: float) -> None:
         moved = await anyio.to_thread.run_sync(

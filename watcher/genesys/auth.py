@@ -18,22 +18,24 @@ import structlog
 from pydantic import SecretStr
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
+from watcher.aio import Backoff, sleep
 from watcher.genesys.errors import (
     AuthenticationError,
     GenesysError,
     MalformedResponse,
     RateLimited,
-    RequestTimeout,
     ServerError,
     TransportFailure,
-    refused_not_timed_out,
     retry_after,
     server_message,
+    transport_error,
 )
 from watcher.genesys.retry import wait_for_retry
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.auth")
+
+REFRESH_BACKOFF = Backoff(2.0, 60.0, "none")
 
 
 class TokenThrottled(RateLimited):
@@ -178,21 +180,13 @@ class TokenSource:
                     headers={"Accept": "application/json"},
                     timeout=self._timeout,
                 )
-        except httpx.TimeoutException as exc:
-            if (refused := refused_not_timed_out(exc)) is not None:
-                raise TransportFailure(f"token request: {refused}", endpoint=endpoint) from None
-            raise RequestTimeout(
-                f"token request: no answer within {self._timeout:g}s", endpoint=endpoint
-            ) from None
-        except TimeoutError:
-            raise RequestTimeout(
-                f"token request: no answer within {self._timeout:g}s", endpoint=endpoint
-            ) from None
-        except httpx.DecodingError:
-            self._malformed()
-            raise MalformedResponse("token answer could not be decoded", endpoint=endpoint) from None
-        except httpx.RequestError as exc:
-            raise TransportFailure(f"token request failed: {type(exc).__name__}", endpoint=endpoint) from None
+        except (TimeoutError, httpx.RequestError) as exc:
+            error = transport_error(exc, endpoint, self._timeout, prefix="token request: ")
+            if error is None:  # pragma: no cover - transport_error maps every RequestError
+                raise
+            if isinstance(error, MalformedResponse):
+                self._malformed()
+            raise error from None
         status = response.status_code
         if self._metrics is not None:
             self._metrics.api_requests.labels(endpoint=endpoint, code=str(status)).inc()
@@ -265,21 +259,10 @@ class TokenSource:
                 failures = 0
             except GenesysError as exc:
                 failures += 1
-                backoff = min(60.0, 2.0**failures)
-                log.warning("token refresh failed", error=str(exc), retry_in=backoff)
+                backoff = REFRESH_BACKOFF.delay(failures)
+                log.warning("token refresh failed", error=str(exc), retry_in=round(backoff, 2))
                 await self._pause(backoff, stop)
 
     async def _pause(self, delay: float, stop: anyio.Event | None) -> None:
-        """Sleep with the injected `sleep` (so a fake clock drives the refresher), waking on `stop`."""
-        if stop is None:
-            await self._sleep(delay)
-            return
-        async with anyio.create_task_group() as tg:
-
-            async def wake_on_stop() -> None:
-                await stop.wait()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(wake_on_stop)
-            await self._sleep(delay)
-            tg.cancel_scope.cancel()
+        # The injected `sleep`, so a fake clock drives the refresher; `stop` still wakes it.
+        await sleep(delay, stop, sleeper=self._sleep)

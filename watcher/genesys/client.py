@@ -34,7 +34,7 @@ from watcher.genesys.errors import (
     ServerError,
     TransportFailure,
     error_for,
-    refused_not_timed_out,
+    transport_error,
 )
 from watcher.genesys.models import (
     AuditEntry,
@@ -258,22 +258,14 @@ class GenesysClient:
                         headers={"Authorization": f"Bearer {token}"},
                         timeout=deadline,
                     )
-        except TimeoutError:
-            self._count(endpoint, "timeout")
-            raise RequestTimeout(f"no answer within {deadline:g}s", endpoint=endpoint) from None
-        except httpx.TimeoutException as exc:
-            if (refused := refused_not_timed_out(exc)) is not None:
-                self._count(endpoint, "error")
-                raise TransportFailure(refused, endpoint=endpoint) from None
-            self._count(endpoint, "timeout")
-            raise RequestTimeout(f"no answer within {deadline:g}s", endpoint=endpoint) from None
-        except httpx.DecodingError:
-            self._count(endpoint, "error")
-            self._malformed(endpoint)
-            raise MalformedResponse("answer body could not be decoded", endpoint=endpoint) from None
-        except httpx.RequestError as exc:
-            self._count(endpoint, "error")
-            raise TransportFailure(f"transport error: {type(exc).__name__}", endpoint=endpoint) from None
+        except (TimeoutError, httpx.RequestError) as exc:
+            error = transport_error(exc, endpoint, deadline)
+            if error is None:  # pragma: no cover - transport_error maps every RequestError
+                raise
+            self._count(endpoint, "timeout" if isinstance(error, RequestTimeout) else "error")
+            if isinstance(error, MalformedResponse):
+                self._malformed(endpoint)
+            raise error from None
         self._count(endpoint, str(response.status_code))
         return response
 
@@ -355,6 +347,14 @@ class GenesysClient:
     async def register_webhook(self, webhook: WebhookRequest) -> Webhook:
         data = await self.request("POST", "webhooks", json=webhook.wire())
         return self._parse(Webhook, data, "webhooks")
+
+    async def register_webhook_once(self, webhook: WebhookRequest) -> tuple[str, bool]:
+        """Register the webhook unless one with the same name and target URL exists; (id, created)."""
+        for hook in await self.list_webhooks():
+            if hook.targetUrl == webhook.targetUrl and hook.name == webhook.name:
+                return hook.id, False
+        created = await self.register_webhook(webhook)
+        return created.id, True
 
     async def audit_logs(self, entity_id: str, *, page_size: int = 25) -> AsyncIterator[AuditEntry]:
         """Every audit entry of an entity, following `nextPage` until it is absent."""

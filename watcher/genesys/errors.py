@@ -136,6 +136,22 @@ def refused_not_timed_out(exc: httpx.TimeoutException) -> str | None:
     return None
 
 
+def transport_error(exc: Exception, endpoint: str, deadline: float, prefix: str = "") -> GenesysError | None:
+    """The typed error for what went wrong while sending one request, or None if `exc` is not a
+    transport matter: a timeout (ours or httpx's), a refused connection that httpx-aiohttp calls a
+    timeout, an undecodable body, any other transport failure. The one mapping every call uses.
+    """
+    if isinstance(exc, httpx.TimeoutException) and (refused := refused_not_timed_out(exc)) is not None:
+        return TransportFailure(prefix + refused, endpoint=endpoint)
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return RequestTimeout(f"{prefix}no answer within {deadline:g}s", endpoint=endpoint)
+    if isinstance(exc, httpx.DecodingError):
+        return MalformedResponse(f"{prefix}answer body could not be decoded", endpoint=endpoint)
+    if isinstance(exc, httpx.RequestError):
+        return TransportFailure(f"{prefix}transport error: {type(exc).__name__}", endpoint=endpoint)
+    return None
+
+
 def server_message(response: httpx.Response) -> str | None:
     """The `message` of an error body (or OAuth's error fields), cut to a sane length."""
     try:

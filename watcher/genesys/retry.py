@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from tenacity import RetryCallState, wait_random_exponential
+from tenacity import RetryCallState
 
+from watcher.aio import Backoff
 from watcher.genesys.errors import RateLimited
 
 MAX_RETRY_AFTER = 60.0
-_backoff = wait_random_exponential(multiplier=0.25, max=8.0)
+_BACKOFF = Backoff(0.25, 8.0)
 
 
 def wait_for_retry(state: RetryCallState) -> float:
@@ -16,4 +17,4 @@ def wait_for_retry(state: RetryCallState) -> float:
     exc = outcome.exception() if outcome is not None else None
     if isinstance(exc, RateLimited) and exc.retry_after is not None:
         return min(exc.retry_after, MAX_RETRY_AFTER)
-    return _backoff(state)
+    return _BACKOFF.delay(state.attempt_number)

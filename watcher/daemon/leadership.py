@@ -2,7 +2,7 @@
 
 The failover core decides in every instance (a follower keeps warm state, ready to take over); only
 the leader's executor writes and emits events. Backends: `SingleInstance` (always the leader: run
-exactly one) and `EtcdLeaderElection` (a key held under an etcd lease).
+exactly one) here, and `EtcdLeaderElection` (a key held under an etcd lease) in `election.py`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import anyio
-
-from watcher.config import LeaderSettings
 
 
 def default_instance_id() -> str:
@@ -63,11 +61,3 @@ class SingleInstance:
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "none", "instance": self.instance_id, "leader": True, "holder": self.instance_id}
-
-
-def build_leadership(settings: LeaderSettings) -> Leadership:
-    if settings.backend == "etcd":
-        from watcher.daemon.etcd_leader import EtcdLeaderElection
-
-        return EtcdLeaderElection(settings)
-    return SingleInstance(settings.instance_id)

@@ -6,6 +6,10 @@ never reads a clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+# Why a poll produced no status to judge: the `result` label of the health-check metric.
+FailureKind = Literal["timeout", "error", "malformed"]
 
 
 @dataclass(frozen=True)
@@ -13,7 +17,8 @@ class Observation:
     """One health probe result for one region.
 
     `reason` is human text explaining the verdict ("status=HEALTHY", "timeout after 2.0s",
-    "http 503", "syncIntervalSeconds=400 > 300"); it ends up in explanations verbatim.
+    "http 503", "syncIntervalSeconds=400 > 300"); it ends up in explanations verbatim. `status` is
+    what the region reported, when it answered; `failure` says why there was no answer to judge.
 
     >>> Observation("us-east-1", ok=False, at=12.0, reason="http 503").ok
     False
@@ -25,6 +30,7 @@ class Observation:
     reason: str
     status: str | None = None
     latency_ms: float | None = None
+    failure: FailureKind | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -32,7 +38,7 @@ class Observation:
             "ok": self.ok,
             "at": self.at,
             "reason": self.reason,
-            "status": self.status,
+            "status": self.status if self.failure is None else self.failure,
             "latencyMs": self.latency_ms,
         }
 

@@ -1,0 +1,149 @@
+"""Where a strategy's decision reaches the objects that follow it: its EventBridge routing rules.
+
+One path for every follower write: the switch (right after its strategy's PUT) and the read-back's
+repairs (a rule that does not point at its strategy's active region: a switch interrupted between
+the strategy and the rules, or an edit behind the watcher's back) both go through `follow`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import structlog
+
+from watcher.config import RuleSettings
+from watcher.daemon.leadership import Leadership
+from watcher.events import AuditRecord, AuditTrail
+from watcher.genesys import GenesysClient, GenesysError
+from watcher.metrics import WatcherMetrics
+from watcher.reweight import PlanError
+from watcher.writer import WriteOutcome, write_rule_target
+
+log = structlog.get_logger("watcher.followers")
+
+
+@dataclass(frozen=True)
+class Followed:
+    """What making a strategy's followers follow it did: the writes, and what failed."""
+
+    writes: tuple[WriteOutcome, ...]
+    errors: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        return not self.errors
+
+
+def version_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class Followers:
+    """The rules of every strategy, and the one way they are made to follow it."""
+
+    def __init__(
+        self,
+        client: GenesysClient,
+        rules: Sequence[RuleSettings],
+        *,
+        gate: Leadership,
+        metrics: WatcherMetrics,
+        trail: AuditTrail | None,
+        attempts: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self._client = client
+        self._gate = gate
+        self._metrics = metrics
+        self._trail = trail
+        self.attempts = attempts
+        self._clock = clock
+        self._rules: Mapping[str, list[RuleSettings]] = _by_strategy(rules)
+
+    def set_rules(self, rules: Sequence[RuleSettings]) -> None:
+        self._rules = _by_strategy(rules)
+
+    def rules_of(self, strategy: str) -> list[RuleSettings]:
+        return list(self._rules.get(strategy, []))
+
+    async def follow(
+        self, strategy: str, region: str, *, explanation: Mapping[str, Any] | None = None
+    ) -> Followed:
+        """Point every rule of `strategy` at `region`'s target, in parallel.
+
+        `explanation` is the switch's (its writes are audited whatever they did); without one this
+        is a repair, audited and logged only when it changed something.
+        """
+        writes: list[WriteOutcome] = []
+        errors: list[str] = []
+
+        async def one(rule: RuleSettings) -> None:
+            if not await self._gate.may_write(strategy):
+                errors.append(f"rule {rule.id}: leadership lost before it could be retargeted")
+                return
+            try:
+                outcome = await write_rule_target(
+                    self._client,
+                    rule.id,
+                    rule.targets,
+                    region,
+                    attempts=self.attempts,
+                    clock=self._clock,
+                )
+            except (GenesysError, PlanError) as exc:
+                errors.append(f"rule {rule.id}: {exc}")
+                log.error("rule retarget failed", rule=rule.id, strategy=strategy, error=str(exc))
+                await self._audit(strategy, rule.id, None, explanation, error=str(exc))
+                return
+            writes.append(outcome)
+            if outcome.changed:
+                self._metrics.update_latency.labels(kind="rule").observe(outcome.latency_seconds)
+                if explanation is None:
+                    log.warning(
+                        "rule did not follow its strategy; retargeted",
+                        rule=rule.id,
+                        strategy=strategy,
+                        region=region,
+                    )
+            if outcome.changed or explanation is not None:
+                await self._audit(strategy, rule.id, outcome, explanation)
+
+        async with anyio.create_task_group() as tg:
+            for rule in self.rules_of(strategy):
+                tg.start_soon(one, rule, name=f"follow:{rule.id}")
+        return Followed(tuple(writes), tuple(errors))
+
+    async def _audit(
+        self,
+        strategy: str,
+        rule: str,
+        outcome: WriteOutcome | None,
+        explanation: Mapping[str, Any] | None,
+        *,
+        error: str | None = None,
+    ) -> None:
+        if self._trail is None:
+            return
+        await self._trail.append(
+            AuditRecord(
+                strategy=strategy,
+                kind="rule",
+                rule=rule,
+                result="failure" if outcome is None else "success",
+                version_before=None if outcome is None else version_or_none(outcome.version_before),
+                version_after=None if outcome is None else version_or_none(outcome.version_after),
+                latency_seconds=None if outcome is None else outcome.latency_seconds,
+                error=error,
+                explanation=dict(explanation) if explanation is not None else {},
+            )
+        )
+
+
+def _by_strategy(rules: Sequence[RuleSettings]) -> dict[str, list[RuleSettings]]:
+    grouped: dict[str, list[RuleSettings]] = {}
+    for rule in rules:
+        grouped.setdefault(rule.strategy, []).append(rule)
+    return grouped

@@ -1,0 +1,151 @@
+"""Start-up: the daemon's running parts, built once, in order, and closed in reverse.
+
+`assemble` yields one frozen `Parts` record: the client, the audit trail, the outbox and its
+dispatcher, the followers, the executor, the read-back and the poll scheduler. Nothing in it is
+filled in later, so no part of the daemon has to ask whether another one exists yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import anyio
+import httpx
+
+from watcher.config import LeaderSettings, WatcherConfig
+from watcher.core import Reweight
+from watcher.daemon.announce import Announcer
+from watcher.daemon.election import EtcdLeaderElection
+from watcher.daemon.engine import Engine
+from watcher.daemon.executor import Executor, SwitchReport
+from watcher.daemon.followers import Followers
+from watcher.daemon.health import QuorumSource, RegionHealthEndpoint
+from watcher.daemon.leadership import Leadership, SingleInstance
+from watcher.daemon.readback import ReadBack
+from watcher.daemon.scheduler import PollScheduler
+from watcher.daemon.status import WallClock
+from watcher.events import AuditTrail, Dispatcher, Outbox, SinkSpec
+from watcher.genesys import GenesysClient
+from watcher.metrics import WatcherMetrics
+
+
+def build_leadership(settings: LeaderSettings) -> Leadership:
+    if settings.backend == "etcd":
+        return EtcdLeaderElection(settings)
+    return SingleInstance(settings.instance_id)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The running parts of one daemon, fixed for its life."""
+
+    client: GenesysClient
+    trail: AuditTrail
+    outbox: Outbox | None
+    dispatcher: Dispatcher | None
+    followers: Followers
+    executor: Executor
+    readback: ReadBack
+    scheduler: PollScheduler
+
+
+@dataclass(frozen=True)
+class Shell:
+    """What the parts are wired to: the parts of the daemon that exist before start-up."""
+
+    metrics: WatcherMetrics
+    engine: Engine
+    leadership: Leadership
+    announce: Announcer
+    wall: WallClock
+    stop: anyio.Event
+    clock: Callable[[], float]
+    config: Callable[[], WatcherConfig]
+    on_switch: Callable[[SwitchReport, Reweight], Awaitable[None]]
+
+
+def _dispatcher(
+    cfg: WatcherConfig, outbox: Outbox, http: httpx.AsyncClient, metrics: WatcherMetrics
+) -> Dispatcher:
+    sinks = [
+        SinkSpec(s.name, s.url, cfg.sink_secrets(s), s.timeout_seconds, cfg.events.max_age_seconds)
+        for s in cfg.sinks
+    ]
+    return Dispatcher(outbox, sinks, http, metrics, source=cfg.events.source)
+
+
+def health_source(cfg: WatcherConfig, client: GenesysClient, clock: Callable[[], float]) -> QuorumSource:
+    return QuorumSource([RegionHealthEndpoint(client, cfg.health, clock=clock)])
+
+
+@contextlib.asynccontextmanager
+async def assemble(
+    cfg: WatcherConfig, shell: Shell, *, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[Parts]:
+    """Build every part for `cfg`; close them (in reverse) when the block ends."""
+    cfg.state.dir.mkdir(parents=True, exist_ok=True)
+    m = shell.metrics
+    async with contextlib.AsyncExitStack() as stack:
+        trail = AuditTrail(
+            cfg.state.dir, max_bytes=cfg.state.audit_max_bytes, backups=cfg.state.audit_backups
+        )
+        stack.callback(trail.close)
+        client = await stack.enter_async_context(
+            GenesysClient(cfg.genesys, cfg.client_secret(), transport=transport, metrics=m)
+        )
+        outbox: Outbox | None = None
+        dispatcher: Dispatcher | None = None
+        if cfg.sinks:
+            outbox = Outbox(cfg.state.dir / "outbox.sqlite3")
+            stack.callback(outbox.close)
+            sink_http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
+            dispatcher = _dispatcher(cfg, outbox, sink_http, m)
+        shell.announce.trail = trail
+        shell.announce.dispatcher = dispatcher
+        attempts = cfg.executor.conflict_retries
+        followers = Followers(
+            client,
+            cfg.rules,
+            gate=shell.leadership,
+            metrics=m,
+            trail=trail,
+            attempts=attempts,
+            clock=shell.clock,
+        )
+        executor = Executor(
+            client,
+            followers,
+            shell.engine.feed,
+            gate=shell.leadership,
+            metrics=m,
+            trail=trail,
+            report=shell.on_switch,
+            conflict_retries=attempts,
+            grace_seconds=cfg.executor.shutdown_grace_seconds,
+            clock=shell.clock,
+            readable=shell.wall.convert,
+        )
+        readback = ReadBack(
+            client,
+            shell.engine,
+            executor,
+            followers,
+            shell.leadership,
+            shell.config,
+            metrics=m,
+            stop=shell.stop,
+            clock=shell.clock,
+        )
+        scheduler = PollScheduler(
+            cfg.region_ids(),
+            health_source(cfg, client, shell.clock),
+            cfg.health,
+            shell.engine.feed,
+            shell.engine.settling,
+            stop=shell.stop,
+            metrics=m,
+            clock=shell.clock,
+        )
+        yield Parts(client, trail, outbox, dispatcher, followers, executor, readback, scheduler)
