@@ -1,0 +1,138 @@
+"""Cross-checks that types cannot express: unknown regions, missing rule targets, a request budget
+too small for the poll rate, plain-HTTP token transport to a non-loopback host."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from watcher.config import WatcherConfig
+
+# Share of the request budget the health polls may use; the rest is kept for writes, read-backs
+# and retries so a failover is never starved by polling.
+POLL_BUDGET_SHARE = 0.8
+
+
+def _expand(path: Path) -> Path:
+    return Path(os.path.expandvars(str(path))).expanduser()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(key: str, url: str | None, problems: list[str]) -> None:
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"{key}: {url!r} is not an http(s) URL")
+    elif parts.scheme == "http" and not _is_loopback(parts.hostname):
+        problems.append(
+            f"{key}: plain http to {parts.hostname} refused (tokens and secrets travel there); "
+            "use https, or a loopback address for the simulator"
+        )
+
+
+def _check_secret(key: str, inline: SecretStr | None, file: Path | None, problems: list[str]) -> None:
+    if inline is not None and file is not None:
+        problems.append(f"{key}: give {key.rsplit('.', 1)[-1]} or {key.rsplit('.', 1)[-1]}_file, not both")
+    elif inline is None and file is None:
+        problems.append(f"{key}: missing (set it, or {key.rsplit('.', 1)[-1]}_file)")
+    elif file is not None:
+        path = _expand(file)
+        try:
+            empty = path.is_file() and not path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            # Permission denied or not text: one line naming the key, not a traceback.
+            problems.append(f"{key}_file: {path} is not readable ({type(exc).__name__})")
+            return
+        if not path.is_file():
+            problems.append(f"{key}_file: {path} is not a readable file")
+        elif empty:
+            problems.append(f"{key}_file: {path} is empty")
+
+
+def cross_check(cfg: WatcherConfig) -> list[str]:
+    """Problems that types cannot express, one line each, naming the key."""
+    problems: list[str] = []
+    g, h = cfg.genesys, cfg.health
+    _check_base_url("genesys.api_base_url", g.api_base_url, problems)
+    _check_base_url("genesys.login_base_url", g.login_base_url, problems)
+    _check_secret("genesys.client_secret", g.client_secret, g.client_secret_file, problems)
+    if h.fall < 1:
+        problems.append(f"health.fall: must be at least 1 (got {h.fall})")
+    if h.rise < 1:
+        problems.append(f"health.rise: must be at least 1 (got {h.rise})")
+    if h.timeout_seconds >= h.interval_seconds:
+        problems.append(
+            f"health.timeout_seconds: {h.timeout_seconds} must be below health.interval_seconds "
+            f"({h.interval_seconds}), or polls would overlap"
+        )
+    if cfg.failback.max_hold_seconds < cfg.failback.hold_seconds:
+        problems.append("failback.max_hold_seconds: must be at least failback.hold_seconds")
+
+    region_ids = cfg.region_ids()
+    declared = {r.id for r in cfg.regions}
+    if len(declared) != len(cfg.regions):
+        problems.append("regions: duplicate region id")
+    if not cfg.strategies:
+        problems.append("strategies: at least one strategy is needed")
+    strategy_regions: dict[str, list[str]] = {}
+    for i, s in enumerate(cfg.strategies):
+        if s.id in strategy_regions:
+            problems.append(f"strategies[{i}].id: duplicate strategy id {s.id!r}")
+        strategy_regions[s.id] = s.regions
+        if len(set(s.regions)) != len(s.regions):
+            problems.append(f"strategies[{i}].regions: a region is listed twice")
+        for region in s.regions:
+            if declared and region not in declared:
+                problems.append(
+                    f"strategies[{i}].regions: unknown region {region!r} (declare it under [[regions]])"
+                )
+    for i, rule in enumerate(cfg.rules):
+        if rule.strategy not in strategy_regions:
+            problems.append(f"rules[{i}].strategy: unknown strategy {rule.strategy!r}")
+            continue
+        missing = [r for r in strategy_regions[rule.strategy] if r not in rule.targets]
+        if missing:
+            problems.append(
+                f"rules[{i}].targets: no target for region(s) {', '.join(missing)} "
+                f"of strategy {rule.strategy!r}"
+            )
+    names = [s.name for s in cfg.sinks]
+    for i, sink in enumerate(cfg.sinks):
+        if names.count(sink.name) > 1:
+            problems.append(f"sinks[{i}].name: duplicate sink name {sink.name!r}")
+        _check_base_url(f"sinks[{i}].url", sink.url, problems)
+        _check_secret(f"sinks[{i}].secret", sink.secret, sink.secret_file, problems)
+    if cfg.webhook is not None:
+        _check_base_url("webhook.target_url", cfg.webhook.target_url, problems)
+    if cfg.server.admin_token is not None and cfg.server.admin_token_file is not None:
+        problems.append("server.admin_token: give admin_token or admin_token_file, not both")
+
+    # Budget: every region is polled once per interval; keep a share for writes and retries.
+    if region_ids and h.interval_seconds > 0:
+        per_minute = len(region_ids) * 60.0 / h.interval_seconds
+        allowed = g.requests_per_minute * POLL_BUDGET_SHARE
+        if per_minute > allowed:
+            smallest = math.ceil(len(region_ids) * 60.0 / allowed * 100) / 100
+            problems.append(
+                f"health.interval_seconds: {len(region_ids)} regions every {h.interval_seconds}s "
+                f"need {per_minute:.0f} requests/min, more than {POLL_BUDGET_SHARE:.0%} of "
+                f"genesys.requests_per_minute={g.requests_per_minute}; the smallest interval "
+                f"that fits is {smallest}s"
+            )
+    return problems
