@@ -12,10 +12,18 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
+import anyio
 import structlog
 
+from watcher.aio import Backoff, Sleeper
 from watcher.genesys.client import GenesysClient
-from watcher.genesys.errors import VersionConflict
+from watcher.genesys.errors import (
+    RateLimited,
+    RequestTimeout,
+    ServerError,
+    TransportFailure,
+    VersionConflict,
+)
 from watcher.reweight import plan_rule, plan_strategy, rule_matches, strategy_matches
 
 log = structlog.get_logger("watcher.writer")
@@ -27,6 +35,16 @@ class _Versioned(Protocol):
 
 
 V = TypeVar("V", bound=_Versioned)
+Confirm = Callable[[], Awaitable[bool]]
+
+# A write that failed in transit may have landed: it is never resent blind, but re-read first.
+_IN_TRANSIT = (ServerError, TransportFailure, RequestTimeout, RateLimited)
+WRITE_BACKOFF = Backoff(0.25, 8.0)
+MAX_RETRY_AFTER = 60.0
+
+
+class WriteRefused(Exception):
+    """The write was not sent: this instance could not confirm it still leads."""
 
 
 WriteKind = Literal["strategy", "rule"]
@@ -66,19 +84,26 @@ async def write_with_retries(
     *,
     attempts: int,
     clock: Callable[[], float],
+    confirm: Confirm | None = None,
+    sleeper: Sleeper = anyio.sleep,
 ) -> WriteOutcome:
     """Read; if it is already as wanted, stop; else write the plan made from what was read.
 
-    A version conflict means someone wrote in between: read again and plan from that, `attempts` times.
+    Every attempt starts with a read, and (`confirm`) a check that this instance still leads made
+    *after* that read: a write is only ever planned on what the server held while we led. A version
+    conflict means someone wrote in between; a failure in transit (5xx, transport, timeout, 429)
+    may or may not have landed. Either way: read again and plan from that, `attempts` times.
     """
     started = clock()
-    conflicts = 0
+    conflicts = failures = 0
     while True:
         current = await read()
         if already(current):
             return WriteOutcome(
                 kind, object_id, False, current.version, current.version, clock() - started, conflicts
             )
+        if confirm is not None and not await confirm():
+            raise WriteRefused(f"{kind} {object_id}: leadership could not be confirmed; not written")
         try:
             written = await write(current)
         except VersionConflict:
@@ -87,9 +112,34 @@ async def write_with_retries(
             if conflicts >= attempts:
                 raise
             continue
+        except _IN_TRANSIT as exc:
+            failures += 1
+            if failures >= attempts:
+                raise
+            after = exc.retry_after if isinstance(exc, RateLimited) else None
+            delay = min(after, MAX_RETRY_AFTER) if after is not None else WRITE_BACKOFF.delay(failures)
+            log.warning(
+                f"{kind} write failed in transit; re-reading before trying again",
+                id=object_id,
+                error=str(exc),
+                retry_in=round(delay, 3),
+            )
+            await sleeper(delay)
+            continue
         return WriteOutcome(
             kind, object_id, True, current.version, written.version, clock() - started, conflicts
         )
+
+
+async def rewrite_unchanged(
+    read: Callable[[], Awaitable[V]], write: Callable[[V], Awaitable[V]], confirm: Confirm
+) -> V:
+    """Fence an object: write it back as read, so its version moves on and any write planned on an
+    older version (a deposed leader's) is refused with a conflict."""
+    current = await read()
+    if not await confirm():
+        raise WriteRefused("leadership could not be confirmed; not fenced")
+    return await write(current)
 
 
 async def write_strategy_order(
@@ -99,6 +149,7 @@ async def write_strategy_order(
     *,
     attempts: int = 5,
     clock: Callable[[], float] = time.monotonic,
+    confirm: Confirm | None = None,
 ) -> WriteOutcome:
     """Make `strategy_id` route in `order` with one atomic PUT; re-read and re-plan on conflicts."""
     return await write_with_retries(
@@ -106,9 +157,10 @@ async def write_strategy_order(
         strategy_id,
         lambda: client.get_strategy(strategy_id),
         lambda current: strategy_matches(current, order),
-        lambda current: client.put_strategy(plan_strategy(current, order)),
+        lambda current: client.put_strategy(plan_strategy(current, order), retries=0),
         attempts=attempts,
         clock=clock,
+        confirm=confirm,
     )
 
 
@@ -120,6 +172,7 @@ async def write_rule_target(
     *,
     attempts: int = 5,
     clock: Callable[[], float] = time.monotonic,
+    confirm: Confirm | None = None,
 ) -> WriteOutcome:
     """Point `rule_id` at `region`'s target with the version read; re-read and re-plan on conflicts."""
     return await write_with_retries(
@@ -127,7 +180,8 @@ async def write_rule_target(
         rule_id,
         lambda: client.get_rule(rule_id),
         lambda current: rule_matches(current, region_targets, region),
-        lambda current: client.put_rule(rule_id, plan_rule(current, region_targets, region)),
+        lambda current: client.put_rule(rule_id, plan_rule(current, region_targets, region), retries=0),
         attempts=attempts,
         clock=clock,
+        confirm=confirm,
     )

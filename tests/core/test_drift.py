@@ -16,26 +16,42 @@ def snap(region: str | None, at: float, version: int = 2) -> StrategySnapshot:
     return StrategySnapshot("s1", region, version, at)
 
 
-def test_report_mode_reports_each_distinct_drift_once_and_adopts_nothing() -> None:
+def test_report_mode_reports_each_distinct_move_once_and_adopts_it() -> None:
+    # SPEC 4.1: the watcher protects what the API routes to; a manual move is adopted, not ignored.
     shell = started()
     (drift,) = shell.feed(snap("b", 1.0))
     assert isinstance(drift, DriftDetected)
     assert (drift.expected_region, drift.actual_region) == ("a", "b")
-    assert drift.explanation.summary == (
-        "s1 drifted: the API routes to b but the watcher expects a; "
-        "reporting only (drift=report); s1 still expects a"
+    assert drift.explanation.summary.startswith(
+        "s1 was moved behind the watcher's back: the API routes to b, not a; adopted (drift=report)"
     )
     status = shell.status()
     assert status.drift
-    assert status.active_region == "a"
+    assert status.active_region == "b"
     assert status.version == 2
     assert shell.feed(snap("b", 2.0)) == ()
+    assert shell.status().drift  # still where the watcher did not write
     (again,) = shell.feed(snap("c", 3.0))
     assert isinstance(again, DriftDetected)
-    assert again.actual_region == "c"
-    assert shell.feed(snap("a", 4.0)) == ()
+    assert (again.expected_region, again.actual_region) == ("b", "c")
+    assert shell.status().active_region == "c"
+
+
+def test_an_adopted_move_is_failed_over_when_its_region_dies_and_not_failed_back() -> None:
+    shell = started()
+    shell.feed(snap("b", 1.0))
+    # b dies while a is healthy: the region the API routes to is protected.
+    write = only_reweight(shell.down("b", 2.0))
+    assert (write.from_region, write.to_region, write.kind) == ("b", "a", "failover")
+    shell.ack(write, 3.0)
     assert not shell.status().drift
-    assert len(shell.feed(snap("c", 5.0))) == 1  # a new episode is reported again
+    assert not shell.status().adopted
+
+
+def test_an_adopted_move_away_from_the_primary_is_not_undone_by_failback() -> None:
+    shell = started()
+    shell.feed(snap("b", 1.0))
+    assert reweights(shell.tick(10_000.0)) == []  # a healthy all along: the operator's move stands
 
 
 def test_reconcile_mode_writes_back_the_expected_region() -> None:
@@ -82,8 +98,9 @@ def test_snapshots_while_a_write_is_in_flight_are_not_drift() -> None:
 def test_a_successful_write_resolves_drift() -> None:
     shell = started()
     shell.feed(snap("c", 1.0))
-    write = only_reweight(shell.down("a", 2.0))
-    assert (write.from_region, write.to_region) == ("c", "b")
+    # The move to c was adopted: it is c's outage that is failed over, to the first healthy region.
+    write = only_reweight(shell.down("c", 2.0))
+    assert (write.from_region, write.to_region) == ("c", "a")
     shell.ack(write, 3.0)
     assert not shell.status().drift
 
@@ -91,10 +108,10 @@ def test_a_successful_write_resolves_drift() -> None:
 def test_initial_snapshot_is_adopted_level_triggered() -> None:
     shell = started()
     shell.feed(snap("c", 1.0))
-    write = only_reweight(shell.down("a", 2.0))
-    assert shell.feed(StrategySnapshot("s1", "c", 9, 3.0, initial=True)) == ()
+    write = only_reweight(shell.down("c", 2.0))
+    assert shell.feed(StrategySnapshot("s1", "b", 9, 3.0, initial=True)) == ()
     status = shell.status()
-    assert (status.active_region, status.pending, status.drift, status.version) == ("c", None, False, 9)
+    assert (status.active_region, status.pending, status.drift, status.version) == ("b", None, False, 9)
     assert reweights(shell.ack(write, 4.0)) == []  # the old write's ack is stale now
 
 

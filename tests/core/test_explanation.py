@@ -43,7 +43,8 @@ def test_explanations_and_actions_are_hashable_by_value() -> None:
 def test_every_action_explanation_serialises() -> None:
     shell = started()
     shell.feed(StrategySnapshot("s1", "c", 3, 0.5))
-    shell.ack(only_reweight(shell.down("a", 1.0)), 2.0)
+    shell.ack(only_reweight(shell.down("c", 1.0)), 2.0)
+    shell.down("a", 3.0)
     shell.down("b", 3.0)
     shell.down("c", 3.0)
     shell.feed(OperatorPin("s1", "c", 10.0, 4.0))

@@ -179,3 +179,21 @@ def test_pin_explanation_mentions_a_bad_streak_underway() -> None:
     assert write.explanation.summary == (
         "operator pin: routing s1 to c for 98s; c healthy, 1/2 bad observations: http 503"
     )
+
+
+def test_dry_run_decides_against_the_truth_and_acts_when_turned_off() -> None:
+    from dataclasses import replace as _replace
+
+    from watcher.core import WriteSkipped
+
+    shell = started()
+    shell.policy = _replace(shell.policy, dry_run=True)
+    decided = only_reweight(shell.down("a", 1.0))
+    assert decided.dry_run
+    shell.feed(WriteSkipped("s1", decided.to_region, 1.5))
+    status = shell.status()
+    assert (status.active_region, status.pending, status.drift) == ("a", None, False)
+    assert reweights(shell.tick(2.0)) == []  # the same decision is not sent again
+    shell.policy = _replace(shell.policy, dry_run=False)
+    real = only_reweight(shell.tick(2.5))
+    assert (real.from_region, real.to_region, real.dry_run) == ("a", "b", False)

@@ -106,6 +106,9 @@ async def test_only_the_leader_writes_and_the_survivor_fails_back(
             timeout=10,
         )
 
+        # The leader fenced the strategy when it took over (SPEC 4.1): one unchanged write-back.
+        fenced = len(strategy_puts(sim))
+        assert fenced == 1
         # Both watchers see the primary degrade; only the leader writes.
         (await admin.put(f"/_sim/regions/{PRIMARY}", json={"status": "DEGRADED"})).raise_for_status()
         await until(lambda: first_region(sim) == SECONDARY and leader.watcher.switch_log != [], timeout=10)
@@ -115,8 +118,8 @@ async def test_only_the_leader_writes_and_the_survivor_fails_back(
             lambda: follower.watcher.scheduler is not None and follower.watcher.scheduler.polls >= polls + 8
         )
         assert not follower.watcher.engine.world.regions[PRIMARY].healthy  # it saw the same degradation
-        assert len(strategy_puts(sim)) == 1
-        assert [r.status for r in strategy_puts(sim)] == [200]
+        assert len(strategy_puts(sim)) == fenced + 1
+        assert [r.status for r in strategy_puts(sim)][fenced:] == [200]
         assert follower.watcher.switch_log == []
         statuses = [await i.status() for i in (leader, follower)]
         assert [s["leader"] for s in statuses] == [True, False]
@@ -130,7 +133,8 @@ async def test_only_the_leader_writes_and_the_survivor_fails_back(
         await until(lambda: follower.watcher.engine.world.strategies[STRATEGY].active_region == SECONDARY)
         (await admin.put(f"/_sim/regions/{PRIMARY}", json={"status": "HEALTHY"})).raise_for_status()
         await until(lambda: first_region(sim) == PRIMARY and follower.watcher.switch_log != [], timeout=10)
-        assert [r.status for r in strategy_puts(sim)] == [200, 200]
+        # The successor fenced the strategy (one unchanged write-back), then failed back.
+        assert [r.status for r in strategy_puts(sim)][fenced:] == [200, 200, 200]
         assert [s["kind"] for s in follower.watcher.switch_log] == ["failback"]
         status = await follower.status()
         assert status["leader"] is True

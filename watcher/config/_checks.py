@@ -120,8 +120,22 @@ def cross_check(cfg: WatcherConfig) -> list[str]:
         _check_secret(f"sinks[{i}].secret", sink.secret, sink.secret_file, problems)
     if cfg.webhook is not None:
         _check_base_url("webhook.target_url", cfg.webhook.target_url, problems)
-    if cfg.server.admin_token is not None and cfg.server.admin_token_file is not None:
+    srv = cfg.server
+    if srv.admin_token is not None and srv.admin_token_file is not None:
         problems.append("server.admin_token: give admin_token or admin_token_file, not both")
+    elif srv.admin_token is not None and not srv.admin_token.get_secret_value().strip():
+        # An empty token would let `Authorization: Bearer ` through: refuse it, never open the API.
+        problems.append("server.admin_token: empty; set a token, or leave it out to disable the admin API")
+    elif srv.admin_token_file is not None:
+        _check_secret("server.admin_token", None, srv.admin_token_file, problems)
+    lead = cfg.leader
+    if lead.backend == "etcd" and lead.ttl_seconds <= g.request_timeout_seconds:
+        # A write that passed the leader check may take a whole request timeout to land; the
+        # lease must outlive it, or a deposed leader's write lands after a successor's.
+        problems.append(
+            f"leader.ttl_seconds: {lead.ttl_seconds}s must exceed genesys.request_timeout_seconds "
+            f"({g.request_timeout_seconds:g}s), so a write in flight cannot outlive the lease"
+        )
 
     # Budget: every region is polled once per interval; keep a share for writes and retries.
     if region_ids and h.interval_seconds > 0:

@@ -52,7 +52,7 @@ class GenesysSettings(_Section):
     client_secret_file: Path | None = None
     requests_per_minute: int = Field(default=300, ge=1)
     max_concurrency: int = Field(default=64, ge=1, le=4096)
-    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    request_timeout_seconds: float = Field(default=5.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
     token_refresh_margin_seconds: float = Field(default=300.0, ge=0)
     paths: ApiPaths = ApiPaths()
@@ -171,7 +171,7 @@ class LeaderSettings(_Section):
     backend: Literal["none", "etcd"] = "none"
     endpoints: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:2379"], min_length=1)
     key: str = Field(default="/failover-watcher/leader", min_length=1)
-    ttl_seconds: int = Field(default=10, ge=2, le=300)
+    ttl_seconds: int = Field(default=15, ge=2, le=300)
     instance_id: str | None = Field(default=None, description="default: hostname and process id")
 
 

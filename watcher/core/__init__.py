@@ -32,6 +32,7 @@ from watcher.core.inputs import (
     StrategySnapshot,
     Tick,
     WriteFailed,
+    WriteSkipped,
     WriteSucceeded,
 )
 from watcher.core.machine import step
@@ -76,6 +77,7 @@ __all__ = [
     "Tick",
     "WorldState",
     "WriteFailed",
+    "WriteSkipped",
     "WriteSucceeded",
     "health_verdict",
     "step",

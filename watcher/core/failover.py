@@ -165,6 +165,9 @@ def _write(
         left = explain.seconds(status.hold_until - now)
         summary = f"{plan.summary}, but {sp.id} is held by an operator for another {left}"
         return record(summary + "; not writing", f"held:{plan.kind}:{plan.target}"), ()
+    if plan.target == status.skipped_target and (policy.dry_run or status.skipped_follower):
+        why = "dry run: not written" if policy.dry_run else "another instance leads: not written"
+        return record(f"{plan.summary}; {why}", f"skipped:{plan.kind}:{plan.target}"), ()
     expl = explain.explanation(prefix + plan.summary, now, policy, plan.observations, **plan.extra)
     reweight = Reweight(
         strategy=sp.id,
@@ -237,7 +240,7 @@ def _plan(
         summary = f"{cause}; switching {sp.id} to {target}"
         return status, _Plan(target, "failover", summary, source, "failover", seen)
 
-    if policy.failback.mode == "auto" and not hold_failback and active is not None:
+    if policy.failback.mode == "auto" and not hold_failback and not status.adopted and active is not None:
         status, plan = _failback(status, regions, sp, policy, now, active, source)
         if plan is not None:
             return status, plan

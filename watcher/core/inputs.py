@@ -77,6 +77,17 @@ class WriteSucceeded:
 
 
 @dataclass(frozen=True)
+class WriteSkipped:
+    """The shell did not write the Reweight for `strategy`: a dry run, or this instance does not
+    lead (`follower`). What the API routes to is unchanged, and so is the core's belief."""
+
+    strategy: str
+    region: str
+    at: float
+    follower: bool = False
+
+
+@dataclass(frozen=True)
 class WriteFailed:
     """The shell's Reweight for `strategy` failed for good (after its own bounded retries)."""
 
@@ -120,6 +131,7 @@ Event = (
     | Tick
     | StrategySnapshot
     | WriteSucceeded
+    | WriteSkipped
     | WriteFailed
     | OperatorHold
     | OperatorPin

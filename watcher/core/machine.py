@@ -33,6 +33,7 @@ from watcher.core.inputs import (
     StrategySnapshot,
     Tick,
     WriteFailed,
+    WriteSkipped,
     WriteSucceeded,
 )
 from watcher.core.policy import CorePolicy, StrategyPolicy
@@ -55,6 +56,8 @@ def step(world: WorldState, event: Event, policy: CorePolicy) -> Step:
             return _on_strategy(world, policy, event.strategy, event.at, _snapshot(event))
         case WriteSucceeded():
             return _on_strategy(world, policy, event.strategy, event.at, _succeeded(event))
+        case WriteSkipped():
+            return _on_strategy(world, policy, event.strategy, event.at, _skipped(event))
         case WriteFailed():
             return _on_strategy(world, policy, event.strategy, event.at, _failed(event))
         case OperatorHold():
@@ -132,6 +135,9 @@ def _snapshot(ev: StrategySnapshot) -> Handler:
                 drift_actual=None,
                 drift_reported=None,
                 note=None,
+                adopted=False,
+                skipped_target=None,
+                skipped_follower=False,
             )
             return adopted, (), ()
         if s.pending is not None:
@@ -141,15 +147,38 @@ def _snapshot(ev: StrategySnapshot) -> Handler:
             s.retry_at is not None and ev.active_region == s.failed_target
         ):
             # A failed write may have landed anyway; its retry (still due) settles the matter.
+            if s.adopted:  # still where the operator moved it
+                return replace(s, version=ev.version), (), ()
             return replace(s, version=ev.version, drift=False, drift_actual=None, drift_reported=None), (), ()
-        s = replace(s, version=ev.version, drift=True, drift_actual=ev.active_region)
         pair = (s.active_region, ev.active_region)
-        if s.drift_reported == pair:
-            return s, (), ()
         expected = health(w.regions, s.active_region) if s.active_region else None
         if sp.drift == "report":
-            verdict = f"reporting only (drift=report); {s.id} still expects {s.active_region}"
-        elif expected is not None and expected.healthy:
+            # The watcher protects what the API routes to: a manual move is adopted, not ignored,
+            # so that an outage of the region it was moved to is failed over like any other.
+            adopted = replace(
+                s,
+                active_region=ev.active_region,
+                version=ev.version,
+                drift=True,
+                drift_actual=ev.active_region,
+                drift_reported=pair,
+                adopted=True,
+                skipped_target=None,
+                note=None,
+            )
+            summary = (
+                f"{s.id} was moved behind the watcher's back: the API routes to {ev.active_region}, not "
+                f"{s.active_region}; adopted (drift=report): {ev.active_region} is now watched as the "
+                "active region, and no automatic failback undoes the move"
+            )
+            moved = health(w.regions, ev.active_region) if ev.active_region else None
+            expl = explain.explanation(summary, ev.at, p, moved.recent if moved else ())
+            drifted = DriftDetected(s.id, s.active_region, ev.active_region, expl)
+            return replace(adopted, last_decision=expl), (drifted,), ()
+        s = replace(s, version=ev.version, drift=True, drift_actual=ev.active_region)
+        if s.drift_reported == pair:
+            return s, (), ()
+        if expected is not None and expected.healthy:
             verdict = f"reconciling back to {s.active_region} (drift=reconcile)"
         else:
             verdict = f"cannot reconcile (drift=reconcile): {s.active_region} is not healthy"
@@ -180,8 +209,24 @@ def _succeeded(ev: WriteSucceeded) -> Handler:
             drift_actual=None,
             drift_reported=None,
             note=None,
+            adopted=False,
+            skipped_target=None,
+            skipped_follower=False,
         )
         return landed, (), ()
+
+    return handle
+
+
+def _skipped(ev: WriteSkipped) -> Handler:
+    def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
+        if s.pending is None or s.pending != ev.region:
+            return s, (), ()
+        skipped = replace(
+            s, pending=None, pending_kind=None, skipped_target=ev.region, skipped_follower=ev.follower
+        )
+        # No settle: the decision stands; it is not sent again while the reason does.
+        return skipped, (), None
 
     return handle
 
@@ -259,6 +304,7 @@ def _release(ev: OperatorRelease) -> Handler:
             pin_region=None,
             pin_until=None,
             pin_reason="",
+            adopted=False,
             last_decision=explain.explanation(summary, ev.at, p),
             note=None,
         )

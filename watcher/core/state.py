@@ -43,7 +43,11 @@ class StrategyStatus:
     `failed_target` is the target of a failed write whose retry is pending: the PUT may have
     landed even though the shell saw an error, so a snapshot showing it is not drift.
     `note` deduplicates decisions that produce no action (held, nowhere to go) so that a tick
-    every second does not rewrite `last_decision`.
+    every second does not rewrite `last_decision`. `adopted` marks a manual move adopted under
+    `drift="report"`: the operator's choice stands (no automatic failback) until the watcher writes
+    again or an operator releases the strategy. `skipped_target` is a switch decided but not
+    written (dry run, or not the leader): the belief stays what the API holds, and the same
+    decision is not sent again while the reason stands.
     """
 
     id: str
@@ -68,6 +72,9 @@ class StrategyStatus:
     drift_reported: tuple[str | None, str | None] | None = None
     failed_target: str | None = None
     note: str | None = None
+    adopted: bool = False
+    skipped_target: str | None = None
+    skipped_follower: bool = False
 
     @property
     def held(self) -> bool:

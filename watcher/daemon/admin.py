@@ -6,7 +6,7 @@ from typing import Any
 
 import structlog
 
-from watcher.core import Event, OperatorHold, OperatorPin, OperatorRelease
+from watcher.core import Event, OperatorHold, OperatorPin, OperatorRelease, Tick
 from watcher.daemon.engine import policy_from_config
 from watcher.daemon.parts import Shell
 from watcher.daemon.probes import Probes
@@ -54,4 +54,6 @@ class AdminCommands:
         shell.engine.replace_policy(policy_from_config(shell.config(), dry_run=enabled))
         shell.metrics.dry_run.set(1 if enabled else 0)
         log.warning("dry run " + ("enabled" if enabled else "disabled"))
+        # Turning dry run off acts on the state of the world at once, not at the next poll.
+        await shell.engine.feed(Tick(shell.clock()))
         return {"dryRun": enabled}

@@ -80,6 +80,33 @@ class EtcdLeaderElection:
     async def may_write(self, strategy: str) -> bool:
         return self._leader and self._clock() < self._valid_until
 
+    async def confirm(self, strategy: str) -> bool:
+        """Read the leader key (etcd's range is linearizable): still ours, under our lease, and the
+        write window still open after the answer came back."""
+        if not await self.may_write(strategy):
+            return False
+        lease = self._lease
+        try:
+            holder = await self._gateway.holder(self.settings.key)
+        except (EtcdError, KeyError, TypeError, ValueError) as exc:
+            log.warning("leadership not confirmed: etcd did not answer", error=str(exc), strategy=strategy)
+            return False
+        if holder is None or lease is None or holder.lease != lease:
+            self._holder = holder.instance if holder else None
+            log.error(
+                "leadership not confirmed: the leader key is held by another instance; not writing",
+                holder=self._holder,
+                strategy=strategy,
+                instance=self.instance_id,
+            )
+            self._step_down("the leader key is no longer held under this instance's lease")
+            return False
+        return await self.may_write(strategy)
+
+    @property
+    def fences(self) -> bool:
+        return True
+
     def describe(self) -> dict[str, Any]:
         return {
             "backend": "etcd",

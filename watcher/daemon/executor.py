@@ -19,14 +19,14 @@ from typing import Any
 import anyio
 import structlog
 
-from watcher.core import Event, Reweight, WriteFailed, WriteSucceeded
+from watcher.core import Event, Reweight, WriteFailed, WriteSkipped, WriteSucceeded
 from watcher.daemon.followers import Followers, version_or_none
 from watcher.daemon.leadership import Leadership
 from watcher.events import AuditRecord, AuditTrail
 from watcher.genesys import GenesysClient, GenesysError
 from watcher.metrics import WatcherMetrics
 from watcher.reweight import PlanError
-from watcher.writer import WriteOutcome, write_strategy_order
+from watcher.writer import WriteOutcome, WriteRefused, write_strategy_order
 
 log = structlog.get_logger("watcher.executor")
 
@@ -42,8 +42,13 @@ class SwitchResult(enum.StrEnum):
 
     @property
     def landed(self) -> bool:
-        """The core may take the switch as done (the strategy routes, or would route, there)."""
-        return self is not SwitchResult.FAILURE
+        """The strategy routes there now."""
+        return self in (SwitchResult.SUCCESS, SwitchResult.PARTIAL)
+
+    @property
+    def skipped(self) -> bool:
+        """Nothing was written on purpose: what the API routes to did not change."""
+        return self in (SwitchResult.DRY_RUN, SwitchResult.FOLLOWER)
 
 
 @dataclass
@@ -101,8 +106,11 @@ class Executor:
         grace_seconds: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         readable: Callable[[Any], Any] = lambda d: d,
+        may_decide: Callable[[str], bool] = lambda strategy: True,
     ) -> None:
         self._client = client
+        # False while a new leader has not yet read (and fenced) the strategy: no write before that.
+        self._may_decide = may_decide
         self.followers = followers
         self._feed = feed
         # Every write passes this gate: only the leader writes (SingleInstance: always).
@@ -144,6 +152,10 @@ class Executor:
                     await self._feed(
                         WriteSucceeded(action.strategy, action.to_region, at, report.strategy_version)
                     )
+                elif report.result.skipped:
+                    # Dry run decides against the truth: the belief stays what the API holds.
+                    follower = report.result is SwitchResult.FOLLOWER
+                    await self._feed(WriteSkipped(action.strategy, action.to_region, at, follower))
                 else:
                     await self._feed(
                         WriteFailed(action.strategy, action.to_region, at, report.error or "failed")
@@ -167,7 +179,7 @@ class Executor:
                 )
             )
             return _report(action, SwitchResult.DRY_RUN)
-        if not await self.gate.may_write(action.strategy):
+        if not await self.gate.may_write(action.strategy) or not self._may_decide(action.strategy):
             # A follower decides like the leader (warm state for a takeover) but writes nothing; it
             # acknowledges like a dry run and re-reads everything when it becomes the leader.
             log.info("follower: not writing", strategy=action.strategy, to=action.to_region)
@@ -175,9 +187,14 @@ class Executor:
         started = self._clock()
         try:
             outcome = await write_strategy_order(
-                self._client, action.strategy, action.order, attempts=self._attempts, clock=self._clock
+                self._client,
+                action.strategy,
+                action.order,
+                attempts=self._attempts,
+                clock=self._clock,
+                confirm=lambda: self.gate.confirm(action.strategy),
             )
-        except (GenesysError, PlanError) as exc:
+        except (GenesysError, PlanError, WriteRefused) as exc:
             latency = self._clock() - started
             await self._audit(
                 AuditRecord(

@@ -20,7 +20,7 @@ from watcher.events import AuditRecord, AuditTrail
 from watcher.genesys import GenesysClient, GenesysError
 from watcher.metrics import WatcherMetrics
 from watcher.reweight import PlanError
-from watcher.writer import WriteOutcome, write_rule_target
+from watcher.writer import WriteOutcome, WriteRefused, write_rule_target
 
 log = structlog.get_logger("watcher.followers")
 
@@ -92,8 +92,9 @@ class Followers:
                     region,
                     attempts=self.attempts,
                     clock=self._clock,
+                    confirm=lambda: self._gate.confirm(strategy),
                 )
-            except (GenesysError, PlanError) as exc:
+            except (GenesysError, PlanError, WriteRefused) as exc:
                 errors.append(f"rule {rule.id}: {exc}")
                 log.error("rule retarget failed", rule=rule.id, strategy=strategy, error=str(exc))
                 await self._audit(strategy, rule.id, None, explanation, error=str(exc))

@@ -87,8 +87,9 @@ def create_app(probe: Probe, admin: Admin, admin_token: SecretStr | None) -> Sta
             return _json({"message": "admin API disabled: set server.admin_token"}, 403)
         header = request.headers.get("authorization", "")
         scheme, _, given = header.partition(" ")
-        expected = admin_token.get_secret_value().encode()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected):
+        expected = admin_token.get_secret_value().strip().encode()
+        # An empty expected token never matches (the config refuses one; this is the second lock).
+        if scheme.lower() != "bearer" or not expected or not hmac.compare_digest(given.encode(), expected):
             return _json({"message": "missing or wrong bearer token"}, 401)
         return None
 

@@ -31,6 +31,16 @@ class Leadership(Protocol):
         """True only while this instance is certainly the leader (its lease cannot have lapsed)."""
         ...
 
+    async def confirm(self, strategy: str) -> bool:
+        """A linearizable check, made right before a write is sent, that this instance still leads
+        (the leader key is still held under its lease, and the lease cannot have lapsed)."""
+        ...
+
+    @property
+    def fences(self) -> bool:
+        """Whether other instances may have written: then a new leader fences what it owns."""
+        ...
+
     async def run(self, stop: anyio.Event) -> None:
         """Campaign and keep leadership until `stop`; give it up on the way out."""
         ...
@@ -53,6 +63,13 @@ class SingleInstance:
 
     async def may_write(self, strategy: str) -> bool:
         return True
+
+    async def confirm(self, strategy: str) -> bool:
+        return True
+
+    @property
+    def fences(self) -> bool:
+        return False
 
     async def run(self, stop: anyio.Event) -> None:
         if self.on_change is not None:

@@ -126,6 +126,7 @@ async def assemble(
             grace_seconds=cfg.executor.shutdown_grace_seconds,
             clock=shell.clock,
             readable=shell.wall.convert,
+            may_decide=lambda strategy: strategy not in readback.unread,
         )
         readback = ReadBack(
             client,

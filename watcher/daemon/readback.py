@@ -22,8 +22,9 @@ from watcher.daemon.engine import Engine
 from watcher.daemon.executor import Executor
 from watcher.daemon.followers import Followers
 from watcher.daemon.leadership import Leadership
-from watcher.genesys import GenesysClient, GenesysError
+from watcher.genesys import GenesysClient, GenesysError, Strategy
 from watcher.metrics import WatcherMetrics
+from watcher.writer import WriteRefused, rewrite_unchanged
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -86,8 +87,8 @@ class ReadBack:
             # the others unwatched. An unread strategy is never written (the core waits for it).
             for strategy_id in sorted(self.unread):
                 try:
-                    current = await self._client.get_strategy(strategy_id)
-                except GenesysError as exc:
+                    current = await self._read_or_fence(strategy_id)
+                except (GenesysError, WriteRefused) as exc:
                     log.error(
                         "cannot read strategy; not watching it yet", strategy=strategy_id, error=str(exc)
                     )
@@ -102,6 +103,30 @@ class ReadBack:
             if self.unread:
                 failures += 1
                 await sleep(READ_BACKOFF.delay(failures), self._stop)
+
+    async def _read_or_fence(self, strategy_id: str) -> Strategy:
+        """Read the strategy; a new leader among several instances first fences it and its rules.
+
+        Fencing writes each object back unchanged: its version moves on, so a write that a deposed
+        leader planned on a version read before the takeover is refused with a conflict (and the
+        deposed instance, which re-reads and re-checks before any retry, does not try again).
+        """
+        client, gate = self._client, self._leadership
+        if not gate.fences:
+            return await client.get_strategy(strategy_id)
+        fenced = await rewrite_unchanged(
+            lambda: client.get_strategy(strategy_id),
+            lambda current: client.put_strategy(current, retries=0),
+            lambda: gate.confirm(strategy_id),
+        )
+        for rule in self._followers.rules_of(strategy_id):
+            await rewrite_unchanged(
+                lambda rule_id=rule.id: client.get_rule(rule_id),  # type: ignore[misc]
+                lambda current, rule_id=rule.id: client.put_rule(rule_id, current, retries=0),  # type: ignore[misc]
+                lambda: gate.confirm(strategy_id),
+            )
+        log.info("fenced as the new leader", strategy=strategy_id, version=fenced.version)
+        return fenced
 
     async def run(self) -> None:
         """Read strategies back periodically: the core compares them with what it believes (drift)."""

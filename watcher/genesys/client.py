@@ -307,10 +307,14 @@ class GenesysClient:
         data = await self.request("GET", "strategy", path={"strategyId": strategy_id})
         return self._parse(Strategy, data, "strategy")
 
-    async def put_strategy(self, strategy: Strategy) -> Strategy:
-        """Replace the whole strategy (atomic). Sends `version` back when the server gave one."""
+    async def put_strategy(self, strategy: Strategy, *, retries: int | None = None) -> Strategy:
+        """Replace the whole strategy (atomic). Sends `version` back when the server gave one.
+
+        `retries=0` for writes that must be re-read and re-checked before any second attempt."""
         body = strategy.model_dump(mode="json", exclude_none=True)
-        data = await self.request("PUT", "strategy", path={"strategyId": strategy.id}, json=body)
+        data = await self.request(
+            "PUT", "strategy", path={"strategyId": strategy.id}, json=body, retries=retries
+        )
         return self._parse(Strategy, data, "strategy") if data is not None else strategy
 
     async def get_rule(self, rule_id: str) -> RoutingRule:
@@ -318,11 +322,11 @@ class GenesysClient:
         rule = self._parse(RoutingRule, data, "rule")
         return rule if rule.id else rule.model_copy(update={"id": rule_id})
 
-    async def put_rule(self, rule_id: str, rule: RoutingRule) -> RoutingRule:
+    async def put_rule(self, rule_id: str, rule: RoutingRule, *, retries: int | None = None) -> RoutingRule:
         if rule.version is None:
             raise GenesysError("a routing rule PUT needs the version read before it", endpoint="rule")
         body = rule.model_dump(mode="json", exclude_none=True)
-        data = await self.request("PUT", "rule", path={"ruleId": rule_id}, json=body)
+        data = await self.request("PUT", "rule", path={"ruleId": rule_id}, json=body, retries=retries)
         return self._parse(RoutingRule, data, "rule") if data is not None else rule
 
     async def get_target(self, target_id: str) -> Target:
