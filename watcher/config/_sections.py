@@ -41,6 +41,7 @@ class ApiPaths(_Section):
     target: str = "/api/v2/eventbridge/targets/{targetId}"
     webhooks: str = "/api/v2/platform/webhooks"
     audit_logs: str = "/api/v2/platform/auditlogs"
+    date: str = "/api/v2/date"  # the public platform's server date: a cheap reachability probe
 
 
 class GenesysSettings(_Section):

@@ -18,6 +18,7 @@ import anyio
 from watcher.config import HealthSettings
 from watcher.core import FailureKind, Observation, health_verdict
 from watcher.genesys import (
+    AuthenticationError,
     GenesysClient,
     GenesysError,
     MalformedResponse,
@@ -28,8 +29,25 @@ from watcher.genesys import (
 )
 
 
-class Throttled(Exception):
-    """The poll was not made (our budget or the platform's said no): not evidence about the region."""
+class NoEvidence(Exception):
+    """The poll says nothing about the region (SPEC §4.1): it moves no hysteresis counter.
+
+    `result` is the `result` label of the health-check metric.
+    """
+
+    result = "no_evidence"
+
+
+class Throttled(NoEvidence):
+    """The poll was not made (our budget or the platform's said no, or no token could be had)."""
+
+    result = "throttled"
+
+
+class Unreachable(NoEvidence):
+    """The poll failed in transit and the API host answered nothing else: the watcher lost the API."""
+
+    result = "unreachable"
 
 
 class HealthSource(Protocol):
@@ -62,24 +80,46 @@ class RegionHealthEndpoint:
             report = await self._client.region_health(region, timeout=s.timeout_seconds)
         except RateLimited as exc:
             raise Throttled(str(exc)) from None
-        except RequestTimeout:
-            return self._bad(region, f"timeout after {s.timeout_seconds:g}s", "timeout")
-        except ServerError as exc:
-            return self._bad(region, f"http {exc.status}", "error")
-        except TransportFailure as exc:
-            return self._bad(region, exc.message, "error")
-        except MalformedResponse as exc:
-            return self._bad(region, f"malformed answer: {exc.message}", "malformed")
         except GenesysError as exc:
-            return self._bad(region, f"http {exc.status}: {exc.message}", "error")
+            if exc.endpoint == "token" or isinstance(exc, AuthenticationError):
+                # The login host, or our credentials: nothing about this region.
+                raise Throttled(f"no usable token: {exc}") from None
+            if isinstance(exc, RequestTimeout | TransportFailure):
+                return await self._in_transit(region, started, exc)
+            return self._bad(region, *_describe(exc, s.timeout_seconds))
         ok, reason = health_verdict(report.status, report.syncIntervalSeconds, s.max_sync_interval_seconds)
         latency = report.latencyMs if report.latencyMs is not None else (self._clock() - started) * 1000
         return Observation(
             region=region, ok=ok, at=self._clock(), reason=reason, status=report.status, latency_ms=latency
         )
 
+    async def _in_transit(self, region: str, started: float, exc: GenesysError) -> Observation:
+        """A failure in transit is evidence only if the API host answered something after it."""
+        reach = self._client.reachability
+        wait = self._settings.timeout_seconds
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._client.probe_reachable, wait)
+            answered = await reach.answered_after(started, wait + 0.05)
+            tg.cancel_scope.cancel()
+        if not answered:
+            reach.lost(f"{region}: {_describe(exc, self._settings.timeout_seconds)[0]}")
+            raise Unreachable(f"API host unreachable ({exc}); not evidence about {region}")
+        return self._bad(region, *_describe(exc, self._settings.timeout_seconds))
+
     def _bad(self, region: str, reason: str, failure: FailureKind) -> Observation:
         return Observation(region=region, ok=False, at=self._clock(), reason=reason, failure=failure)
+
+
+def _describe(exc: GenesysError, timeout: float) -> tuple[str, FailureKind]:
+    if isinstance(exc, RequestTimeout):
+        return f"timeout after {timeout:g}s", "timeout"
+    if isinstance(exc, ServerError):
+        return f"http {exc.status}", "error"
+    if isinstance(exc, TransportFailure):
+        return exc.message, "error"
+    if isinstance(exc, MalformedResponse):
+        return f"malformed answer: {exc.message}", "malformed"
+    return f"http {exc.status}: {exc.message}", "error"
 
 
 class QuorumSource:
@@ -100,20 +140,23 @@ class QuorumSource:
     async def observe(self, region: str) -> Observation:
         if len(self._sources) == 1:
             return await self._sources[0].observe(region)
-        results: list[Observation] = []
+        answers: list[tuple[HealthSource, Observation]] = []
 
         async def ask(source: HealthSource) -> None:
-            with contextlib.suppress(Throttled):
-                results.append(await source.observe(region))
+            with contextlib.suppress(NoEvidence):
+                answers.append((source, await source.observe(region)))
 
         async with anyio.create_task_group() as tg:
             for source in self._sources:
                 tg.start_soon(ask, source)
-        if not results:
-            raise Throttled("every source was throttled")
-        good = [o for o in results if o.ok]
+        if not answers:
+            raise Throttled("no source gave evidence")
+        # Reasons named by their own source, in the configured order (not in order of arrival).
+        order = {id(source): i for i, source in enumerate(self._sources)}
+        answers.sort(key=lambda pair: order[id(pair[0])])
+        good = [o for _, o in answers if o.ok]
         ok = len(good) >= self._quorum
-        reasons = "; ".join(f"{s.name}: {o.reason}" for s, o in zip(self._sources, results, strict=False))
-        at = max(o.at for o in results)
-        summary = f"{len(good)}/{len(results)} good (quorum {self._quorum}): {reasons}"
+        reasons = "; ".join(f"{source.name}: {o.reason}" for source, o in answers)
+        at = max(o.at for _, o in answers)
+        summary = f"{len(good)}/{len(answers)} good (quorum {self._quorum}): {reasons}"
         return Observation(region=region, ok=ok, at=at, reason=summary)

@@ -57,6 +57,9 @@ class Probes:
         unread = self._parts.readback.unread
         if unread and self._shell.leadership.is_leader:
             problems.append(f"strategies not read yet: {', '.join(sorted(unread))}")
+        reach = self._parts.client.reachability
+        if not reach.reachable:
+            problems.append(f"API host unreachable ({reach.detail})")
         if not self.polls_recent():
             problems.append("no recent poll cycle")
         return (not problems, "; ".join(problems) or "ok")
@@ -86,6 +89,7 @@ class Probes:
             shell.wall,
             last_switches=shell.announce.last_switches,
             extra={
+                "api": self._parts.client.reachability.describe(shell.wall.iso),
                 "outbox": outbox,
                 "outboxDepth": sum(v["pending"] for v in outbox.values()),
                 "leader": shell.leadership.is_leader,

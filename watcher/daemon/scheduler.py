@@ -17,7 +17,7 @@ import structlog
 from watcher.aio import sleep
 from watcher.config import HealthSettings
 from watcher.core import Observation
-from watcher.daemon.health import HealthSource, Throttled
+from watcher.daemon.health import HealthSource, NoEvidence
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.scheduler")
@@ -108,11 +108,11 @@ class PollScheduler:
         try:
             async with self._limiter:
                 obs = await self._source.observe(region)
-        except Throttled as exc:
+        except NoEvidence as exc:
             self.last_attempt_at = self._clock()
-            log.warning("health poll throttled; not counted as an observation", region=region, error=str(exc))
+            log.warning("health poll gave no evidence; not counted", region=region, error=str(exc))
             if self._metrics is not None:
-                self._metrics.health_checks.labels(region=region, result="throttled").inc()
+                self._metrics.health_checks.labels(region=region, result=exc.result).inc()
             return None
         self.polls += 1
         self.last_poll_at = self.last_attempt_at = self._clock()

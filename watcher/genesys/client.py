@@ -48,6 +48,7 @@ from watcher.genesys.models import (
     Webhook,
     WebhookRequest,
 )
+from watcher.genesys.reachability import Reachability
 from watcher.genesys.retry import wait_for_retry
 from watcher.metrics import WatcherMetrics
 
@@ -129,6 +130,8 @@ class GenesysClient:
         self._limiter = anyio.CapacityLimiter(settings.max_concurrency)
         self._urls: dict[str, httpx.URL] = {}
         self.state = ClientState.UNOPENED
+        self.reachability = Reachability(clock)
+        self._probing = False
 
     def __repr__(self) -> str:
         return f"GenesysClient(api={self.settings.api_url!r}, state={self.state.value})"
@@ -267,6 +270,7 @@ class GenesysClient:
                 self._malformed(endpoint)
             raise error from None
         self._count(endpoint, str(response.status_code))
+        self.reachability.answered()
         return response
 
     def _count(self, endpoint: str, code: str) -> None:
@@ -302,6 +306,19 @@ class GenesysClient:
             "GET", "region_health", path={"regionId": region_id}, timeout=timeout, retries=retries
         )
         return self._parse(RegionHealthReport, data, "region_health")
+
+    async def probe_reachable(self, timeout: float) -> None:
+        """One cheap call to the API host (single-flight), so `reachability` learns whether it answers:
+        any HTTP answer, even an error, proves the host is there."""
+        if self._probing:
+            return
+        self._probing = True
+        try:
+            await self.request("GET", "date", timeout=timeout, retries=0)
+        except GenesysError:
+            pass  # what matters is whether an answer came back; `_send` has recorded that
+        finally:
+            self._probing = False
 
     async def get_strategy(self, strategy_id: str) -> Strategy:
         data = await self.request("GET", "strategy", path={"strategyId": strategy_id})
