@@ -33,7 +33,8 @@ async def test_an_api_blackout_is_not_evidence_and_switches_nothing(tmp_path: Pa
         seen = attempts._value.get()
         await h.until(lambda: attempts._value.get() >= seen + 4)  # several polls lost, none counted
         assert streaks(h) == [0, 0]
-        assert h.watcher.scheduler is not None and h.watcher.scheduler.polls == polls
+        assert h.watcher.scheduler is not None
+        assert h.watcher.scheduler.polls == polls
         (await h.admin.delete("/_sim/faults")).raise_for_status()
         await h.until(lambda: h.watcher.parts.client.reachability.reachable)  # type: ignore[union-attr]
         await h.until(lambda: h.watcher.scheduler is not None and h.watcher.scheduler.polls >= polls + 6)
@@ -48,7 +49,8 @@ async def test_one_region_failing_in_transit_is_still_evidence(tmp_path: Path) -
         path = f"/regions/{PRIMARY}/health"
         (await h.admin.put("/_sim/faults", json={"path": path, "reset": True})).raise_for_status()
         await h.until(lambda: h.active() == SECONDARY)
-        assert h.watcher.parts is not None and h.watcher.parts.client.reachability.reachable
+        assert h.watcher.parts is not None
+        assert h.watcher.parts.client.reachability.reachable
 
 
 async def test_a_failing_token_endpoint_is_not_evidence(tmp_path: Path) -> None:
