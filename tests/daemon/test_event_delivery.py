@@ -13,7 +13,7 @@ import pytest
 
 from tests.daemon.conftest import PRIMARY, SECONDARY, STRATEGY, running_watcher
 from tests.daemon.test_lifecycle import daemon, write_config
-from watcher.events import generate_secret, running_receiver
+from watcher.events import RESYNC_ORDERING_KEY, generate_secret, running_receiver
 from watcher.sim import SimulatorState, default_seed, running_simulator
 
 pytestmark = pytest.mark.anyio
@@ -26,8 +26,11 @@ def free_port() -> int:
 
 
 def pending_ids(state_dir: Path, sink: str) -> list[str]:
+    """Events waiting for `sink`; a pending resync is left out: the next one supersedes it by design
+    (only the newest full state is worth sending), so it is replaced, not lost."""
     with sqlite3.connect(state_dir / "outbox.sqlite3") as db:
-        return [row[0] for row in db.execute("SELECT event_id FROM deliveries WHERE sink = ?", (sink,))]
+        rows = db.execute("SELECT event_id, ordering_key FROM deliveries WHERE sink = ?", (sink,))
+        return [event_id for event_id, key in rows if key != RESYNC_ORDERING_KEY]
 
 
 async def test_sigkill_with_undelivered_events_then_restart_delivers_them_all(tmp_path: Path) -> None:

@@ -117,7 +117,8 @@ async def test_gone_disables_only_that_sink(tmp_path: Path, metrics: WatcherMetr
         tg.cancel_scope.cancel()
     assert hits == {"gone": 1, "mesh": 2}
     assert _deliveries(metrics, "gone", "disabled") == 1
-    assert outbox.pending_count("gone") == 1  # kept on disk: a restart tries again
+    # Kept on disk, the event published after the 410 too: a restart tries again, nothing is lost.
+    assert outbox.pending_count("gone") == 2
     assert any(e["log_level"] == "error" and e["sink"] == "gone" for e in logs)
     outbox.close()
 

@@ -33,12 +33,15 @@ from watcher.events import (
     DECISION,
     DRIFT,
     FAILBACK,
+    OPERATOR,
     REGION_CHANGED,
     SWITCH_FAILED,
     SWITCHED,
+    SWITCHING,
     AuditRecord,
     AuditTrail,
     Dispatcher,
+    SequenceStore,
     build_event,
 )
 from watcher.metrics import WatcherMetrics
@@ -68,6 +71,9 @@ class Announcer:
         self.wall = wall
         self.trail: AuditTrail | None = None
         self.dispatcher: Dispatcher | None = None
+        self.sequences: SequenceStore | None = None
+        # What the strategy routes to now, for events that carry no region of their own.
+        self.active_of: Callable[[str], str | None] = lambda strategy: None
         self._source = source
         self._speaks = speaks
         self._clock = clock
@@ -183,19 +189,68 @@ class Announcer:
             **{k: v for k, v in report.to_dict().items() if k != "writes"},
             why=action.explanation.summary,
         )
-        await self.publish(event_type, action.strategy, data)
+        active = action.to_region if report.result.landed else action.from_region
+        await self.publish(event_type, action.strategy, data, active_region=active)
+
+    async def intent(self, action: Reweight) -> None:
+        """Store the switch before it is written: a crash between the write and its report then
+        still leaves an event about it (the outcome follows once known)."""
+        data = {
+            "strategy": action.strategy,
+            "kind": action.kind,
+            "from": action.from_region,
+            "to": action.to_region,
+            "order": list(action.order),
+            **self._why(action.explanation),
+        }
+        await self.publish(SWITCHING, action.strategy, data, active_region=action.from_region)
+
+    async def operator(self, command: str, strategy: str | None, data: Mapping[str, Any]) -> None:
+        """An operator command, or the expiry of one: to the audit trail and the event mesh."""
+        payload = {"command": command, "strategy": strategy, **data}
+        if self.trail is not None:
+            await self.trail.append(
+                AuditRecord(strategy=strategy or "*", kind="operator", result="success", explanation=payload)
+            )
+        await self.publish(OPERATOR, strategy or "operator", payload)
 
     # ------------------------------------------------------------------------------ channels
 
-    async def publish(self, event_type: str, subject: str, data: Mapping[str, Any]) -> None:
-        """Store one CloudEvent in the outbox (delivered by the dispatcher), if this instance speaks."""
+    async def publish(
+        self,
+        event_type: str,
+        subject: str,
+        data: Mapping[str, Any],
+        *,
+        active_region: str | object | None = ...,
+    ) -> None:
+        """Store one CloudEvent in the outbox (delivered by the dispatcher), if this instance speaks.
+
+        An event about a strategy carries `activeRegion` (where it routes after the event) and
+        `sequence` (monotonic per strategy across restarts), so a receiver never goes backwards.
+        """
         if self.dispatcher is None or not self._speaks():
             return
-        event = build_event(event_type, source=self._source(), subject=subject, data=data)
+        body = dict(data)
+        strategy = body.get("strategy")
+        if isinstance(strategy, str) and event_type != OPERATOR:
+            region = self.active_of(strategy) if active_region is ... else active_region
+            body["activeRegion"] = region
+            if self.sequences is not None:
+                body["sequence"] = await anyio.to_thread.run_sync(self.sequences.next, strategy)
+        event = build_event(event_type, source=self._source(), subject=subject, data=body)
         try:
             await self.dispatcher.publish(event, ordering_key=subject)
         except Exception as exc:  # the outbox is local: only a broken disk gets here
             log.error("could not store event in the outbox", type=event_type, error=repr(exc))
+
+    def resync_state(self, status: Mapping[str, Any]) -> dict[str, Any]:
+        """The resync event's data: the status document, each strategy with its last sequence."""
+        strategies = [
+            {**entry, "sequence": self.sequences.current(entry["id"]) if self.sequences else 0}
+            for entry in status.get("strategies", [])
+        ]
+        return {**status, "strategies": strategies}
 
     def _why(self, explanation: Explanation) -> dict[str, Any]:
         return {"explanation": self.wall.convert(explanation.to_dict())}
@@ -203,17 +258,14 @@ class Announcer:
     async def _audit_decision(self, strategy: str, explanation: Explanation) -> None:
         if self.trail is None:
             return
-        record = AuditRecord(
-            strategy=strategy,
-            kind="decision",
-            result="success",
-            explanation=self.wall.convert(explanation.to_dict()),
+        await self.trail.append(
+            AuditRecord(
+                strategy=strategy,
+                kind="decision",
+                result="success",
+                explanation=self.wall.convert(explanation.to_dict()),
+            )
         )
-        try:
-            # write() fsyncs: off the event loop.
-            await anyio.to_thread.run_sync(self.trail.write, record)
-        except OSError as exc:
-            log.error("audit trail write failed", error=str(exc))
 
     # ------------------------------------------------------------------------------ gauges
 

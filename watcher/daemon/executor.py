@@ -30,6 +30,8 @@ from watcher.writer import WriteOutcome, WriteRefused, write_strategy_order
 
 log = structlog.get_logger("watcher.executor")
 
+INTENT_TIMEOUT_SECONDS = 1.0
+
 
 class SwitchResult(enum.StrEnum):
     """How one executed Reweight ended."""
@@ -107,7 +109,9 @@ class Executor:
         clock: Callable[[], float] = time.monotonic,
         readable: Callable[[Any], Any] = lambda d: d,
         may_decide: Callable[[str], bool] = lambda strategy: True,
+        intent: Callable[[Reweight], Awaitable[None]] | None = None,
     ) -> None:
+        self._intent = intent
         self._client = client
         # False while a new leader has not yet read (and fenced) the strategy: no write before that.
         self._may_decide = may_decide
@@ -184,6 +188,11 @@ class Executor:
             # acknowledges like a dry run and re-reads everything when it becomes the leader.
             log.info("follower: not writing", strategy=action.strategy, to=action.to_region)
             return _report(action, SwitchResult.FOLLOWER)
+        if self._intent is not None:
+            # The intent is stored first; a disk too slow to take it in time does not hold the
+            # switch back (its outcome is stored after the write in any case).
+            with anyio.move_on_after(INTENT_TIMEOUT_SECONDS):
+                await self._intent(action)
         started = self._clock()
         try:
             outcome = await write_strategy_order(

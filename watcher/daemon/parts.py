@@ -26,7 +26,7 @@ from watcher.daemon.leadership import Leadership, SingleInstance
 from watcher.daemon.readback import ReadBack
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.status import WallClock
-from watcher.events import AuditTrail, Dispatcher, Outbox, SinkSpec
+from watcher.events import AuditTrail, Dispatcher, Outbox, SequenceStore, SinkSpec
 from watcher.genesys import GenesysClient
 from watcher.metrics import WatcherMetrics
 
@@ -104,6 +104,7 @@ async def assemble(
             dispatcher = _dispatcher(cfg, outbox, sink_http, m)
         shell.announce.trail = trail
         shell.announce.dispatcher = dispatcher
+        shell.announce.sequences = SequenceStore(cfg.state.dir)
         attempts = cfg.executor.conflict_retries
         followers = Followers(
             client,
@@ -127,6 +128,7 @@ async def assemble(
             clock=shell.clock,
             readable=shell.wall.convert,
             may_decide=lambda strategy: strategy not in readback.unread,
+            intent=shell.announce.intent,
         )
         readback = ReadBack(
             client,

@@ -91,6 +91,7 @@ class Watcher:
             speaks=lambda: self.leadership.is_leader,
             clock=clock,
         )
+        self.announce.active_of = self._active_region
         self.shell = Shell(
             self.metrics,
             self.engine,
@@ -107,6 +108,10 @@ class Watcher:
         self._tg: TaskGroup | None = None
         self._reloader: Reloader | None = None
         self.listen_url = ""
+
+    def _active_region(self, strategy: str) -> str | None:
+        status = self.engine.world.strategies.get(strategy)
+        return None if status is None else status.active_region
 
     @property
     def switch_log(self) -> list[dict[str, Any]]:
@@ -247,8 +252,20 @@ class Watcher:
 
     async def _resync_loop(self) -> None:
         while not await sleep(self.cfg.events.resync_interval_seconds, self.stop):
-            if self.parts is not None and self.parts.dispatcher is not None and self.probes is not None:
-                await self.parts.dispatcher.resync(self.probes.status())
+            await self._resync()
+
+    async def _resync(self) -> None:
+        """The full state to every sink, so a receiver that missed something converges. Only the
+        leader speaks for the organization: a follower's belief is not the API's."""
+        parts, probes = self.parts, self.probes
+        if parts is None or parts.dispatcher is None or probes is None or not self.leadership.is_leader:
+            return
+        await parts.dispatcher.resync(self.announce.resync_state(probes.status()))
+
+    async def _read_then_resync(self) -> None:
+        if self.parts is not None:
+            await self.parts.readback.initial_read()
+            await self._resync()
 
     async def _register_webhook(self) -> None:
         w = self.cfg.webhook
@@ -288,7 +305,7 @@ class Watcher:
         if again:
             rb.read_all_again()
         if rb.unread and not rb.reading:
-            self._task(self._tg, "initial-read", rb.initial_read, endless=False)
+            self._task(self._tg, "initial-read", self._read_then_resync, endless=False)
 
     def _leadership_changed(self, leader: bool) -> None:
         """Gaining leadership re-reads every strategy (what the API holds is the truth: the former

@@ -17,10 +17,12 @@ from watcher.events.cloudevent import (
     DRIFT,
     EVENT_TYPES,
     FAILBACK,
+    OPERATOR,
     REGION_CHANGED,
     RESYNC,
     SWITCH_FAILED,
     SWITCHED,
+    SWITCHING,
     build_event,
     encode_event,
     format_time,
@@ -31,6 +33,7 @@ from watcher.events.delivery_policy import Outcome, RetryPolicy, classify_status
 from watcher.events.dispatcher import RESYNC_ORDERING_KEY, Dispatcher, SinkSpec
 from watcher.events.outbox import DeadLetter, Outbox, PendingDelivery
 from watcher.events.receiver import ReceivedEvents, add_receive_parser, build_app, running_receiver
+from watcher.events.sequence import SequenceStore
 from watcher.events.signing import Signer, SigningError, Verifier, generate_secret
 
 __all__ = [
@@ -41,10 +44,12 @@ __all__ = [
     "DRIFT",
     "EVENT_TYPES",
     "FAILBACK",
+    "OPERATOR",
     "REGION_CHANGED",
     "RESYNC",
     "RESYNC_ORDERING_KEY",
     "SWITCHED",
+    "SWITCHING",
     "SWITCH_FAILED",
     "AuditRecord",
     "AuditTrail",
@@ -55,6 +60,7 @@ __all__ = [
     "PendingDelivery",
     "ReceivedEvents",
     "RetryPolicy",
+    "SequenceStore",
     "Signer",
     "SigningError",
     "SinkSpec",

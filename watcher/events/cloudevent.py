@@ -36,6 +36,10 @@ REGION_CHANGED: Final = "com.genesys.failover.region_changed"
 RESYNC: Final = "com.genesys.failover.resync"
 """The full state, sent periodically so a receiver that missed something converges."""
 SWITCH_FAILED: Final = "com.genesys.failover.switch_failed"
+SWITCHING: Final = "com.genesys.failover.switching"
+"""A switch about to be written: stored before the write, so a crash in between loses nothing."""
+OPERATOR: Final = "com.genesys.failover.operator"
+"""An operator command (hold, pin, release, dry-run) or the expiry of one."""
 
 EVENT_TYPES: Final = frozenset(
     {
@@ -48,6 +52,8 @@ EVENT_TYPES: Final = frozenset(
         REGION_CHANGED,
         RESYNC,
         SWITCH_FAILED,
+        SWITCHING,
+        OPERATOR,
     }
 )
 

@@ -133,7 +133,8 @@ class Dispatcher:
         return await self._publish(event, RESYNC_ORDERING_KEY, supersede=True)
 
     async def _publish(self, event: Mapping[str, Any], ordering_key: str, *, supersede: bool) -> str:
-        sinks = [s.name for s in self._sinks if s.name not in self._disabled]
+        # Stored for every sink, a disabled one too: a restart re-enables it, and nothing is lost.
+        sinks = [s.name for s in self._sinks]
         now = self._clock()
 
         def enqueue() -> str:
