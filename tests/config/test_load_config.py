@@ -296,3 +296,30 @@ def test_environment_secret_overrides_a_secret_file_named_in_the_toml(
     monkeypatch.setenv("WATCHER_GENESYS__CLIENT_SECRET_FILE", str(secret_file))
     cfg = load_config(write_config(FULL))  # the TOML's inline secret yields to the env's file
     assert cfg.client_secret().get_secret_value() == "from-a-mounted-file"
+
+
+GENESYS = '[genesys]\nclient_id = "c"\nclient_secret = "s"\n'
+
+
+def test_an_empty_admin_token_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "token"
+    empty.write_text("\n")
+    for server in ('admin_token = ""', f'admin_token_file = "{empty}"'):
+        config = tmp_path / "w.toml"
+        config.write_text(GENESYS + f"[server]\n{server}\n")
+        with pytest.raises(ConfigError) as caught:
+            load_config(config)
+        assert any(p.startswith("server.admin_token") for p in caught.value.problems), caught.value.problems
+
+
+def test_a_lease_shorter_than_the_request_timeout_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "w.toml"
+    config.write_text(
+        GENESYS + 'request_timeout_seconds = 10\n[leader]\nbackend = "etcd"\nttl_seconds = 10\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert any(p.startswith("leader.ttl_seconds") for p in caught.value.problems)
+    one = '[[regions]]\nid = "a"\n[[strategies]]\nid = "s"\nregions = ["a"]\n'
+    config.write_text(GENESYS + '[leader]\nbackend = "etcd"\n' + one)
+    load_config(config)  # the defaults pass

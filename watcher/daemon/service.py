@@ -29,6 +29,7 @@ from watcher.daemon.admin import AdminCommands
 from watcher.daemon.announce import Announcer
 from watcher.daemon.engine import Engine, policy_from_config
 from watcher.daemon.executor import SwitchReport, SwitchResult
+from watcher.daemon.holds import OperatorState
 from watcher.daemon.http import create_app
 from watcher.daemon.parts import Parts, Shell, assemble, build_leadership
 from watcher.daemon.probes import Probes
@@ -105,6 +106,7 @@ class Watcher:
         )
         self.parts: Parts | None = None
         self.probes: Probes | None = None
+        self.admin: AdminCommands | None = None
         self._tg: TaskGroup | None = None
         self._reloader: Reloader | None = None
         self.listen_url = ""
@@ -145,7 +147,9 @@ class Watcher:
         async with assemble(cfg, self.shell, transport=self._transport) as parts:
             self.parts = parts
             self.probes = probes = Probes(self.shell, parts)
-            app = create_app(probes, AdminCommands(self.shell, probes), cfg.admin_token())
+            self.admin = admin = AdminCommands(self.shell, probes, OperatorState(cfg.state.dir))
+            await admin.restore()
+            app = create_app(probes, admin, cfg.admin_token())
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 await tg.start(functools.partial(serve_app, app, sock, name="http"), name="http")
@@ -249,6 +253,8 @@ class Watcher:
     async def _tick_loop(self) -> None:
         while not await sleep(TICK_SECONDS, self.stop):
             await self.engine.feed(Tick(self.clock()))
+            if self.admin is not None:
+                await self.admin.expire()
 
     async def _resync_loop(self) -> None:
         while not await sleep(self.cfg.events.resync_interval_seconds, self.stop):

@@ -25,6 +25,14 @@ class WallClock:
         self._monotonic = monotonic
         self._wall = wall
 
+    def now(self) -> float:
+        """Wall-clock seconds since the epoch."""
+        return self._wall()
+
+    @staticmethod
+    def iso_wall(moment: float) -> str:
+        return datetime.fromtimestamp(moment, tz=UTC).isoformat().replace("+00:00", "Z")
+
     def iso(self, instant: float | None) -> str | None:
         if instant is None:
             return None
