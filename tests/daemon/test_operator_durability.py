@@ -42,7 +42,7 @@ async def test_a_hold_survives_a_restart_and_freezes_the_next_outage(tmp_path: P
                     else ""
                 )
             )
-        )  # noqa: E501
+        )
         assert h.requests("PUT", "/routing/strategies/") == []
     kinds = [(r["kind"], r["explanation"].get("command")) for r in read_trail(tmp_path / "state")]
     assert ("operator", "hold") in kinds
