@@ -31,6 +31,7 @@ from watcher.writer import WriteOutcome, WriteRefused, write_strategy_order
 log = structlog.get_logger("watcher.executor")
 
 INTENT_TIMEOUT_SECONDS = 1.0
+REPORT_TIMEOUT_SECONDS = 5.0
 
 
 class SwitchResult(enum.StrEnum):
@@ -129,6 +130,7 @@ class Executor:
         self._readable = readable
         self._locks: dict[str, anyio.Lock] = {}
         self.in_flight: set[str] = set()
+        self._scopes: dict[str, anyio.CancelScope] = {}
 
     async def wait_idle(self) -> None:
         """Return once no write is in flight (each strategy's lock is free)."""
@@ -136,36 +138,62 @@ class Executor:
             async with lock:
                 pass
 
+    def abandon(self) -> None:
+        """Shutdown, past its grace period: cancel the writes still in flight (each still reports)."""
+        for scope in list(self._scopes.values()):
+            scope.cancel()
+
     async def execute(self, action: Reweight) -> None:
-        """Run one Reweight to completion and feed WriteSucceeded/WriteFailed back."""
+        """Run one Reweight to completion and feed the outcome back; never raises.
+
+        The switch report and its event are stored in any case, even when the write was abandoned
+        at shutdown: that part is shielded (and bounded), the write itself is not.
+        """
         lock = self._locks.setdefault(action.strategy, anyio.Lock())
         async with lock:
             self.in_flight.add(action.strategy)
             try:
-                # Shielded: a shutdown lets the write finish (bounded by the grace period).
-                with anyio.CancelScope(shield=True):
-                    with anyio.move_on_after(self.grace_seconds * 3) as scope:
+                with anyio.CancelScope() as scope:
+                    self._scopes[action.strategy] = scope
+                    try:
                         report = await self._run(action)
+                    except Exception as exc:  # one bad object never takes the daemon down
+                        log.exception("switch failed unexpectedly", strategy=action.strategy)
+                        report = _report(action, SwitchResult.FAILURE, error=f"unexpected: {exc!r}")
+                if scope.cancelled_caught:
+                    report = _report(
+                        action,
+                        SwitchResult.FAILURE,
+                        error="abandoned at shutdown after the grace period",
+                    )
+                with anyio.CancelScope(shield=True), anyio.move_on_after(REPORT_TIMEOUT_SECONDS):
                     if scope.cancelled_caught:
-                        report = _report(
-                            action, SwitchResult.FAILURE, error="write abandoned: exceeded the grace period"
+                        self._metrics.switches.labels(strategy=action.strategy, result="failure").inc()
+                        await self._audit(
+                            AuditRecord(
+                                strategy=action.strategy,
+                                kind="strategy",
+                                result="failure",
+                                error=report.error,
+                                explanation=self._readable(action.explanation.to_dict()),
+                            )
                         )
-                await self._report(report, action)
-                at = self._clock()
-                if report.result.landed:
-                    await self._feed(
-                        WriteSucceeded(action.strategy, action.to_region, at, report.strategy_version)
-                    )
-                elif report.result.skipped:
-                    # Dry run decides against the truth: the belief stays what the API holds.
-                    follower = report.result is SwitchResult.FOLLOWER
-                    await self._feed(WriteSkipped(action.strategy, action.to_region, at, follower))
-                else:
-                    await self._feed(
-                        WriteFailed(action.strategy, action.to_region, at, report.error or "failed")
-                    )
+                    await self._settle(action, report)
             finally:
+                self._scopes.pop(action.strategy, None)
                 self.in_flight.discard(action.strategy)
+
+    async def _settle(self, action: Reweight, report: SwitchReport) -> None:
+        await self._report(report, action)
+        at = self._clock()
+        if report.result.landed:
+            await self._feed(WriteSucceeded(action.strategy, action.to_region, at, report.strategy_version))
+        elif report.result.skipped:
+            # Dry run decides against the truth: the belief stays what the API holds.
+            follower = report.result is SwitchResult.FOLLOWER
+            await self._feed(WriteSkipped(action.strategy, action.to_region, at, follower))
+        else:
+            await self._feed(WriteFailed(action.strategy, action.to_region, at, report.error or "failed"))
 
     async def _run(self, action: Reweight) -> SwitchReport:
         explanation = self._readable(action.explanation.to_dict())

@@ -62,6 +62,7 @@ class Followers:
         self.attempts = attempts
         self._clock = clock
         self._rules: Mapping[str, list[RuleSettings]] = _by_strategy(rules)
+        self._known_targets: set[str] = set()
 
     def set_rules(self, rules: Sequence[RuleSettings]) -> None:
         self._rules = _by_strategy(rules)
@@ -83,6 +84,12 @@ class Followers:
         async def one(rule: RuleSettings) -> None:
             if not await self._gate.may_write(strategy):
                 errors.append(f"rule {rule.id}: leadership lost before it could be retargeted")
+                return
+            missing = await self._missing_target(rule, region)
+            if missing is not None:
+                errors.append(f"rule {rule.id}: {missing}")
+                log.error("rule not retargeted", rule=rule.id, strategy=strategy, error=missing)
+                await self._audit(strategy, rule.id, None, explanation, error=missing)
                 return
             try:
                 outcome = await write_rule_target(
@@ -116,6 +123,25 @@ class Followers:
             for rule in self.rules_of(strategy):
                 tg.start_soon(one, rule, name=f"follow:{rule.id}")
         return Followed(tuple(writes), tuple(errors))
+
+    async def _missing_target(self, rule: RuleSettings, region: str) -> str | None:
+        """Why the rule cannot point at `region`'s target (unmapped, or gone from the API), or None.
+
+        Checked here rather than left to the server's 400, so the report names what is wrong; a
+        target seen once is not looked up again."""
+        target = rule.targets.get(region)
+        if target is None:
+            return f"no target configured for region {region}"
+        if target in self._known_targets:
+            return None
+        try:
+            exists = await self._client.target_exists(target)
+        except GenesysError as exc:
+            return f"could not check target {target}: {exc}"
+        if not exists:
+            return f"target {target} (region {region}) does not exist in the API"
+        self._known_targets.add(target)
+        return None
 
     async def _audit(
         self,

@@ -10,6 +10,7 @@ about itself is `probes.py`, its operator commands `admin.py`, SIGHUP `reload.py
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import socket
 import time
@@ -208,19 +209,26 @@ class Watcher:
         await self.stop.wait()
 
     async def shutdown(self, tg: TaskGroup, parts: Parts) -> None:
+        """Stop deciding; let in-flight writes finish within the grace period, then cancel them
+        (their reports and events are stored all the same); release leadership only after the last
+        write has ended, so a successor never writes while this instance still does."""
         grace = self.cfg.executor.shutdown_grace_seconds
         log.info("shutting down", grace_seconds=grace)
         self.notifier.stopping()
+        executor = parts.executor
         with anyio.move_on_after(grace):
-            await parts.executor.wait_idle()
+            await executor.wait_idle()
+        if executor.in_flight:
+            log.warning(
+                "abandoning in-flight writes at the end of the grace period",
+                strategies=sorted(executor.in_flight),
+            )
+            executor.abandon()
+            with anyio.move_on_after(RESIGN_TIMEOUT_SECONDS + 5.0):
+                await executor.wait_idle()
         self._resign.set()
         with anyio.move_on_after(RESIGN_TIMEOUT_SECONDS):
             await self._resigned.wait()
-        if parts.executor.in_flight:
-            log.warning(
-                "abandoning in-flight writes at the end of the grace period",
-                strategies=sorted(parts.executor.in_flight),
-            )
         tg.cancel_scope.cancel()
         log.info("stopped")
 
@@ -237,6 +245,11 @@ class Watcher:
             async for signum in signals:
                 if signum == signal.SIGHUP:
                     await self.reload()
+                elif self.stop.is_set():
+                    # The operator insists: exit at once. The outbox and the audit trail are
+                    # crash-safe, and the next start is level-triggered.
+                    log.warning("second signal; exiting at once", signal=signal.Signals(signum).name)
+                    os._exit(128 + signum)
                 else:
                     log.info("signal received; stopping", signal=signal.Signals(signum).name)
                     self.request_stop()

@@ -23,7 +23,10 @@ async def _regions(args: argparse.Namespace, cfg: WatcherConfig, client: Genesys
 
     async def probe(region: str) -> None:
         try:
-            report = await client.region_health(region, timeout=cfg.health.timeout_seconds)
+            # Retried like every call (a 429 waits for Retry-After): a one-shot check is no poll loop.
+            report = await client.region_health(
+                region, timeout=cfg.health.timeout_seconds, retries=cfg.genesys.max_retries
+            )
         except GenesysError as exc:
             rows[region] = {"id": region, "healthy": False, "reason": str(exc)}
             return
