@@ -8,7 +8,6 @@ atomically), with wall-clock expiry (a restart's monotonic clock starts anew), a
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+
+from watcher.atomic import write_json
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -82,12 +83,7 @@ class OperatorState:
 
     def _save(self) -> None:
         doc: dict[str, Any] = {"dryRun": self.dry_run, "holds": [asdict(h) for h in self.holds.values()]}
-        tmp = self.path.with_suffix(".tmp")
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(doc, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            write_json(self.path, doc)
         except OSError as exc:
             log.error("could not keep operator commands on disk", path=str(self.path), error=str(exc))

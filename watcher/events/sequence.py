@@ -10,13 +10,14 @@ clocks agree within the time between their events).
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import structlog
+
+from watcher.atomic import write_json
 
 log = structlog.get_logger("watcher.events")
 
@@ -52,12 +53,7 @@ class SequenceStore:
             return value
 
     def _save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(self._last, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            write_json(self.path, self._last)
         except OSError as exc:
             log.error("could not keep the event sequence on disk", error=str(exc))
