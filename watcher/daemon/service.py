@@ -306,10 +306,13 @@ class Watcher:
             self.announce.gauges(world, [event.region], policy.strategies_of(event.region))
         else:
             self.announce.gauges(world, world.regions, policy.strategies)
+        # Writes start first: telling (log, outbox, audit trail: disk) must never delay a failover,
+        # however slow the disk under the outbox is.
         for action in actions:
-            await self.announce.decision(action)
             if isinstance(action, Reweight) and self._tg is not None and self.parts is not None:
                 self._tg.start_soon(self.parts.executor.execute, action, name=f"write:{action.strategy}")
+        for action in actions:
+            await self.announce.decision(action)
 
     async def _on_switch(self, report: SwitchReport, action: Reweight) -> None:
         if report.result is SwitchResult.PARTIAL and self.parts is not None:
