@@ -99,3 +99,29 @@ async def test_one_budget_is_shared_by_every_call(
             await client.list_regions()
     assert len(api.api_requests()) == 9
     assert fake_time.sleeps == [pytest.approx(1 / 0.9)] * 3  # the 7th, 8th and 9th call, whatever endpoint
+
+
+def test_the_platforms_count_caps_the_room_believed_left(fake_time: FakeTime) -> None:
+    budget = RequestBudget(300, clock=fake_time.clock, sleep=fake_time.sleep)
+    budget.follow_platform(count=295, allowed=300, reset_seconds=20)
+    assert budget.available == pytest.approx(5.0)
+    budget.follow_platform(count=300, allowed=300, reset_seconds=2)
+    assert budget.reserve() == pytest.approx(2.0 + 1 / 4.5)  # nothing until the window ends
+
+
+async def test_rate_limit_headers_feed_the_budget(
+    api: FakeGenesys, fake_time: FakeTime, client_factory: Any
+) -> None:
+    exhausted = {"inin-ratelimit-count": "300", "inin-ratelimit-allowed": "300", "inin-ratelimit-reset": "3"}
+    api.on(
+        "GET",
+        STRATEGY_PATH,
+        json_response(200, strategy_body(), **exhausted),
+        json_response(200, strategy_body()),
+    )
+    async with client_factory() as client:
+        await client.get_strategy("strategy-1")
+        slept = len(fake_time.sleeps)
+        await client.get_strategy("strategy-1")
+    assert fake_time.sleeps[slept:]
+    assert sum(fake_time.sleeps[slept:]) >= 3.0  # waited for the platform's window to end

@@ -64,3 +64,13 @@ class RequestBudget:
     def available(self) -> float:
         self._refill()
         return self._tokens
+
+    def follow_platform(self, count: float, allowed: float, reset_seconds: float) -> None:
+        """The platform's own count (`inin-ratelimit-*` headers): never believe in more room than it
+        says is left in its window. With nothing left, nothing goes out until the window ends."""
+        self._refill()
+        remaining = allowed - count
+        if remaining <= 0:
+            self._tokens = min(self._tokens, -max(0.0, reset_seconds) * self.rate)
+        else:
+            self._tokens = min(self._tokens, remaining)

@@ -9,6 +9,7 @@ configured path templates, and turns every status code into a typed error. Tests
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Literal, TypeVar
@@ -271,7 +272,18 @@ class GenesysClient:
             raise error from None
         self._count(endpoint, str(response.status_code))
         self.reachability.answered()
+        self._follow_rate_limit(response.headers)
         return response
+
+    def _follow_rate_limit(self, headers: httpx.Headers) -> None:
+        """SPEC §6: the budget follows `inin-ratelimit-count/allowed/reset` when the platform sends them."""
+        raw = (headers.get(f"inin-ratelimit-{k}") for k in ("count", "allowed", "reset"))
+        try:
+            count, allowed, reset = (float(v) for v in raw if v is not None)
+        except ValueError:  # absent (fewer than three) or not numbers: nothing to follow
+            return
+        if math.isfinite(count) and math.isfinite(allowed) and math.isfinite(reset) and allowed > 0:
+            self.budget.follow_platform(count, allowed, reset)
 
     def _count(self, endpoint: str, code: str) -> None:
         if self.metrics is not None:
