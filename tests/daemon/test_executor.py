@@ -356,7 +356,7 @@ async def test_leadership_lost_between_the_read_and_the_put_sends_no_put(rig: Ri
 
 
 async def test_a_write_abandoned_at_shutdown_still_reports_counts_and_audits(rig: Rig) -> None:
-    await rig.fault(path=f"^{STRATEGY_PATH}{S1}$", method="PUT", delayMs=2000, count=1)
+    await rig.fault(path=f"^{STRATEGY_PATH}{S1}$", method="PUT", delayMs=1000, count=1)
     feed, reports = RecordingFeed(), RecordingReports()
     executor = rig.executor(feed=feed, report=reports)
 
