@@ -200,9 +200,7 @@ class RecordingReports:
 
 
 def explanation(summary: str = "us-east-1 failed", *, at: float = 990.0) -> Explanation:
-    bad = tuple(
-        Observation(PRIMARY, ok=False, at=at + i, reason="http 503", status=None) for i in range(2)
-    )
+    bad = tuple(Observation(PRIMARY, ok=False, at=at + i, reason="http 503", status=None) for i in range(2))
     return Explanation(summary, bad, {"fall": 2, "rise": 2}, at=at + 1)
 
 
@@ -278,7 +276,9 @@ class Rig:
         return [status for _, _, status in self.requests("PUT", STRATEGY_PATH + strategy_id)]
 
     def rule_puts(self) -> list[str]:
-        return [p.removeprefix(RULE_PATH) for _, p, status in self.requests("PUT", RULE_PATH) if status == 200]
+        return [
+            p.removeprefix(RULE_PATH) for _, p, status in self.requests("PUT", RULE_PATH) if status == 200
+        ]
 
     # ------------------------------------------------------------------- changing it (admin API)
 
@@ -310,7 +310,9 @@ class Rig:
 
     # ------------------------------------------------------------------- the parts under test
 
-    def followers(self, gate: Leadership | None = None, rules: Sequence[RuleSettings] | None = None) -> Followers:
+    def followers(
+        self, gate: Leadership | None = None, rules: Sequence[RuleSettings] | None = None
+    ) -> Followers:
         return Followers(
             self.client,
             self.cfg.rules if rules is None else rules,
@@ -347,9 +349,7 @@ class Rig:
 
 
 @contextlib.asynccontextmanager
-async def running_rig(
-    tmp_path: Path, *, seed: SimSeed | None = None, **overrides: Any
-) -> AsyncIterator[Rig]:
+async def running_rig(tmp_path: Path, *, seed: SimSeed | None = None, **overrides: Any) -> AsyncIterator[Rig]:
     """The simulator and the real things the parts stand on, torn down at the end of the block."""
     state = SimulatorState(seed or two_strategy_seed(), seed_rng=7)
     async with running_simulator(state) as sim:

@@ -56,7 +56,8 @@ async def test_a_reweight_writes_the_strategy_with_one_put_then_its_rules(rig: R
     assert rig.requests("PUT", STRATEGY_PATH + S2) == []
 
     (report,) = reports.reports
-    assert report.result is SwitchResult.SUCCESS and report.error is None
+    assert report.result is SwitchResult.SUCCESS
+    assert report.error is None
     strategy_write, *rule_writes = report.writes
     assert (strategy_write.kind, strategy_write.object_id, strategy_write.changed) == ("strategy", S1, True)
     assert (strategy_write.version_before, strategy_write.version_after) == (1, 2)
@@ -67,7 +68,8 @@ async def test_a_reweight_writes_the_strategy_with_one_put_then_its_rules(rig: R
     assert report.strategy_version == 2 == rig.strategy(S1)["version"]
 
     assert feed.events == [WriteSucceeded(S1, SECONDARY, 1000.0, 2)]
-    assert rig.switches(S1, "success") == 1 and rig.switches(S1, "failure") == 0
+    assert rig.switches(S1, "success") == 1
+    assert rig.switches(S1, "failure") == 0
     assert rig.metric("failover_watcher_update_latency_seconds_count", kind="strategy") == 1
     assert rig.metric("failover_watcher_update_latency_seconds_count", kind="rule") == 2
     # Detection to switch, on the fake clock: the PUT was acknowledged at 1000, the streak began at 990.
@@ -112,10 +114,13 @@ async def test_dry_run_writes_nothing_reports_dry_run_and_audits_the_decision(ri
 
     await executor.execute(reweight(S1, FAILOVER, dry_run=True))
 
-    assert rig.requests("PUT") == [] and rig.requests("GET") == []
+    assert rig.requests("PUT") == []
+    assert rig.requests("GET") == []
     assert gate.asked == []  # not even the gate: a dry run writes nothing whoever leads
     (report,) = reports.reports
-    assert report.result is SwitchResult.DRY_RUN and report.dry_run and report.writes == []
+    assert report.result is SwitchResult.DRY_RUN
+    assert report.dry_run
+    assert report.writes == []
     # The core hears it was skipped: its belief stays what the API holds (dry run decides against the truth).
     assert feed.events == [WriteSkipped(S1, SECONDARY, rig.clock.now, follower=False)]
     assert rig.switches(S1, "success") == rig.switches(S1, "failure") == 0
@@ -133,9 +138,11 @@ async def test_a_gate_that_refuses_makes_a_follower_that_sends_no_put(rig: Rig) 
     await executor.execute(reweight(S1, FAILOVER))
 
     assert gate.asked == [S1]
-    assert rig.requests("PUT") == [] and rig.requests("GET") == []
+    assert rig.requests("PUT") == []
+    assert rig.requests("GET") == []
     (report,) = reports.reports
-    assert report.result is SwitchResult.FOLLOWER and report.writes == []
+    assert report.result is SwitchResult.FOLLOWER
+    assert report.writes == []
     # A follower keeps warm state; its belief stays what the API holds, marked as not led here.
     assert feed.events == [WriteSkipped(S1, SECONDARY, rig.clock.now, follower=True)]
     assert rig.audit() == []
@@ -153,14 +160,18 @@ async def test_a_5xx_on_the_strategy_put_fails_the_switch_counts_and_audits_it(r
     assert rig.strategy_puts(S1) == [503, 503, 503]  # conflict_retries = 3 attempts
     strategy_calls = [m for m, _, _ in rig.sim_log(STRATEGY_PATH + S1)]
     assert strategy_calls == ["GET", "PUT", "GET", "PUT", "GET", "PUT"]
-    assert rig.requests("GET", RULE_PATH) == [] and rig.requests("PUT", RULE_PATH) == []
+    assert rig.requests("GET", RULE_PATH) == []
+    assert rig.requests("PUT", RULE_PATH) == []
     (report,) = reports.reports
-    assert report.result is SwitchResult.FAILURE and report.writes == []
-    assert report.error is not None and "503" in report.error
+    assert report.result is SwitchResult.FAILURE
+    assert report.writes == []
+    assert report.error is not None
+    assert "503" in report.error
     (event,) = feed.events
     assert isinstance(event, WriteFailed)
     assert (event.strategy, event.region, event.error) == (S1, SECONDARY, report.error)
-    assert rig.switches(S1, "failure") == 1 and rig.switches(S1, "success") == 0
+    assert rig.switches(S1, "failure") == 1
+    assert rig.switches(S1, "success") == 0
     exposition = rig.metrics.exposition().decode()
     assert f'failover_watcher_switches_total{{result="failure",strategy="{S1}"}} 1.0' in exposition
     (record,) = rig.audit()
@@ -194,12 +205,14 @@ async def test_a_failing_rule_put_is_partial_and_the_error_names_the_rule(rig: R
     assert rig.rule_puts() == [RULE_1]  # the other rule is written all the same
     (report,) = reports.reports
     assert report.result is SwitchResult.PARTIAL
-    assert report.error is not None and report.error.startswith(f"rule {RULE_2}: ")
+    assert report.error is not None
+    assert report.error.startswith(f"rule {RULE_2}: ")
     assert RULE_1 not in report.error
     assert [(w.kind, w.object_id) for w in report.writes] == [("strategy", S1), ("rule", RULE_1)]
     # The strategy routes there: the core takes the switch as done (the read-back finishes the rule).
     assert feed.events == [WriteSucceeded(S1, SECONDARY, rig.clock.now, 2)]
-    assert rig.switches(S1, "failure") == 1 and rig.switches(S1, "success") == 0
+    assert rig.switches(S1, "failure") == 1
+    assert rig.switches(S1, "success") == 0
     failures = [(r["kind"], r["rule"]) for r in rig.audit() if r["result"] == "failure"]
     assert failures == [("rule", RULE_2)]
 
@@ -250,7 +263,8 @@ async def test_a_strategy_that_keeps_changing_fails_after_the_conflict_retries(r
     assert rig.strategy_puts(S1) == [409, 409, 409]
     (report,) = reports.reports
     assert report.result is SwitchResult.FAILURE
-    assert report.error is not None and "does not match the current version" in report.error
+    assert report.error is not None
+    assert "does not match the current version" in report.error
     assert isinstance(feed.events[0], WriteFailed)
     assert rig.requests("PUT", RULE_PATH) == []
 
@@ -266,7 +280,8 @@ async def test_two_reweights_of_one_strategy_never_overlap(rig: Rig) -> None:
         tg.start_soon(executor.execute, reweight(S1, (PRIMARY, SECONDARY), kind="failback"))
         # Everything else has run as far as it can: the second write waits on the lock, not the gate.
         await anyio.wait_all_tasks_blocked()
-        assert gate.entered == [S1] and reports.reports == []
+        assert gate.entered == [S1]
+        assert reports.reports == []
         assert executor.in_flight == {S1}
         gate.release(S1)
         await until(lambda: len(gate.entered) == 2)

@@ -30,7 +30,8 @@ async def test_rules_already_pointing_at_the_region_are_read_and_not_written(rig
 
     followed = await followers.follow(S1, PRIMARY)
 
-    assert followed.complete and followed.errors == ()
+    assert followed.complete
+    assert followed.errors == ()
     assert sorted((w.object_id, w.changed, w.version_after) for w in followed.writes) == [
         (RULE_1, False, 1),
         (RULE_2, False, 1),
@@ -118,8 +119,10 @@ async def test_an_api_error_on_one_rule_is_reported_and_the_others_written(rig: 
     assert rig.target(RULE_1) == [TARGETS[SECONDARY]]
     errors = sorted(followed.errors)
     assert len(errors) == 2
-    assert errors[0].startswith(f"rule {RULE_2}: ") and "missing scope" in errors[0]
-    assert errors[1].startswith("rule rule-deleted: ") and "404" in errors[1]
+    assert errors[0].startswith(f"rule {RULE_2}: ")
+    assert "missing scope" in errors[0]
+    assert errors[1].startswith("rule rule-deleted: ")
+    assert "404" in errors[1]
     assert [w.object_id for w in followed.writes] == [RULE_1]
     # A repair's failures are audited (a change it could not make), its successes only when they changed.
     assert sorted((r["rule"], r["result"]) for r in rig.audit()) == [
@@ -141,7 +144,8 @@ async def test_a_gate_that_refuses_stops_every_write(rig: Rig) -> None:
     ]
     assert followed.writes == ()
     assert sorted(gate.asked) == [S1, S1]
-    assert rig.requests("GET") == [] and rig.requests("PUT") == []
+    assert rig.requests("GET") == []
+    assert rig.requests("PUT") == []
     assert rig.target(RULE_1) == rig.target(RULE_2) == [TARGETS[PRIMARY]]
 
 

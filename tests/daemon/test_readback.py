@@ -117,7 +117,8 @@ async def test_the_initial_read_adopts_what_the_api_holds_and_makes_the_rules_fo
 
     await readback.initial_read()
 
-    assert readback.unread == set() and not readback.reading
+    assert readback.unread == set()
+    assert not readback.reading
     assert core.snapshots(S1, initial=True) == [StrategySnapshot(S1, PRIMARY, 1, rig.clock.now, initial=True)]
     assert core.snapshots(S2, initial=True) == [
         StrategySnapshot(S2, SECONDARY, 2, rig.clock.now, initial=True)
@@ -145,7 +146,8 @@ async def test_an_unreadable_strategy_does_not_keep_the_others_unread(tmp_path: 
         async with anyio.create_task_group() as tg:
             tg.start_soon(readback.initial_read)
             await until(lambda: core.snapshots(S1, initial=True) != [])
-            assert readback.unread == {MISSING} and readback.reading
+            assert readback.unread == {MISSING}
+            assert readback.reading
             assert core.engine.world.strategies[S1].active_region == PRIMARY
             assert not core.engine.world.strategies[MISSING].snapshot_seen
             # It is tried again after a backoff, on its own: what was read is not read again.
@@ -154,7 +156,8 @@ async def test_an_unreadable_strategy_does_not_keep_the_others_unread(tmp_path: 
             assert strategy_reads(rig, S1) == 1
             assert readback.unread == {MISSING}
             stop.set()  # the daemon stops: the initial read ends, the strategy still unread
-        assert readback.unread == {MISSING} and not readback.reading
+        assert readback.unread == {MISSING}
+        assert not readback.reading
         assert core.snapshots(MISSING, initial=True) == []
 
 
@@ -175,7 +178,7 @@ async def test_the_periodic_read_feeds_the_core_only_while_leader(rig: Rig) -> N
         assert len(core.events) == fed_before
 
         gate.leader = True
-        await until(lambda: core.snapshots(S1, initial=False) and core.snapshots(S2, initial=False))
+        await until(lambda: bool(core.snapshots(S1, initial=False) and core.snapshots(S2, initial=False)))
         assert core.snapshots(S1, initial=False)[0].active_region == PRIMARY
 
         # A change behind the watcher's back is now seen by the core (drift).
