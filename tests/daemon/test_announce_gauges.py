@@ -112,16 +112,6 @@ async def test_the_gauges_are_touched_only_for_what_changed(told: Told) -> None:
     assert UNTOUCHED not in set(gauges(told).values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Announcer.gauges tells what changed by identity ('step replaces only what an event changed'), "
-        "but step rebuilds the StrategyStatus of every strategy over an observed region (failover.settle "
-        "always returns replace(status, phase=...)) "
-        "even when nothing in it changed (a new, equal object), so every observation rewrites that "
-        "strategy's active_region, drift and all_regions_down gauges."
-    ),
-)
 async def test_an_observation_that_changes_nothing_of_a_strategy_leaves_its_gauges_alone(told: Told) -> None:
     announcer = told.announcer
     world, _ = step(WorldState.initial(POLICY), StrategySnapshot(S1, PRIMARY, 1, 0.0, initial=True), POLICY)

@@ -281,16 +281,6 @@ async def test_repair_rules_writes_nothing_while_not_leader(rig: Rig) -> None:
     assert readback.rule_repairs == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "ReadBack.run checks executor.in_flight before its GET, not after, and the core does not "
-        "compare a snapshot's version with the one it knows: a read-back GET answered before a "
-        "switch and fed after the switch's WriteSucceeded is taken as a change behind the watcher's "
-        "back: a false DriftDetected, and under drift=report the stale (failed) region is adopted as the "
-        "active one, which the core then fails over from again with a second, redundant Reweight."
-    ),
-)
 async def test_a_read_back_answered_before_a_switch_is_not_taken_for_drift(tmp_path: Path) -> None:
     strategies = [{"id": S1, "regions": [PRIMARY, SECONDARY]}]
     rules = [{"id": RULE_1, "strategy": S1, "targets": TARGETS}]

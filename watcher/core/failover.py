@@ -69,10 +69,13 @@ def settle(
     """Bring one strategy up to date with the world at `now`: expire operator commands, raise
     or clear the all-down alert, and emit at most one Reweight."""
     said = list(notes)
+    before = status
     status = _expire(status, now, said)
     status, alerts = _all_down(status, regions, sp, policy, now)
     status, writes = _write(status, regions, sp, policy, now, said)
-    return replace(status, phase=phase_of(status, sp)), (*alerts, *writes)
+    status = replace(status, phase=phase_of(status, sp))
+    # Unchanged means the same object: the shell tells what changed by identity (gauges).
+    return (before if status == before else status), (*alerts, *writes)
 
 
 def phase_of(status: StrategyStatus, sp: StrategyPolicy) -> StrategyPhase:

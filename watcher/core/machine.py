@@ -143,6 +143,9 @@ def _snapshot(ev: StrategySnapshot) -> Handler:
         if s.pending is not None:
             # The write in flight is about to change this; its acknowledgement is authoritative.
             return s, (), ()
+        if isinstance(ev.version, int) and isinstance(s.version, int) and ev.version < s.version:
+            # Read before a write that has landed since: older than what is known, not drift.
+            return s, (), ()
         if ev.active_region == s.active_region or (
             s.retry_at is not None and ev.active_region == s.failed_target
         ):

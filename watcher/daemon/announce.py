@@ -244,6 +244,12 @@ class Announcer:
         except Exception as exc:  # the outbox is local: only a broken disk gets here
             log.error("could not store event in the outbox", type=event_type, error=repr(exc))
 
+    async def resync(self, status: Mapping[str, Any]) -> None:
+        """The full state to every sink, so a receiver that missed something converges. Only the
+        leader speaks for the organization: a follower's belief is not the API's."""
+        if self.dispatcher is not None and self._speaks():
+            await self.dispatcher.resync(self.resync_state(status))
+
     def resync_state(self, status: Mapping[str, Any]) -> dict[str, Any]:
         """The resync event's data: the status document, each strategy with its last sequence."""
         strategies = [

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import anyio
 import httpx
+import structlog
 
 from watcher.config import LeaderSettings, WatcherConfig
 from watcher.core import Reweight
@@ -27,8 +28,22 @@ from watcher.daemon.readback import ReadBack
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.status import WallClock
 from watcher.events import AuditTrail, Dispatcher, Outbox, SequenceStore, SinkSpec
-from watcher.genesys import GenesysClient
+from watcher.genesys import GenesysClient, WebhookRequest
 from watcher.metrics import WatcherMetrics
+
+log = structlog.get_logger("watcher.daemon")
+
+
+async def register_webhook(cfg: WatcherConfig, client: GenesysClient) -> None:
+    """The DNS-sync webhook of `[webhook]`, registered once (idempotent across restarts)."""
+    w = cfg.webhook
+    if w is None:
+        return
+    request = WebhookRequest(
+        name=w.name, targetUrl=w.target_url, secret=cfg.webhook_secret(), events=w.events
+    )
+    hook_id, created = await client.register_webhook_once(request)
+    log.info("DNS-sync webhook " + ("registered" if created else "already registered"), id=hook_id)
 
 
 def build_leadership(settings: LeaderSettings) -> Leadership:

@@ -32,14 +32,13 @@ from watcher.daemon.engine import Engine, policy_from_config
 from watcher.daemon.executor import SwitchReport, SwitchResult
 from watcher.daemon.holds import OperatorState
 from watcher.daemon.http import create_app
-from watcher.daemon.parts import Parts, Shell, assemble, build_leadership
+from watcher.daemon.parts import Parts, Shell, assemble, build_leadership, register_webhook
 from watcher.daemon.probes import Probes
 from watcher.daemon.reload import Reloader
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.status import WallClock
 from watcher.daemon.watchdog import systemd_loop
 from watcher.events import Outbox
-from watcher.genesys import WebhookRequest
 from watcher.metrics import WatcherMetrics
 from watcher.serving import base_url_of, bind_socket, serve_app
 from watcher.systemd_notify import SystemdNotifier
@@ -201,7 +200,7 @@ class Watcher:
             self._task(tg, "dispatcher", parts.dispatcher.run)
             self._task(tg, "resync", self._resync_loop)
         if cfg.webhook is not None:
-            self._task(tg, "webhook-registration", self._register_webhook, endless=False)
+            self._task(tg, "webhook-registration", lambda: register_webhook(cfg, parts.client), endless=False)
         self._task(tg, "systemd", lambda: systemd_loop(self.notifier, parts.scheduler, probes, self.stop))
         self.started.set()
 
@@ -274,27 +273,13 @@ class Watcher:
             await self._resync()
 
     async def _resync(self) -> None:
-        """The full state to every sink, so a receiver that missed something converges. Only the
-        leader speaks for the organization: a follower's belief is not the API's."""
-        parts, probes = self.parts, self.probes
-        if parts is None or parts.dispatcher is None or probes is None or not self.leadership.is_leader:
-            return
-        await parts.dispatcher.resync(self.announce.resync_state(probes.status()))
+        if self.probes is not None:
+            await self.announce.resync(self.probes.status())
 
     async def _read_then_resync(self) -> None:
         if self.parts is not None:
             await self.parts.readback.initial_read()
             await self._resync()
-
-    async def _register_webhook(self) -> None:
-        w = self.cfg.webhook
-        if w is None or self.parts is None:
-            return
-        request = WebhookRequest(
-            name=w.name, targetUrl=w.target_url, secret=self.cfg.webhook_secret(), events=w.events
-        )
-        hook_id, created = await self.parts.client.register_webhook_once(request)
-        log.info("DNS-sync webhook " + ("registered" if created else "already registered"), id=hook_id)
 
     # ------------------------------------------------------------------------------ actions
 

@@ -6,8 +6,9 @@ budget ourselves keeps 429s rare, so the failover PUT is not the request that ge
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import anyio
 
@@ -74,3 +75,15 @@ class RequestBudget:
             self._tokens = min(self._tokens, -max(0.0, reset_seconds) * self.rate)
         else:
             self._tokens = min(self._tokens, remaining)
+
+    def follow_headers(self, headers: Mapping[str, str]) -> None:
+        """`follow_platform` from `inin-ratelimit-count/allowed/reset`, when all three are numbers."""
+        raw = [headers.get(f"inin-ratelimit-{k}") for k in ("count", "allowed", "reset")]
+        if any(v is None for v in raw):
+            return
+        try:
+            count, allowed, reset = (float(v) for v in raw if v is not None)
+        except ValueError:
+            return
+        if all(math.isfinite(x) for x in (count, allowed, reset)) and allowed > 0:
+            self.follow_platform(count, allowed, reset)

@@ -8,11 +8,9 @@ configured path templates, and turns every status code into a typed error. Tests
 
 from __future__ import annotations
 
-import enum
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import anyio
@@ -51,12 +49,12 @@ from watcher.genesys.models import (
 )
 from watcher.genesys.reachability import Reachability
 from watcher.genesys.retry import wait_for_retry
+from watcher.genesys.transport import ClientState, TransportKind, make_transport
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.genesys")
 
 M = TypeVar("M", bound=BaseModel)
-TransportKind = Literal["aiohttp", "httpx"]
 _RETRYABLE = (RateLimited, ServerError, TransportFailure)
 
 
@@ -67,21 +65,6 @@ def _retryable(exc: BaseException) -> bool:
     would multiply the attempts (and the load on a throttled token endpoint).
     """
     return isinstance(exc, _RETRYABLE) and exc.endpoint != "token"
-
-
-class ClientState(enum.Enum):
-    UNOPENED = "unopened"
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-def make_transport(kind: TransportKind, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    """The transport the benchmark chose (aiohttp: ~3x less CPU per request), or httpx's own."""
-    if kind == "aiohttp":
-        from httpx_aiohttp import AiohttpTransport
-
-        return AiohttpTransport(limits=limits)
-    return httpx.AsyncHTTPTransport(limits=limits)
 
 
 class GenesysClient:
@@ -272,18 +255,8 @@ class GenesysClient:
             raise error from None
         self._count(endpoint, str(response.status_code))
         self.reachability.answered()
-        self._follow_rate_limit(response.headers)
+        self.budget.follow_headers(response.headers)  # SPEC §6: the platform's own count, when sent
         return response
-
-    def _follow_rate_limit(self, headers: httpx.Headers) -> None:
-        """SPEC §6: the budget follows `inin-ratelimit-count/allowed/reset` when the platform sends them."""
-        raw = (headers.get(f"inin-ratelimit-{k}") for k in ("count", "allowed", "reset"))
-        try:
-            count, allowed, reset = (float(v) for v in raw if v is not None)
-        except ValueError:  # absent (fewer than three) or not numbers: nothing to follow
-            return
-        if math.isfinite(count) and math.isfinite(allowed) and math.isfinite(reset) and allowed > 0:
-            self.budget.follow_platform(count, allowed, reset)
 
     def _count(self, endpoint: str, code: str) -> None:
         if self.metrics is not None:
@@ -337,9 +310,8 @@ class GenesysClient:
         return self._parse(Strategy, data, "strategy")
 
     async def put_strategy(self, strategy: Strategy, *, retries: int | None = None) -> Strategy:
-        """Replace the whole strategy (atomic). Sends `version` back when the server gave one.
-
-        `retries=0` for writes that must be re-read and re-checked before any second attempt."""
+        """Replace the whole strategy (atomic), sending back the `version` read (`retries=0`: the
+        writer re-reads and re-checks before any second attempt)."""
         body = strategy.model_dump(mode="json", exclude_none=True)
         data = await self.request(
             "PUT", "strategy", path={"strategyId": strategy.id}, json=body, retries=retries
