@@ -46,7 +46,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    check: Callable[[], Awaitable[bool] | bool],
     what: str,
     timeout: float = 10.0,
     interval: float = 0.05,
@@ -333,3 +333,29 @@ def alive(d: DaemonProcess | InProcessDaemon) -> None:
             raise AssertionError(f"{d.name} exited with code {d.process.returncode}; last output:\n{tail}")
     elif d.ended.is_set() and not d.stop_requested:
         raise AssertionError(f"the daemon's serve() ended by itself: {d.crash!r}")
+
+
+async def refused_at_start(config: Path, port: int, timeout: float = 30.0) -> tuple[int, str]:
+    """`run --config F` must exit (with its code and stderr) instead of starting to serve on `port`."""
+    cmd = [*CLI, "run", "--config", str(config), "--log-json"]
+    started = False
+    async with (
+        await anyio.open_process(cmd, env=clean_env()) as proc,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+    ):
+        with anyio.fail_after(timeout):
+            while proc.returncode is None and not started:
+                try:
+                    started = (await http.get("/healthz")).status_code in (200, 503)
+                except httpx.TransportError:
+                    await anyio.sleep(0.05)
+        if started:
+            proc.kill()
+            await proc.wait()
+            raise AssertionError(f"`run --config {config.name}` started serving instead of refusing")
+        assert proc.stderr is not None
+        err = b""
+        async for chunk in proc.stderr:
+            err += chunk
+        code = await proc.wait()
+    return code, err.decode(errors="replace")

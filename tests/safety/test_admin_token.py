@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
-import httpx
 import pytest
 
 from tests.safety._bench import bench
 from tests.safety._config import STRATEGY, base_config, free_port, write_config
-from tests.safety._daemon import CLI, clean_env, in_process
+from tests.safety._daemon import CLI, clean_env, in_process, refused_at_start
 
 pytestmark = pytest.mark.anyio
 
@@ -43,28 +42,9 @@ async def test_check_config_refuses_an_empty_admin_token(tmp_path: Path, source:
 @pytest.mark.parametrize("source", ["inline", "file"])
 async def test_run_refuses_to_start_with_an_empty_admin_token(tmp_path: Path, source: str) -> None:
     config, port = _empty_token_config(tmp_path, source)
-    cmd = [*CLI, "run", "--config", str(config), "--log-json"]
-    started = False
-    async with (
-        await anyio.open_process(cmd, env=clean_env()) as process,
-        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
-    ):
-        with anyio.fail_after(30):
-            while process.returncode is None and not started:
-                try:
-                    started = (await http.get("/healthz")).status_code in (200, 503)
-                except httpx.TransportError:
-                    await anyio.sleep(0.05)
-        if started:
-            process.kill()
-            await process.wait()
-            pytest.fail("the daemon started with an empty admin token instead of refusing (exit 2)")
-        assert process.stderr is not None
-        err = b""
-        async for chunk in process.stderr:
-            err += chunk
-    assert process.returncode == 2, (process.returncode, err.decode())
-    assert any("server.admin_token" in line for line in err.decode().splitlines()), err.decode()
+    code, err = await refused_at_start(config, port)
+    assert code == 2, (code, err)
+    assert any("server.admin_token" in line for line in err.splitlines()), err
 
 
 async def _raw_post(port: int, authorization: bytes | None) -> int:

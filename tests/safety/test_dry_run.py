@@ -39,7 +39,7 @@ async def test_dry_run_believes_the_api_and_acting_resumes_at_once(tmp_path: Pat
         config = b.config(with_sink=False)
         async with in_process(config) as d:
             await d.view.ready()
-            code, out, err = await cli("dry-run", "on", "--config", str(config))
+            code, _, err = await cli("dry-run", "on", "--config", str(config))
             assert code == 0, err
             assert (await d.view.status())["dryRun"] is True
             _, since = await b.admin.requests()
@@ -52,7 +52,7 @@ async def test_dry_run_believes_the_api_and_acting_resumes_at_once(tmp_path: Pat
             assert s["drift"] is False, f"no drift: the API did not change behind the watcher's back: {s}"
             assert await b.admin.routes_to(STRATEGY) == PRIMARY
 
-            code, out, err = await cli("dry-run", "off", "--config", str(config))
+            code, _, err = await cli("dry-run", "off", "--config", str(config))
             assert code == 0, err
 
             async def switched() -> bool:

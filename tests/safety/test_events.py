@@ -28,7 +28,7 @@ pytestmark = pytest.mark.anyio
 
 
 def _about(e: dict[str, Any], strategy: str) -> bool:
-    return e["data"].get("strategy", e.get("subject")) == strategy
+    return bool(e["data"].get("strategy", e.get("subject")) == strategy)
 
 
 async def test_only_the_leader_emits_events_resync_included(tmp_path: Path, real_etcd: RealEtcd) -> None:
@@ -44,8 +44,13 @@ async def test_only_the_leader_emits_events_resync_included(tmp_path: Path, real
                 name,
                 sinks=[sink("events", rx.url + "events", b.secret)],
                 genesys={"request_timeout_seconds": 2.0},
-                leader={"backend": "etcd", "endpoints": [real_etcd.url], "key": key, "ttl_seconds": 3,
-                        "instance_id": name},
+                leader={
+                    "backend": "etcd",
+                    "endpoints": [real_etcd.url],
+                    "key": key,
+                    "ttl_seconds": 3,
+                    "instance_id": name,
+                },
                 events={"source": f"urn:failover-watcher:{name}", "resync_interval_seconds": 0.5},
             )
 
@@ -69,8 +74,12 @@ async def test_only_the_leader_emits_events_resync_included(tmp_path: Path, real
                     switched = [e for e in rx1.events if e["type"] == SWITCHED]
                     return follower_saw and bool(switched) and len(resyncs) >= 3
 
-                await eventually(spoken, "the leader's switch and three resyncs at its receiver", 15,
-                                 detail=lambda: _kinds(rx1))
+                await eventually(
+                    spoken,
+                    "the leader's switch and three resyncs at its receiver",
+                    10,
+                    detail=lambda: _kinds(rx1),
+                )
         assert {e["source"] for e in rx1.events} == {"urn:failover-watcher:w1"}
         follower = [(e["type"], e["source"]) for e in rx2.events]
         assert follower == [], f"the follower emitted events: {follower}"
@@ -129,8 +138,12 @@ async def test_after_a_410_events_are_still_stored_and_delivered_after_a_restart
                     for e in sink_.received.events
                 )
 
-            await eventually(delivered, "the switched event published after the 410, after the restart", 10,
-                             detail=lambda: _kinds(sink_.received))
+            await eventually(
+                delivered,
+                "the switched event published after the 410, after the restart",
+                10,
+                detail=lambda: _kinds(sink_.received),
+            )
 
 
 async def test_sigkill_mid_write_loses_no_event_and_the_intent_was_stored_first(tmp_path: Path) -> None:
@@ -154,7 +167,9 @@ async def test_sigkill_mid_write_loses_no_event_and_the_intent_was_stored_first(
 
             def intent() -> bool:
                 return any(
-                    _about(e, STRATEGY) and e["data"].get("from") == PRIMARY and e["data"].get("to") == SECONDARY
+                    _about(e, STRATEGY)
+                    and e["data"].get("from") == PRIMARY
+                    and e["data"].get("to") == SECONDARY
                     for e in b.events(SWITCHING)
                 )
 
@@ -166,11 +181,11 @@ async def test_sigkill_mid_write_loses_no_event_and_the_intent_was_stored_first(
                     for e in b.events(REGION_CHANGED)
                 )
 
-            await eventually(unhealthy_before_kill, "the region_changed event stored before the SIGKILL", 15)
+            await eventually(unhealthy_before_kill, "the region_changed event stored before the SIGKILL", 10)
             await eventually(
                 intent,
                 f"a {SWITCHING} event (strategy {STRATEGY}, from {PRIMARY}, to {SECONDARY})",
-                15,
+                10,
                 detail=lambda: _async([e["type"] for e in b.events()]),
             )
 

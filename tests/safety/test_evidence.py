@@ -46,12 +46,12 @@ async def settled(b: Bench, view: DaemonView) -> None:
     await view.more_polls(SECONDARY, 6)
 
     async def drained() -> bool:
-        return (await view.status())["outboxDepth"] == 0
+        return bool((await view.status())["outboxDepth"] == 0)
 
     await eventually(drained, "the outbox to drain", 10, detail=view.status)
 
 
-def unhealthy_events(b: Bench) -> list[tuple[str, str]]:
+def unhealthy_events(b: Bench) -> list[tuple[Any, Any]]:
     """(region, time) of every region_changed event saying a region became unhealthy."""
     return [
         (e["data"].get("region"), e.get("time"))
@@ -85,10 +85,11 @@ async def test_an_api_blackout_moves_nothing(tmp_path: Path, run: int) -> None:
         api = during.get("api")
         assert isinstance(api, dict), f"/status has no `api` object during the blackout: {list(during)}"
         assert api.get("reachable") is False, api
-        assert isinstance(api.get("detail"), str) and api["detail"], api
+        assert isinstance(api.get("detail"), str), api
+        assert api["detail"], api
 
 
-TOKEN_FAULTS = {
+TOKEN_FAULTS: dict[str, dict[str, Any]] = {
     "throttled": {"status": 400},  # SPEC §2: the token endpoint throttles with a 400 "rate limit exceeded"
     "failing": {"status": 503},
     "dropped": {"reset": True},
@@ -141,7 +142,9 @@ async def test_regions_command_waits_out_a_429_and_exits_by_health(
 
 
 class _Source:
-    def __init__(self, name: str, ok: bool, reason: str, wait_for: anyio.Event | None, done: anyio.Event) -> None:
+    def __init__(
+        self, name: str, ok: bool, reason: str, wait_for: anyio.Event | None, done: anyio.Event
+    ) -> None:
         self.name, self._ok, self._reason, self._wait_for, self._done = name, ok, reason, wait_for, done
 
     async def observe(self, region: str) -> Observation:

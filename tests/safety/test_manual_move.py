@@ -25,7 +25,7 @@ async def test_a_manual_move_is_adopted_and_protected_in_report_mode(tmp_path: P
         await b.admin.put_strategy(STRATEGY, strategy_seed(STRATEGY, [SECONDARY, PRIMARY]))
 
         async def adopted() -> bool:
-            return (await d.view.strategy(STRATEGY))["activeRegion"] == SECONDARY
+            return bool((await d.view.strategy(STRATEGY))["activeRegion"] == SECONDARY)
 
         await eventually(
             adopted,

@@ -23,7 +23,8 @@ COMMANDS = {"hold", "pin", "release", "expired", "dry-run"}
 
 
 def _until(doc: dict[str, Any] | None) -> datetime:
-    assert doc is not None and doc.get("until"), doc
+    assert doc is not None
+    assert doc.get("until"), doc
     return parse_time(str(doc["until"]))
 
 
@@ -61,7 +62,8 @@ async def test_a_hold_and_a_pin_survive_sigterm_and_restart(tmp_path: Path) -> N
             assert code == 0, err
             held = _until((await d.view.strategy(STRATEGY))["hold"])
             pin = (await d.view.strategy(OTHER))["pin"]
-            assert pin is not None and pin["region"] == SECONDARY, pin
+            assert pin is not None
+            assert pin["region"] == SECONDARY, pin
             pinned = _until(pin)
 
             async def pin_applied() -> bool:
@@ -76,7 +78,8 @@ async def test_a_hold_and_a_pin_survive_sigterm_and_restart(tmp_path: Path) -> N
             s1, s2 = await d.view.strategy(STRATEGY), await d.view.strategy(OTHER)
             assert s1["hold"] is not None, f"the hold did not survive the restart: {s1}"
             assert abs((_until(s1["hold"]) - held).total_seconds()) < 1.0, (s1["hold"], held)
-            assert s2["pin"] is not None and s2["pin"]["region"] == SECONDARY, s2
+            assert s2["pin"] is not None, f"the pin did not survive the restart: {s2}"
+            assert s2["pin"]["region"] == SECONDARY, s2
             assert abs((_until(s2["pin"]) - pinned).total_seconds()) < 1.0, (s2["pin"], pinned)
 
             # An outage during the hold is not switched.
@@ -89,15 +92,17 @@ async def test_a_hold_and_a_pin_survive_sigterm_and_restart(tmp_path: Path) -> N
 
             await eventually(unhealthy, f"/status shows {PRIMARY} unhealthy", 10)
             await d.view.more_polls(PRIMARY, 10)
-            writes = [p for p in await b.admin.puts(STRATEGY_PATH + STRATEGY, since)]
+            writes = await b.admin.puts(STRATEGY_PATH + STRATEGY, since)
             assert writes == [], f"{STRATEGY} was written during its hold: {writes}"
             assert await b.admin.routes_to(STRATEGY) == PRIMARY
             assert await b.admin.routes_to(OTHER) == SECONDARY
 
         commands = operator_events(b)
-        assert ("hold", STRATEGY) in commands and ("pin", OTHER) in commands, commands
+        assert ("hold", STRATEGY) in commands, commands
+        assert ("pin", OTHER) in commands, commands
         trail = trail_commands(b.state_dir())
-        assert ("hold", STRATEGY) in trail and ("pin", OTHER) in trail, trail
+        assert ("hold", STRATEGY) in trail, trail
+        assert ("pin", OTHER) in trail, trail
 
 
 async def test_every_operator_command_is_audited_and_emitted(tmp_path: Path) -> None:
@@ -105,12 +110,13 @@ async def test_every_operator_command_is_audited_and_emitted(tmp_path: Path) -> 
         await b.seed_second_strategy()
         async with in_process(b.config(strategies=TWO_STRATEGIES)) as d:
             await d.view.ready()
-            for path, body in [
+            commands: list[tuple[str, dict[str, Any]]] = [
                 ("/admin/hold", {"strategy": STRATEGY, "seconds": 600, "reason": "drill"}),
                 ("/admin/hold", {"strategy": OTHER, "seconds": 0.5, "region": SECONDARY}),
                 ("/admin/release", {"strategy": STRATEGY}),
                 ("/admin/dry-run", {"enabled": True}),
-            ]:
+            ]
+            for path, body in commands:
                 response = await d.view.admin(path, body)
                 assert response.status_code == 200, (path, response.text)
             wanted = {("hold", STRATEGY), ("pin", OTHER), ("expired", OTHER), ("release", STRATEGY)}
@@ -127,7 +133,8 @@ async def test_every_operator_command_is_audited_and_emitted(tmp_path: Path) -> 
             )
             assert all(e["data"].get("command") in COMMANDS for e in b.events(OPERATOR))
         trail = set(trail_commands(b.state_dir()))
-        assert wanted <= trail and any(c == "dry-run" for c, _ in trail), trail
+        assert wanted <= trail, trail
+        assert any(c == "dry-run" for c, _ in trail), trail
 
 
 async def _async(value: Any) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.safety._bench import SWITCH_FAILED, SWITCHED, SWITCHING, bench
+from tests.safety._bench import SWITCH_FAILED, SWITCHED, SWITCHING, Bench, bench
 from tests.safety._config import PRIMARY, SECONDARY, STRATEGY
 from tests.safety._daemon import DaemonProcess, eventually, process
 from tests.safety._sim import parse_time
@@ -22,10 +22,7 @@ GRACE = 1.0
 MARGIN = 4.0  # below the 5 s the PUT is held: the daemon must not wait for it
 
 
-async def _switch_in_flight(b: object, d: DaemonProcess, delay_ms: int) -> None:
-    from tests.safety._bench import Bench
-
-    assert isinstance(b, Bench)
+async def _switch_in_flight(b: Bench, d: DaemonProcess, delay_ms: int) -> None:
     await d.view.ready()
     put = await b.admin.fault(path="/routing/strategies/", method="PUT", delayMs=delay_ms)
     await b.admin.set_region(PRIMARY, "DOWN")
@@ -37,7 +34,9 @@ async def _switch_in_flight(b: object, d: DaemonProcess, delay_ms: int) -> None:
 
 
 def _shutting_down(d: DaemonProcess) -> bool:
-    return d.logged(lambda line: "shutting down" in str(line.get("event")) or "signal" in str(line.get("event")))
+    return d.logged(
+        lambda line: "shutting down" in str(line.get("event")) or "signal" in str(line.get("event"))
+    )
 
 
 async def test_sigterm_with_a_write_in_flight_exits_within_the_grace_and_keeps_the_report(
@@ -69,15 +68,12 @@ async def test_sigterm_with_a_write_in_flight_exits_within_the_grace_and_keeps_t
             await eventually(
                 reported,
                 "an event about the switch interrupted by SIGTERM (switched, switch_failed or switching)",
-                15,
+                10,
                 detail=lambda: _types(b),
             )
 
 
-async def _types(b: object) -> list[str]:
-    from tests.safety._bench import Bench
-
-    assert isinstance(b, Bench)
+async def _types(b: Bench) -> list[str]:
     return [e["type"] for e in b.events()]
 
 

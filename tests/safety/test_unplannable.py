@@ -87,7 +87,7 @@ async def test_a_rule_whose_target_is_gone_is_reported_and_the_strategy_still_sw
 
         await eventually(
             reported,
-            f"/status {STRATEGY} reports the missing target {TARGETS[SECONDARY]} (lastError or lastSwitch.error)",
+            f"/status {STRATEGY} names the missing target {TARGETS[SECONDARY]} (lastError, lastSwitch.error)",
             10,
             detail=lambda: d.view.strategy(STRATEGY),
         )
