@@ -84,6 +84,13 @@ def _lost_events(switches: Sequence[Write], events: Iterable[dict[str, Any]], no
     return lost
 
 
+async def unreported_switches(b: Bench, strategies: Sequence[str]) -> int:
+    """How many switches seen in the simulator no received event tells of (yet)."""
+    writes = await b.admin.watcher_writes()
+    switches = [w for w in writes if w.switches and w.entity in strategies]
+    return _lost_events(switches, b.events(), [])
+
+
 async def tally(
     fault: str,
     b: Bench,

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.safety._bench import TWO_STRATEGIES, Bench, bench
-from tests.safety._chaos import tally
+from tests.safety._chaos import tally, unreported_switches
 from tests.safety._config import OTHER, PRIMARY, RULE, SECONDARY, STRATEGY, TARGETS
 from tests.safety._daemon import (
     DaemonProcess,
@@ -92,11 +92,13 @@ class Run:
         await self.step(follows, f"{RULE} follows {STRATEGY}")
 
     async def finish(self, fault: str, strategies: tuple[str, ...] = (STRATEGY,)) -> None:
-        async def drained() -> bool:
+        async def delivered() -> bool:
             alive(self.daemon)
-            return bool((await self.view.status())["outboxDepth"] == 0)
+            if (await self.view.status())["outboxDepth"] != 0:
+                return False
+            return await unreported_switches(self.b, strategies) == 0
 
-        await self.step(drained, "the outbox to drain")
+        await self.step(delivered, "the outbox to drain and every switch to be told of")
         status = await self.view.status_or_none()
         if isinstance(self.daemon, InProcessDaemon):
             self.exits += int(self.daemon.exited_unexpectedly)
