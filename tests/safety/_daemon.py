@@ -13,6 +13,7 @@ Two ways to run it:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import signal
@@ -50,7 +51,7 @@ async def eventually(
     what: str,
     timeout: float = 10.0,
     interval: float = 0.05,
-    detail: Callable[[], Awaitable[Any]] | None = None,
+    detail: Callable[[], Any] | None = None,
 ) -> None:
     """Wait until `check()` is true, or fail naming `what` after `timeout` seconds (no fixed sleeps)."""
     deadline = time.monotonic() + timeout
@@ -64,7 +65,10 @@ async def eventually(
         if result:
             return
         if time.monotonic() > deadline:
-            extra = f"; last seen: {await detail()}" if detail is not None else ""
+            seen = detail() if detail is not None else None
+            if inspect.isawaitable(seen):
+                seen = await seen
+            extra = f"; last seen: {seen}" if detail is not None else ""
             raise AssertionError(f"timed out after {timeout:g}s waiting for: {what}{extra}")
         await anyio.sleep(interval)
 

@@ -186,9 +186,5 @@ async def test_sigkill_mid_write_loses_no_event_and_the_intent_was_stored_first(
                 intent,
                 f"a {SWITCHING} event (strategy {STRATEGY}, from {PRIMARY}, to {SECONDARY})",
                 10,
-                detail=lambda: _async([e["type"] for e in b.events()]),
+                detail=lambda: [e["type"] for e in b.events()],
             )
-
-
-async def _async(value: Any) -> Any:
-    return value

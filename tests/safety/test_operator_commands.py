@@ -129,13 +129,9 @@ async def test_every_operator_command_is_audited_and_emitted(tmp_path: Path) -> 
                 all_emitted,
                 f"{OPERATOR} events for hold, pin, expired, release and dry-run",
                 8,
-                detail=lambda: _async(operator_events(b)),
+                detail=lambda: operator_events(b),
             )
             assert all(e["data"].get("command") in COMMANDS for e in b.events(OPERATOR))
         trail = set(trail_commands(b.state_dir()))
         assert wanted <= trail, trail
         assert any(c == "dry-run" for c, _ in trail), trail
-
-
-async def _async(value: Any) -> Any:
-    return value
