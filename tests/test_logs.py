@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,12 +13,6 @@ from watcher.logs import REDACTED, configure_logging, mask_credentials, redact
 
 TOKEN = "tok3n-MARKER-logs-77"
 SECRET = "s3cr3t-MARKER-logs-88"
-
-
-@pytest.fixture(autouse=True)
-def _reset_structlog() -> Iterator[None]:
-    yield
-    structlog.reset_defaults()
 
 
 def run(event: dict[str, Any]) -> dict[str, Any]:

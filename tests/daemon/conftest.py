@@ -11,8 +11,6 @@ from typing import Any
 
 import anyio
 import httpx
-import pytest
-import structlog
 
 from watcher.config import WatcherConfig
 from watcher.daemon.service import Watcher
@@ -24,17 +22,6 @@ PRIMARY, SECONDARY = "us-east-1", "eu-west-1"
 STRATEGY, RULE = "strategy-1", "rule-1"
 TARGETS = {PRIMARY: "target-use1", SECONDARY: "target-euw1"}
 ADMIN_TOKEN = "test-admin-token-0123456789"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _reset_structlog() -> Any:
-    yield
-    structlog.reset_defaults()
 
 
 def watcher_config(sim_url: str, state_dir: Path, **overrides: Any) -> WatcherConfig:

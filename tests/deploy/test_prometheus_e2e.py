@@ -51,11 +51,6 @@ LATENCY_BUCKETS = 'failover_watcher_update_latency_seconds_bucket{kind="strategy
 SWITCHES = "sum(failover_watcher_switches_total)"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def _until_scraped(prom: Prometheus, expr: str, expected: float, timeout: float = 15.0) -> None:
     """Wait until Prometheus holds `expected` for `expr` (the scrape after the last switch landed)."""
     with anyio.fail_after(timeout):

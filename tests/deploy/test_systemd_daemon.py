@@ -70,11 +70,6 @@ dir = "{state}"
 """
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass(frozen=True)
 class Notification:
     """One datagram: its fields, and when the test read it (`time.monotonic`, like the sim's log)."""

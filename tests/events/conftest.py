@@ -8,10 +8,5 @@ from watcher.metrics import WatcherMetrics
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def metrics() -> WatcherMetrics:
     return WatcherMetrics()

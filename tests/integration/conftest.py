@@ -21,11 +21,6 @@ SHARED_TLS = ssl.create_default_context()
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def state() -> SimulatorState:
     """The simulator's state; tests that need other knobs override this fixture in their module."""
     return SimulatorState(default_seed(), seed_rng=7)

@@ -17,21 +17,9 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-import structlog
 
 ETCD_BINARY = "/usr/bin/etcd"
 ETCD_START_SECONDS = 20.0
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _reset_structlog() -> Iterator[None]:
-    yield
-    structlog.reset_defaults()
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:

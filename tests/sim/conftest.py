@@ -17,11 +17,6 @@ SHARED_TLS = ssl.create_default_context()
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
