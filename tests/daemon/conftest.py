@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import httpx
 
+from tests.support import until
 from watcher.config import WatcherConfig
 from watcher.daemon.service import Watcher
 from watcher.serving import bind_socket
@@ -82,9 +83,7 @@ class Harness:
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
         """Wait for a condition with a deadline (no sleeping as synchronisation)."""
-        with anyio.fail_after(timeout):
-            while not predicate():
-                await anyio.sleep(0.01)
+        await until(predicate, timeout=timeout)
 
     async def ready(self) -> None:
         await self.until(

@@ -18,6 +18,7 @@ import pytest
 from anyio.abc import Process
 
 from tests.daemon.conftest import PRIMARY, RULE, SECONDARY, STRATEGY, TARGETS
+from tests.support import until
 from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator
 
 pytestmark = pytest.mark.anyio
@@ -75,9 +76,7 @@ class Daemon:
         return any(line.get("event") == event for line in self.lines)
 
     async def until(self, predicate: Any, timeout: float = 15.0) -> None:
-        with anyio.fail_after(timeout):
-            while not predicate():
-                await anyio.sleep(0.02)
+        await until(predicate, timeout=timeout, interval=0.02)
 
     def listen_url(self) -> str:
         return next(line["listen"] for line in self.lines if line.get("event") == "failover-watcher starting")

@@ -19,7 +19,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import httpx
 import pytest
 from anyio.abc import Process
 
+from tests.support import until
 from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator
 
 pytestmark = pytest.mark.anyio
@@ -155,16 +156,6 @@ async def daemon_process(config: Path, env: dict[str, str]) -> AsyncIterator[Dae
                 tg.cancel_scope.cancel()
 
 
-async def until(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    """Wait for a condition with a deadline; the failure says what never happened."""
-    try:
-        with anyio.fail_after(timeout):
-            while not predicate():
-                await anyio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout}s waiting for: {what}") from None
-
-
 def health_gets(sim: RunningSimulator) -> list[float]:
     return [
         r.time
@@ -204,7 +195,7 @@ async def _check_lifecycle(
     received = manager.received
 
     # READY=1 comes first, and only once a health poll has been answered.
-    await until(lambda: bool(manager.since(0, "READY")), "READY=1", timeout=15)
+    await until(lambda: bool(manager.since(0, "READY")), message="READY=1", timeout=15)
     ready = manager.since(0, "READY")[0]
     assert received[0] is ready, [n.fields for n in received]
     assert ready.fields == {"READY": "1"}
@@ -219,7 +210,7 @@ async def _check_lifecycle(
                 for n in manager.since(ready.at, "STATUS")
             )
         ),
-        "4 WATCHDOG=1 and a STATUS= with both regions healthy",
+        message="4 WATCHDOG=1 and a STATUS= with both regions healthy",
     )
     for n in manager.since(ready.at, "STATUS"):
         assert STATUS_LINE.match(n.fields["STATUS"]), n.fields
@@ -234,7 +225,7 @@ async def _check_lifecycle(
     (await admin.put("/_sim/faults", json=fault)).raise_for_status()
     await until(
         lambda: d.logged("no fresh health observation (throttled?); not ready"),
-        "the daemon reports stale health data while every poll is throttled",
+        message="the daemon reports stale health data while every poll is throttled",
     )
     assert len(manager.since(throttled_at, "WATCHDOG")) >= 2
     assert not consecutive_status_without_watchdog(manager.since(throttled_at))
@@ -250,12 +241,12 @@ async def _check_lifecycle(
     assert manager.since(stopped_at + 0.1, "WATCHDOG") == []
     d.process.send_signal(signal.SIGCONT)
     recovered_at = time.monotonic()
-    await until(lambda: len(manager.since(recovered_at, "WATCHDOG")) >= 2, "WATCHDOG=1 after SIGCONT")
+    await until(lambda: len(manager.since(recovered_at, "WATCHDOG")) >= 2, message="WATCHDOG=1 after SIGCONT")
 
     # SIGHUP: RELOADING=1 (with the monotonic time systemd compares), then READY=1, then pings again.
     hup_at = time.monotonic()
     d.process.send_signal(signal.SIGHUP)
-    await until(lambda: bool(manager.since(hup_at, "READY")), "READY=1 after SIGHUP")
+    await until(lambda: bool(manager.since(hup_at, "READY")), message="READY=1 after SIGHUP")
     after_hup = manager.since(hup_at)
     kinds = [n.kind for n in after_hup if n.kind in ("RELOADING", "READY")]
     assert kinds == ["RELOADING", "READY"], [n.fields for n in after_hup]
@@ -263,7 +254,9 @@ async def _check_lifecycle(
     assert reloading.fields["RELOADING"] == "1"
     assert hup_at <= int(reloading.fields["MONOTONIC_USEC"]) / 1_000_000 <= reloading.at
     reloaded_at = manager.since(hup_at, "READY")[0].at
-    await until(lambda: len(manager.since(reloaded_at, "WATCHDOG")) >= 2, "WATCHDOG=1 after the reload")
+    await until(
+        lambda: len(manager.since(reloaded_at, "WATCHDOG")) >= 2, message="WATCHDOG=1 after the reload"
+    )
 
     # SIGTERM: STOPPING=1 is the last word, and the exit is clean.
     term_at = time.monotonic()
@@ -271,6 +264,6 @@ async def _check_lifecycle(
     with anyio.fail_after(15):
         code = await d.process.wait()
     assert code == 0
-    await until(lambda: bool(manager.since(term_at, "STOPPING")), "STOPPING=1 after SIGTERM")
+    await until(lambda: bool(manager.since(term_at, "STOPPING")), message="STOPPING=1 after SIGTERM")
     assert received[-1].fields == {"STOPPING": "1"}, [n.fields for n in received[-3:]]
     assert sum(n.kind == "STOPPING" for n in received) == 1

@@ -1,4 +1,4 @@
-"""Helpers of the event tests: a fake clock, and an independent test receiver.
+"""Helpers of the event tests: an independent test receiver.
 
 The test receiver is deliberately NOT the package's receiver: it parses with the `cloudevents`
 library and verifies with `standardwebhooks` directly, so a bug shared by our sender and our receiver
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,30 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests.support import until
 from watcher.metrics import WatcherMetrics
-
-
-class FakeClock:
-    """Time that moves only when someone sleeps on it (autojump): retries are instant and exact."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-        await anyio.lowlevel.checkpoint()
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for a condition, with a deadline (polling: the condition lives in another task)."""
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.005)
 
 
 def sample(metrics: WatcherMetrics, name: str, **labels: str) -> float:
@@ -126,7 +104,7 @@ async def serve_checking_receiver(secret: SecretStr) -> AsyncIterator[CheckingRe
     server = _QuietServer(uvicorn.Config(receiver.app(), log_level="warning", lifespan="off"))
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve, [sock])
-        await wait_until(lambda: server.started)
+        await until(lambda: server.started)
         try:
             yield receiver
         finally:

@@ -12,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
+from tests.support import FakeClock, until
 from watcher.events import (
     RESYNC,
     SWITCHED,
@@ -25,7 +26,7 @@ from watcher.events import (
 )
 from watcher.metrics import WatcherMetrics
 
-from ._support import FakeClock, sample, serve_chaos_proxy, serve_checking_receiver, wait_until
+from ._support import sample, serve_chaos_proxy, serve_checking_receiver
 
 pytestmark = pytest.mark.anyio
 
@@ -74,7 +75,7 @@ async def test_sink_outage_then_recovery_loses_nothing_and_keeps_order(
             for seq in range(10):
                 for key in KEYS:
                     published[key].append(await dispatcher.publish(_switch(key, seq), key))
-            await wait_until(lambda: len(rx.first_seen) == 30 and _pending(metrics, "mesh") == 0, timeout=20)
+            await until(lambda: len(rx.first_seen) == 30 and _pending(metrics, "mesh") == 0, timeout=20)
             tg.cancel_scope.cancel()
         outbox.close()
 
@@ -111,9 +112,9 @@ async def test_gone_disables_only_that_sink(tmp_path: Path, metrics: WatcherMetr
         with capture_logs() as logs:
             tg.start_soon(dispatcher.run)
             await dispatcher.publish(_switch("s", 0), "s")
-            await wait_until(lambda: dispatcher.disabled_sinks == {"gone"} and _pending(metrics, "mesh") == 0)
+            await until(lambda: dispatcher.disabled_sinks == {"gone"} and _pending(metrics, "mesh") == 0)
         await dispatcher.publish(_switch("s", 1), "s")
-        await wait_until(lambda: _deliveries(metrics, "mesh", "success") == 2)
+        await until(lambda: _deliveries(metrics, "mesh", "success") == 2)
         tg.cancel_scope.cancel()
     assert hits == {"gone": 1, "mesh": 2}
     assert _deliveries(metrics, "gone", "disabled") == 1
@@ -135,7 +136,7 @@ async def test_run_returns_when_every_sink_is_gone(tmp_path: Path, metrics: Watc
 
 @pytest.mark.parametrize("status", [429, 503])
 async def test_retry_after_is_honoured(tmp_path: Path, metrics: WatcherMetrics, status: int) -> None:
-    clock = FakeClock(time.time())
+    clock = FakeClock(time.time(), autojump=True)
     secret = generate_secret()
     seen_at: list[float] = []
 
@@ -158,7 +159,7 @@ async def test_retry_after_is_honoured(tmp_path: Path, metrics: WatcherMetrics, 
         )
         tg.start_soon(dispatcher.run)
         await dispatcher.publish(_switch("s", 0), "s")
-        await wait_until(lambda: _deliveries(metrics, "mesh", "success") == 1)
+        await until(lambda: _deliveries(metrics, "mesh", "success") == 1)
         tg.cancel_scope.cancel()
     assert len(seen_at) == 2
     assert seen_at[1] - seen_at[0] == pytest.approx(120.0)  # not the 1 s backoff cap
@@ -168,7 +169,7 @@ async def test_retry_after_is_honoured(tmp_path: Path, metrics: WatcherMetrics, 
 
 
 async def test_too_old_events_are_dead_lettered(tmp_path: Path, metrics: WatcherMetrics) -> None:
-    clock = FakeClock(1_000_000.0)
+    clock = FakeClock(1_000_000.0, autojump=True)
     attempted: set[str] = set()
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -192,7 +193,7 @@ async def test_too_old_events_are_dead_lettered(tmp_path: Path, metrics: Watcher
             tg.start_soon(dispatcher.run)
             first = await dispatcher.publish(_switch("s", 0), "s")
             second = await dispatcher.publish(_switch("s", 1), "s")
-            await wait_until(
+            await until(
                 lambda: sample(metrics, "failover_watcher_outbox_dead_letters", sink="mesh") == 2,
                 timeout=3,
             )
@@ -210,7 +211,7 @@ async def test_too_old_events_are_dead_lettered(tmp_path: Path, metrics: Watcher
 async def test_client_errors_are_retried_loudly_and_no_secret_is_logged(
     tmp_path: Path, metrics: WatcherMetrics
 ) -> None:
-    clock = FakeClock(time.time())
+    clock = FakeClock(time.time(), autojump=True)
     secret = generate_secret()
     answers: list[Any] = [400, httpx.ConnectError("refused"), 401, 500, 200]
 
@@ -227,7 +228,7 @@ async def test_client_errors_are_retried_loudly_and_no_secret_is_logged(
         with capture_logs() as logs:
             tg.start_soon(dispatcher.run)
             await dispatcher.publish(_switch("s", 0), "s")
-            await wait_until(lambda: _deliveries(metrics, "mesh", "success") == 1)
+            await until(lambda: _deliveries(metrics, "mesh", "success") == 1)
         tg.cancel_scope.cancel()
     assert answers == []
     assert _deliveries(metrics, "mesh", "failure") == 2
@@ -280,7 +281,7 @@ async def test_resync_carries_the_full_state_and_supersedes_stale_ones(
         assert outbox.pending_count("mesh") == 1
         async with anyio.create_task_group() as tg:
             tg.start_soon(dispatcher.run)
-            await wait_until(lambda: _deliveries(metrics, "mesh", "success") == 1)
+            await until(lambda: _deliveries(metrics, "mesh", "success") == 1)
             tg.cancel_scope.cancel()
     (body,) = bodies
     assert body["id"] == latest

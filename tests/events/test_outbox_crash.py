@@ -14,10 +14,11 @@ import httpx
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from tests.support import until
 from watcher.events import Dispatcher, Outbox, RetryPolicy, SinkSpec, generate_secret
 from watcher.metrics import WatcherMetrics
 
-from ._support import sample, serve_checking_receiver, wait_until
+from ._support import sample, serve_checking_receiver
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +77,7 @@ async def test_everything_enqueued_before_a_sigkill_is_delivered_after_restart(
                         line = await stdout.receive_until(b"\n", 1 << 20)
                 enqueued: list[str] = json.loads(line.removeprefix(b"IDS "))
                 # Kill it mid-delivery: retries are running against the failing sink.
-                await wait_until(lambda: rx.attempts >= 10, timeout=20)
+                await until(lambda: rx.attempts >= 10, timeout=20)
                 process.send_signal(signal.SIGKILL)
             finally:
                 if process.returncode is None:
@@ -92,7 +93,7 @@ async def test_everything_enqueued_before_a_sigkill_is_delivered_after_restart(
         async with httpx.AsyncClient() as http, anyio.create_task_group() as tg:
             dispatcher = Dispatcher(outbox, [sink], http, metrics, retry=RetryPolicy(0.001, 0.01))
             tg.start_soon(dispatcher.run)
-            await wait_until(
+            await until(
                 lambda: (
                     sample(metrics, "failover_watcher_outbox_pending", sink="mesh") == 0
                     and len(rx.first_seen) == 20

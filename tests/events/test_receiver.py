@@ -11,6 +11,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from tests.support import until
 from watcher.events import (
     DRIFT,
     SWITCHED,
@@ -26,8 +27,6 @@ from watcher.events import (
 from watcher.events.receiver import _receive, event_line
 from watcher.events.signing import Signer
 from watcher.metrics import WatcherMetrics
-
-from ._support import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -106,7 +105,7 @@ async def test_rotation_either_secret_verifies(tmp_path: Path) -> None:
         dispatcher = Dispatcher(outbox, sinks, http, WatcherMetrics())
         tg.start_soon(dispatcher.run)
         sent = [await dispatcher.publish(_event(t), "strategy-1") for t in (SWITCHED, DRIFT)]
-        await wait_until(lambda: len(old_rx.events) == 2 and len(new_rx.events) == 2)
+        await until(lambda: len(old_rx.events) == 2 and len(new_rx.events) == 2)
         tg.cancel_scope.cancel()
     for rx in (old_rx, new_rx):
         assert [e["id"] for e in rx.events] == sent

@@ -1,11 +1,10 @@
-"""A scripted Genesys Cloud behind `httpx.MockTransport`, fake time, and the secret markers."""
+"""A scripted Genesys Cloud behind `httpx.MockTransport`, and the secret markers."""
 
 from __future__ import annotations
 
 import base64
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -13,6 +12,7 @@ import anyio.lowlevel
 import httpx
 from pydantic import SecretStr
 
+from tests.support import FakeClock
 from watcher.config import GenesysSettings
 from watcher.genesys import GenesysClient
 from watcher.metrics import WatcherMetrics
@@ -27,22 +27,6 @@ BASIC = base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
 MARKERS = (SECRET, TOKEN_PREFIX, BASIC)
 
 Answer = httpx.Response | Exception | Callable[[httpx.Request], Awaitable[httpx.Response]]
-
-
-@dataclass
-class FakeTime:
-    """A clock that moves only when something sleeps; every sleep is recorded, none is real."""
-
-    now: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-        await anyio.lowlevel.checkpoint()
 
 
 def json_response(status: int, body: Any, **headers: str) -> httpx.Response:
@@ -120,14 +104,14 @@ def settings(**overrides: Any) -> GenesysSettings:
 
 
 def make_client(
-    api: FakeGenesys, fake_time: FakeTime, metrics: WatcherMetrics | None = None, **overrides: Any
+    api: FakeGenesys, fake_time: FakeClock, metrics: WatcherMetrics | None = None, **overrides: Any
 ) -> GenesysClient:
     return GenesysClient(
         settings(**overrides),
         SecretStr(SECRET),
         transport=httpx.MockTransport(api.handler),
         metrics=metrics,
-        clock=fake_time.clock,
+        clock=fake_time,
         sleep=fake_time.sleep,
     )
 

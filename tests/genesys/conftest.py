@@ -7,15 +7,16 @@ from typing import Any
 
 import pytest
 
+from tests.support import FakeClock
 from watcher.genesys import GenesysClient
 from watcher.metrics import WatcherMetrics
 
-from ._support import FakeGenesys, FakeTime, make_client
+from ._support import FakeGenesys, make_client
 
 
 @pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
+def fake_time() -> FakeClock:
+    return FakeClock(autojump=True)
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def metrics() -> WatcherMetrics:
 
 @pytest.fixture
 def client_factory(
-    api: FakeGenesys, fake_time: FakeTime, metrics: WatcherMetrics
+    api: FakeGenesys, fake_time: FakeClock, metrics: WatcherMetrics
 ) -> Callable[..., GenesysClient]:
     def build(**settings: Any) -> GenesysClient:
         return make_client(api, fake_time, metrics, **settings)

@@ -8,6 +8,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from tests.support import FakeClock
 from watcher.genesys import RequestBudget
 
 from ._support import (
@@ -15,7 +16,6 @@ from ._support import (
     REGIONS_PATH,
     STRATEGY_PATH,
     FakeGenesys,
-    FakeTime,
     json_response,
     strategy_body,
 )
@@ -23,9 +23,9 @@ from ._support import (
 pytestmark = pytest.mark.anyio
 
 
-def test_burst_then_rate(fake_time: FakeTime) -> None:
+def test_burst_then_rate(fake_time: FakeClock) -> None:
     # 66/min with a burst of 6: the refill is (66 - 6)/60 = 1 token per second.
-    budget = RequestBudget(66, burst=6, clock=fake_time.clock, sleep=fake_time.sleep)
+    budget = RequestBudget(66, burst=6, clock=fake_time, sleep=fake_time.sleep)
     assert [budget.reserve() for _ in range(6)] == [0.0] * 6
     # One token per second after the burst; waiting callers queue up behind each other.
     assert budget.reserve() == pytest.approx(1.0)
@@ -38,17 +38,17 @@ def test_burst_then_rate(fake_time: FakeTime) -> None:
     assert budget.available == pytest.approx(6.0)  # refills up to the burst, no further
 
 
-def test_default_burst_is_a_tenth_of_the_minute(fake_time: FakeTime) -> None:
-    budget = RequestBudget(300, clock=fake_time.clock, sleep=fake_time.sleep)
+def test_default_burst_is_a_tenth_of_the_minute(fake_time: FakeClock) -> None:
+    budget = RequestBudget(300, clock=fake_time, sleep=fake_time.sleep)
     assert budget.capacity == 30
     assert budget.rate == pytest.approx(4.5)  # (300 - 30) / 60: burst + a minute of refill = 300
     assert [budget.reserve() for _ in range(31)][-1] == pytest.approx(1 / 4.5)
 
 
 @pytest.mark.parametrize("per_minute", [60, 300, 1000])
-def test_no_sixty_second_window_holds_more_than_the_budget(fake_time: FakeTime, per_minute: int) -> None:
+def test_no_sixty_second_window_holds_more_than_the_budget(fake_time: FakeClock, per_minute: int) -> None:
     # The platform counts requests per window: a greedy caller must never exceed it.
-    budget = RequestBudget(per_minute, clock=fake_time.clock, sleep=fake_time.sleep)
+    budget = RequestBudget(per_minute, clock=fake_time, sleep=fake_time.sleep)
     sent: list[float] = []
     for _ in range(per_minute * 3):
         fake_time.now += budget.reserve()
@@ -63,22 +63,22 @@ def test_budget_refuses_a_non_positive_rate() -> None:
         RequestBudget(0)
 
 
-async def test_acquire_sleeps_the_deficit(fake_time: FakeTime) -> None:
-    budget = RequestBudget(122, burst=2, clock=fake_time.clock, sleep=fake_time.sleep)
+async def test_acquire_sleeps_the_deficit(fake_time: FakeClock) -> None:
+    budget = RequestBudget(122, burst=2, clock=fake_time, sleep=fake_time.sleep)
     for _ in range(4):
         await budget.acquire()
     # The fake sleep moves the clock, so each caller after the burst waits one refill (0.5 s).
     assert fake_time.sleeps == [pytest.approx(0.5), pytest.approx(0.5)]
 
 
-async def test_concurrent_callers_are_spaced_by_the_rate(fake_time: FakeTime) -> None:
+async def test_concurrent_callers_are_spaced_by_the_rate(fake_time: FakeClock) -> None:
     asked: list[float] = []
 
     async def frozen_sleep(seconds: float) -> None:  # time stands still while all four arrive
         asked.append(seconds)
         await anyio.lowlevel.checkpoint()
 
-    budget = RequestBudget(61, burst=1, clock=fake_time.clock, sleep=frozen_sleep)
+    budget = RequestBudget(61, burst=1, clock=fake_time, sleep=frozen_sleep)
     async with anyio.create_task_group() as tg:
         for _ in range(4):
             tg.start_soon(budget.acquire)
@@ -86,7 +86,7 @@ async def test_concurrent_callers_are_spaced_by_the_rate(fake_time: FakeTime) ->
 
 
 async def test_one_budget_is_shared_by_every_call(
-    api: FakeGenesys, fake_time: FakeTime, client_factory: Any
+    api: FakeGenesys, fake_time: FakeClock, client_factory: Any
 ) -> None:
     api.on("GET", HEALTH_PATH, json_response(200, {"status": "HEALTHY"}))
     api.on("GET", STRATEGY_PATH, json_response(200, strategy_body()))

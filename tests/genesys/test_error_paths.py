@@ -9,6 +9,7 @@ import anyio
 import httpx
 import pytest
 
+from tests.support import FakeClock
 from watcher.genesys import (
     BadRequest,
     GenesysClient,
@@ -29,7 +30,6 @@ from ._support import (
     RULE_PATH,
     STRATEGY_PATH,
     FakeGenesys,
-    FakeTime,
     hang,
     json_response,
     rule_body,
@@ -40,7 +40,7 @@ from ._support import (
 pytestmark = pytest.mark.anyio
 
 
-async def test_429_honours_retry_after(api: FakeGenesys, client: GenesysClient, fake_time: FakeTime) -> None:
+async def test_429_honours_retry_after(api: FakeGenesys, client: GenesysClient, fake_time: FakeClock) -> None:
     api.on(
         "GET",
         STRATEGY_PATH,
@@ -54,7 +54,7 @@ async def test_429_honours_retry_after(api: FakeGenesys, client: GenesysClient, 
 
 
 async def test_429_that_outlives_the_retries_is_rate_limited(
-    api: FakeGenesys, client: GenesysClient, fake_time: FakeTime
+    api: FakeGenesys, client: GenesysClient, fake_time: FakeClock
 ) -> None:
     api.on("GET", STRATEGY_PATH, json_response(429, {"message": "slow down"}, **{"Retry-After": "2"}))
     with pytest.raises(RateLimited) as caught:
@@ -66,7 +66,7 @@ async def test_429_that_outlives_the_retries_is_rate_limited(
 
 @pytest.mark.parametrize("max_retries", [0, 2, 6])
 async def test_5xx_gets_bounded_exponential_backoff_then_server_error(
-    api: FakeGenesys, fake_time: FakeTime, client_factory: Any, metrics: WatcherMetrics, max_retries: int
+    api: FakeGenesys, fake_time: FakeClock, client_factory: Any, metrics: WatcherMetrics, max_retries: int
 ) -> None:
     api.on("GET", STRATEGY_PATH, json_response(503, {"message": "unavailable"}))
     async with client_factory(max_retries=max_retries) as client:
@@ -83,7 +83,7 @@ async def test_5xx_gets_bounded_exponential_backoff_then_server_error(
     )
 
 
-async def test_backoff_is_jittered(api: FakeGenesys, fake_time: FakeTime, client_factory: Any) -> None:
+async def test_backoff_is_jittered(api: FakeGenesys, fake_time: FakeClock, client_factory: Any) -> None:
     api.on("GET", STRATEGY_PATH, json_response(500, {}))
     async with client_factory(max_retries=8) as client:
         with pytest.raises(ServerError):
@@ -106,7 +106,7 @@ async def test_5xx_then_success(api: FakeGenesys, client: GenesysClient) -> None
 
 
 async def test_transport_errors_are_retried_then_typed(
-    api: FakeGenesys, fake_time: FakeTime, client_factory: Any, metrics: WatcherMetrics
+    api: FakeGenesys, fake_time: FakeClock, client_factory: Any, metrics: WatcherMetrics
 ) -> None:
     api.on("GET", STRATEGY_PATH, httpx.ConnectError("connection refused"))
     async with client_factory(max_retries=2) as client:
@@ -129,7 +129,7 @@ async def test_transport_error_then_success(api: FakeGenesys, client: GenesysCli
     [(400, BadRequest), (403, PermissionDenied), (404, NotFound), (409, VersionConflict), (422, Exception)],
 )
 async def test_other_4xx_are_never_retried(
-    api: FakeGenesys, client: GenesysClient, fake_time: FakeTime, status: int, error: type[Exception]
+    api: FakeGenesys, client: GenesysClient, fake_time: FakeClock, status: int, error: type[Exception]
 ) -> None:
     api.on("GET", STRATEGY_PATH, json_response(status, {"message": "nope"}))
     with pytest.raises(error):

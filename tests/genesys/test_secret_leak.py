@@ -17,6 +17,7 @@ import httpx
 import pytest
 import structlog
 
+from tests.support import FakeClock
 from watcher.genesys import GenesysClient, GenesysError, RoutingRule, Strategy
 from watcher.logs import configure_logging
 from watcher.metrics import WatcherMetrics
@@ -31,7 +32,6 @@ from ._support import (
     STRATEGY_PATH,
     TOKEN_PREFIX,
     FakeGenesys,
-    FakeTime,
     hang,
     json_response,
     make_client,
@@ -105,7 +105,7 @@ SCENARIOS: list[tuple[str, list[tuple[str, str, list[Any]]], Call]] = [
 async def run_scenario(
     routes: list[tuple[str, str, list[Any]]], call: Call, seen: list[object], api_log: list[httpx.Request]
 ) -> None:
-    fake_time = FakeTime()
+    fake_time = FakeClock(autojump=True)
     api = FakeGenesys()
     for method, path, answers in routes:
         api.on(method, path, *answers)
@@ -137,7 +137,7 @@ async def test_no_credential_leaks_on_any_error_path(caplog: pytest.LogCaptureFi
     # The refresher's failure path logs too.
     api = FakeGenesys()
     api.on("POST", TOKEN, json_response(500, {"message": f"Bearer {TOKEN_PREFIX}-x"}))
-    fake_time = FakeTime()
+    fake_time = FakeClock(autojump=True)
     client = make_client(api, fake_time, max_retries=0)
     async with client, anyio.create_task_group() as tg:
         tg.start_soon(client.tokens.run_refresher)

@@ -13,6 +13,7 @@ import pytest
 import respx
 from pydantic import SecretStr
 
+from tests.support import FakeClock
 from watcher.genesys import (
     AuthenticationError,
     GenesysClient,
@@ -32,7 +33,6 @@ from ._support import (
     SECRET,
     TOKEN_PREFIX,
     FakeGenesys,
-    FakeTime,
     hang,
     json_response,
     sample,
@@ -46,7 +46,7 @@ TOKEN_URL = f"{LOGIN}/oauth/token"
 
 def token_source(
     http: httpx.AsyncClient,
-    fake_time: FakeTime,
+    fake_time: FakeClock,
     metrics: WatcherMetrics | None = None,
     **options: float,
 ) -> TokenSource:
@@ -56,7 +56,7 @@ def token_source(
         client_id=CLIENT_ID,
         client_secret=SecretStr(SECRET),
         metrics=metrics,
-        clock=fake_time.clock,
+        clock=fake_time,
         sleep=fake_time.sleep,
         **options,  # type: ignore[arg-type]
     )
@@ -66,7 +66,7 @@ def mock_http(api: FakeGenesys) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.MockTransport(api.handler))
 
 
-async def test_token_request_is_client_credentials_with_basic_auth(fake_time: FakeTime) -> None:
+async def test_token_request_is_client_credentials_with_basic_auth(fake_time: FakeClock) -> None:
     with respx.mock(using="httpx", assert_all_called=True) as router:
         route = router.post(TOKEN_URL).respond(
             200, json={"access_token": f"{TOKEN_PREFIX}-r", "token_type": "bearer", "expires_in": 86399}
@@ -76,7 +76,7 @@ async def test_token_request_is_client_credentials_with_basic_auth(fake_time: Fa
             settings(),
             SecretStr(SECRET),
             transport_kind="httpx",
-            clock=fake_time.clock,
+            clock=fake_time,
             sleep=fake_time.sleep,
         )
         async with client:
@@ -93,7 +93,7 @@ async def test_token_request_is_client_credentials_with_basic_auth(fake_time: Fa
     assert health.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN_PREFIX}-r"
 
 
-async def test_token_is_cached_until_expiry(api: FakeGenesys, fake_time: FakeTime) -> None:
+async def test_token_is_cached_until_expiry(api: FakeGenesys, fake_time: FakeClock) -> None:
     async with mock_http(api) as http:
         tokens = token_source(http, fake_time)
         first = await tokens.token()
@@ -109,7 +109,7 @@ async def test_token_is_cached_until_expiry(api: FakeGenesys, fake_time: FakeTim
 
 @pytest.mark.parametrize(("lifetime", "margin", "due"), [(3600.0, 300.0, 3300.0), (100.0, 300.0, 75.0)])
 async def test_refresh_is_due_ahead_of_expiry(
-    fake_time: FakeTime, lifetime: float, margin: float, due: float
+    fake_time: FakeClock, lifetime: float, margin: float, due: float
 ) -> None:
     api = FakeGenesys(lifetime=lifetime)
     async with mock_http(api) as http:
@@ -124,8 +124,8 @@ async def test_refresh_is_due_ahead_of_expiry(
         assert tokens.refresh_due_in() == 0.0
 
 
-async def test_refresher_replaces_the_token_before_it_expires(fake_time: FakeTime) -> None:
-    api = FakeGenesys(lifetime=3600.0, clock=fake_time.clock)
+async def test_refresher_replaces_the_token_before_it_expires(fake_time: FakeClock) -> None:
+    api = FakeGenesys(lifetime=3600.0, clock=fake_time)
     three_issued = anyio.Event()
     original = api.issue_token
 
@@ -151,7 +151,7 @@ async def test_refresher_replaces_the_token_before_it_expires(fake_time: FakeTim
 
 
 async def test_refresher_backs_off_after_a_failed_refresh_and_stops_when_cancelled(
-    fake_time: FakeTime,
+    fake_time: FakeClock,
 ) -> None:
     api = FakeGenesys()
     api.on("POST", "/oauth/token", json_response(503, {"message": "down"}))
@@ -167,7 +167,7 @@ async def test_refresher_backs_off_after_a_failed_refresh_and_stops_when_cancell
     assert not tokens.has_token
 
 
-async def test_hundred_concurrent_callers_at_expiry_cause_one_token_request(fake_time: FakeTime) -> None:
+async def test_hundred_concurrent_callers_at_expiry_cause_one_token_request(fake_time: FakeClock) -> None:
     api = FakeGenesys()
     async with mock_http(api) as http:
         tokens = token_source(http, fake_time)
@@ -202,7 +202,7 @@ async def test_hundred_concurrent_callers_at_expiry_cause_one_token_request(fake
     assert set(results) == {api.issued[-1]}
 
 
-async def test_token_throttled_with_400_is_retried_with_backoff(fake_time: FakeTime) -> None:
+async def test_token_throttled_with_400_is_retried_with_backoff(fake_time: FakeClock) -> None:
     api = FakeGenesys()
     throttled = json_response(400, {"message": "Rate limit exceeded the maximum. [client_credentials]"})
     api.on("POST", "/oauth/token", throttled, throttled, api.issue_token())
@@ -215,7 +215,7 @@ async def test_token_throttled_with_400_is_retried_with_backoff(fake_time: FakeT
     assert all(0 <= s <= 8.0 for s in fake_time.sleeps)
 
 
-async def test_token_throttling_that_outlives_the_retries_is_typed(fake_time: FakeTime) -> None:
+async def test_token_throttling_that_outlives_the_retries_is_typed(fake_time: FakeClock) -> None:
     api = FakeGenesys()
     api.on("POST", "/oauth/token", json_response(400, {"message": "rate limit exceeded"}))
     async with mock_http(api) as http:
@@ -230,7 +230,7 @@ async def test_token_throttling_that_outlives_the_retries_is_typed(fake_time: Fa
     [(401, {"error": "invalid_client"}), (400, {"error": "invalid_grant", "error_description": "bad"})],
 )
 async def test_token_refused_is_authentication_error_and_not_retried(
-    fake_time: FakeTime, metrics: WatcherMetrics, status: int, body: dict[str, str]
+    fake_time: FakeClock, metrics: WatcherMetrics, status: int, body: dict[str, str]
 ) -> None:
     api = FakeGenesys()
     api.on("POST", "/oauth/token", json_response(status, body))
@@ -244,7 +244,7 @@ async def test_token_refused_is_authentication_error_and_not_retried(
 
 
 async def test_token_endpoint_5xx_is_retried_once_per_attempt_even_through_the_client(
-    api: FakeGenesys, fake_time: FakeTime, client_factory: Callable[..., GenesysClient]
+    api: FakeGenesys, fake_time: FakeClock, client_factory: Callable[..., GenesysClient]
 ) -> None:
     api.on("POST", "/oauth/token", json_response(503, {"message": "unavailable"}))
     async with client_factory(max_retries=3) as client:
@@ -255,7 +255,7 @@ async def test_token_endpoint_5xx_is_retried_once_per_attempt_even_through_the_c
     assert api.api_requests() == []
 
 
-async def test_token_transport_error_is_retried_then_typed(fake_time: FakeTime) -> None:
+async def test_token_transport_error_is_retried_then_typed(fake_time: FakeClock) -> None:
     api = FakeGenesys()
     api.on("POST", "/oauth/token", httpx.ConnectError("refused"))
     async with mock_http(api) as http:
@@ -265,7 +265,7 @@ async def test_token_transport_error_is_retried_then_typed(fake_time: FakeTime) 
     assert len(api.token_requests()) == 3
 
 
-async def test_hanging_token_endpoint_times_out(fake_time: FakeTime) -> None:
+async def test_hanging_token_endpoint_times_out(fake_time: FakeClock) -> None:
     api = FakeGenesys()
     api.on("POST", "/oauth/token", hang)
     async with mock_http(api) as http:
@@ -287,7 +287,7 @@ async def test_hanging_token_endpoint_times_out(fake_time: FakeTime) -> None:
     ids=["not-json", "missing-token", "token-not-string", "lifetime-not-number", "list", "infinite"],
 )
 async def test_malformed_token_answer(
-    fake_time: FakeTime, metrics: WatcherMetrics, answer: httpx.Response
+    fake_time: FakeClock, metrics: WatcherMetrics, answer: httpx.Response
 ) -> None:
     api = FakeGenesys()
     api.on("POST", "/oauth/token", answer)

@@ -1,4 +1,4 @@
-"""Fixtures for leader election: a fake clock, an in-memory etcd gateway behind `httpx.MockTransport`,
+"""Fixtures for leader election: an in-memory etcd gateway behind `httpx.MockTransport`,
 and a real etcd (`/usr/bin/etcd`) on free loopback ports for the integration tests."""
 
 from __future__ import annotations
@@ -14,49 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 
 ETCD_BINARY = "/usr/bin/etcd"
 ETCD_START_SECONDS = 20.0
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait for a condition with a deadline (no sleeping as synchronisation)."""
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.005)
-
-
-class FakeClock:
-    """A monotonic clock that moves only when told; `sleep` returns once the clock has passed its end."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._sleepers: list[tuple[float, anyio.Event]] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, delay: float) -> None:
-        if delay <= 0:
-            await anyio.sleep(0)
-            return
-        wake = anyio.Event()
-        self._sleepers.append((self.now + delay, wake))
-        await wake.wait()
-
-    @property
-    def sleeping(self) -> int:
-        return len(self._sleepers)
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        due = [s for s in self._sleepers if s[0] <= self.now]
-        self._sleepers = [s for s in self._sleepers if s[0] > self.now]
-        for _, wake in due:
-            wake.set()
 
 
 def _b64(text: str) -> str:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import anyio
 import pytest
 
-from tests.leader.conftest import FakeClock, FakeEtcd, until
+from tests.leader.conftest import FakeEtcd
+from tests.support import FakeClock, until
 from watcher.config import LeaderSettings
 from watcher.daemon.election import EtcdLeaderElection
 
@@ -38,7 +39,7 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def running(etcd: FakeEtcd, endpoints: list[str] | None = None) -> AsyncIterator[Running]:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     settings = LeaderSettings(
         backend="etcd", endpoints=endpoints or [A], key=KEY, ttl_seconds=TTL, instance_id="me"
     )

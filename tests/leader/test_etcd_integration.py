@@ -12,7 +12,8 @@ import anyio
 import httpx
 import pytest
 
-from tests.leader.conftest import RealEtcd, until
+from tests.leader.conftest import RealEtcd
+from tests.support import until
 from watcher.config import LeaderSettings
 from watcher.daemon.election import EtcdLeaderElection
 

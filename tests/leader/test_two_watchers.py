@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from tests.daemon.conftest import PRIMARY, SECONDARY, STRATEGY, watcher_config
-from tests.leader.conftest import RealEtcd, until
+from tests.leader.conftest import RealEtcd
+from tests.support import until
 from watcher.daemon.service import Watcher
 from watcher.serving import base_url_of, bind_socket
 from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator

@@ -1,24 +1,10 @@
-"""Helpers shared by the simulator tests: a fake clock, a token fetcher, valid bodies."""
+"""Helpers shared by the simulator tests: a token fetcher, valid bodies."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
-
-@dataclass
-class FakeClock:
-    """A monotonic clock that moves only when told to."""
-
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 async def fetch_token(

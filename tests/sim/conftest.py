@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from tests.support import FakeClock
 from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator
 
-from ._support import FakeClock, fetch_token
+from ._support import fetch_token
 
 # Loading the CA bundle costs ~80 ms per client; the simulator speaks plain HTTP anyway.
 SHARED_TLS = ssl.create_default_context()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support import FakeClock
 from watcher.sim import RunningSimulator, SimulatorState, running_simulator
 
-from ._support import FakeClock, fetch_token
+from ._support import fetch_token
 
 pytestmark = pytest.mark.anyio
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support import FakeClock
 from watcher.sim import SimulatorState, default_seed, running_simulator
 from watcher.sim._access import RequestBudget
 
-from ._support import FakeClock, fetch_token
+from ._support import fetch_token
 
 pytestmark = pytest.mark.anyio
 

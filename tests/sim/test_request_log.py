@@ -5,7 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from ._support import FakeClock, fetch_token
+from tests.support import FakeClock
+
+from ._support import fetch_token
 
 pytestmark = pytest.mark.anyio
 
