@@ -47,14 +47,23 @@ class FakeClock:
             self.advance(max(0.0, seconds))
             await anyio.lowlevel.checkpoint()
             return
-        wake = anyio.Event()
-        self._sleepers.append((self.now + seconds, wake))
-        await wake.wait()
+        sleeper = (self.now + seconds, anyio.Event())
+        self._sleepers.append(sleeper)
+        try:
+            await sleeper[1].wait()
+        finally:  # cancelled: no longer asleep
+            if sleeper in self._sleepers:
+                self._sleepers.remove(sleeper)
 
     @property
     def sleeping(self) -> int:
         """How many tasks are asleep on this clock (a test advances once they all are)."""
         return len(self._sleepers)
+
+    @property
+    def next_wake(self) -> float | None:
+        """When the earliest sleeper is due (None: nobody sleeps)."""
+        return min((at for at, _ in self._sleepers), default=None)
 
 
 async def until(
