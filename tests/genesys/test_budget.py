@@ -101,8 +101,8 @@ async def test_one_budget_is_shared_by_every_call(
     assert fake_time.sleeps == [pytest.approx(1 / 0.9)] * 3  # the 7th, 8th and 9th call, whatever endpoint
 
 
-def test_the_platforms_count_caps_the_room_believed_left(fake_time: FakeTime) -> None:
-    budget = RequestBudget(300, clock=fake_time.clock, sleep=fake_time.sleep)
+def test_the_platforms_count_caps_the_room_believed_left(fake_time: FakeClock) -> None:
+    budget = RequestBudget(300, clock=fake_time, sleep=fake_time.sleep)
     budget.follow_platform(count=295, allowed=300, reset_seconds=20)
     assert budget.available == pytest.approx(5.0)
     budget.follow_platform(count=300, allowed=300, reset_seconds=2)
@@ -110,7 +110,7 @@ def test_the_platforms_count_caps_the_room_believed_left(fake_time: FakeTime) ->
 
 
 async def test_rate_limit_headers_feed_the_budget(
-    api: FakeGenesys, fake_time: FakeTime, client_factory: Any
+    api: FakeGenesys, fake_time: FakeClock, client_factory: Any
 ) -> None:
     exhausted = {"inin-ratelimit-count": "300", "inin-ratelimit-allowed": "300", "inin-ratelimit-reset": "3"}
     api.on(
