@@ -139,6 +139,8 @@ class StatusPage:
         if problem:
             raise ApiError(400, problem)
         found = self._existing(key, group, component_id)
+        if group is not None and found is not None and self.children(found.id):
+            raise ApiError(400, f"group: {found.name!r} is a group; groups are one level deep")
         parent = None if group is None else self._group_for(group, found.id if found else None)
         if found is None:
             return self._create(
@@ -149,10 +151,8 @@ class StatusPage:
                 description=description,
                 only_show_if_degraded=bool(only_show_if_degraded),
             )
-        if parent is not None and found.group_id != parent.id:
-            if self.children(found.id):
-                raise ApiError(400, f"group: {found.name!r} is a group; groups are one level deep")
-            found.group_id = parent.id
+        if parent is not None:
+            found.group_id = parent.id  # found by id in another group: moved
         now = self.now()
         for component in [found, *self.children(found.id)]:
             component.status = status
