@@ -60,3 +60,43 @@ def rule_body(version: int | None = 1, **changes: Any) -> dict[str, Any]:
         body["version"] = version
     body.update(changes)
     return body
+
+
+TRIGGER_TOPIC = "v2.detail.events.conversation.{id}.customer.end"
+
+
+def trigger_update(version: int | None = 1, **changes: Any) -> dict[str, Any]:
+    """A valid ``UpdateTriggerRequest`` for the default seed's trigger-1, retargeted to EU."""
+    body: dict[str, Any] = {
+        "enabled": True,
+        "target": {"type": "Workflow", "id": "workflow-euw1"},
+        "matchCriteria": [{"jsonPath": "mediaType", "operator": "Equal", "value": "VOICE"}],
+        "name": "Customer end to the active region's workflow",
+        "topicName": TRIGGER_TOPIC,
+        "eventTTLSeconds": 60,
+    }
+    if version is not None:
+        body["version"] = version
+    body.update(changes)
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def emergency_group_body(version: int | None = 1, **changes: Any) -> dict[str, Any]:
+    """The default seed's emergency-group-1 as a whole-group PUT body, enabled."""
+    body: dict[str, Any] = {
+        "id": "emergency-group-1",
+        "name": "Region failover",
+        "description": "Enabled while strategy-1 is off its preferred region",
+        "state": "active",
+        "enabled": True,
+        "emergencyCallFlows": [
+            {
+                "emergencyFlow": {"id": "flow-emergency", "name": "Emergency message"},
+                "ivrs": [{"id": "ivr-main", "name": "Main line"}],
+            }
+        ],
+    }
+    if version is not None:
+        body["version"] = version
+    body.update(changes)
+    return body

@@ -28,6 +28,17 @@ class RegionHealthSpec(BaseModel):
     name: str | None = None
 
 
+class StatusComponentSpec(BaseModel):
+    """Body of ``PUT /_sim/status/components/{idOrName}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: str = Field(min_length=1)
+    group: str | None = Field(default=None, min_length=1)
+    description: str | None = None
+    onlyShowIfDegraded: bool | None = None
+
+
 class RateLimitSpec(BaseModel):
     """Body of ``PUT /_sim/ratelimit``."""
 
@@ -71,6 +82,9 @@ class AdminEndpoints:
             Route("/_sim/rules/{entity_id}", self.put_rule, methods=["PUT"]),
             Route("/_sim/targets/{entity_id}", self.put_target, methods=["PUT"]),
             Route("/_sim/targets/{entity_id}", self.delete_target, methods=["DELETE"]),
+            Route("/_sim/triggers/{entity_id}", self.put_trigger, methods=["PUT"]),
+            Route("/_sim/emergencygroups/{entity_id}", self.put_emergency_group, methods=["PUT"]),
+            Route("/_sim/status/components/{key:path}", self.put_status_component, methods=["PUT"]),
             Route("/_sim/state", self.snapshot, methods=["GET"]),
         ]
 
@@ -137,10 +151,34 @@ class AdminEndpoints:
         self.org.admin_delete_target(request.path_params["entity_id"])
         return Response(status_code=204)
 
+    async def put_trigger(self, request: Request) -> Response:
+        body = await json_object(request)
+        return JSONResponse(self.state.platform.admin_put_trigger(request.path_params["entity_id"], body))
+
+    async def put_emergency_group(self, request: Request) -> Response:
+        body = await json_object(request)
+        group_id = request.path_params["entity_id"]
+        return JSONResponse(self.state.platform.admin_put_emergency_group(group_id, body))
+
+    async def put_status_component(self, request: Request) -> Response:
+        """Set a component's status (creating it, in ``group`` when given); answers its view."""
+        spec = _parse(StatusComponentSpec, await json_object(request))
+        page = self.state.status_page
+        component = page.set(
+            request.path_params["key"],
+            spec.status,
+            spec.group,
+            description=spec.description,
+            only_show_if_degraded=spec.onlyShowIfDegraded,
+        )
+        return JSONResponse(page.view(component))
+
     async def snapshot(self, request: Request) -> Response:
         return JSONResponse(
             {
                 **self.org.snapshot(),
+                **self.state.platform.snapshot(),
+                "statusComponents": self.state.status_page.snapshot(),
                 "faults": [fault.view() for fault in self.state.faults],
                 "ratelimit": {"perMinute": self.state.budget.per_minute},
                 "audit": self.state.audit.entries(),

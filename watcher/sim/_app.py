@@ -11,6 +11,7 @@ from starlette.responses import Response
 from watcher.sim._admin import AdminEndpoints
 from watcher.sim._api import GenesysEndpoints
 from watcher.sim._org import ApiError
+from watcher.sim._platform_api import PlatformEndpoints
 from watcher.sim._responses import error_response
 from watcher.sim._shell import SimulatorShell, silence_dropped_connections
 from watcher.sim._state import SimulatorState
@@ -35,7 +36,9 @@ def create_app(state: SimulatorState) -> Starlette:
         app = create_app(SimulatorState(default_seed()))
     """
     silence_dropped_connections()
-    routes = GenesysEndpoints(state).routes() + AdminEndpoints(state).routes()
+    routes = (
+        GenesysEndpoints(state).routes() + PlatformEndpoints(state).routes() + AdminEndpoints(state).routes()
+    )
     return Starlette(
         routes=routes,
         middleware=[Middleware(SimulatorShell, state=state)],

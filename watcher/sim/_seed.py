@@ -12,8 +12,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from watcher.sim._platform_schema import (
+    TRIGGER_FIELDS,
+    emergency_group_problem,
+    status_problem,
+    trigger_problem,
+)
 from watcher.sim._schema import rule_problem, strategy_problem
 
 
@@ -43,6 +49,61 @@ class SeedTarget(BaseModel):
     url: str | None = None
 
 
+class SeedStatusComponent(BaseModel):
+    """A status-page component; ``group`` (a name or id) puts it in a group, created if new."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    status: str = "operational"
+    group: str | None = None
+    id: str | None = Field(default=None, min_length=1)
+    description: str | None = None
+    onlyShowIfDegraded: bool = False
+
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, value: str) -> str:
+        problem = status_problem(value)
+        if problem:
+            raise ValueError(problem.removeprefix("status: "))
+        return value
+
+
+# The status page's group for a region, as the public Genesys Cloud page names its regions;
+# a region not listed here gets a group named after the region's own name.
+STATUS_GROUP_NAMES = {
+    "us-east-1": "Americas (US East)",
+    "us-east-2": "Americas (US East 2)",
+    "us-west-2": "Americas (US West)",
+    "ca-central-1": "Americas (Canada)",
+    "sa-east-1": "Americas (São Paulo)",
+    "eu-west-1": "EMEA (Dublin)",
+    "eu-west-2": "EMEA (London)",
+    "eu-central-1": "EMEA (Frankfurt)",
+    "eu-central-2": "EMEA (Zurich)",
+    "me-central-1": "EMEA (UAE)",
+    "ap-south-1": "Asia Pacific (Mumbai)",
+    "ap-southeast-2": "Asia Pacific (Sydney)",
+    "ap-northeast-1": "Asia Pacific (Tokyo)",
+    "ap-northeast-2": "Asia Pacific (Seoul)",
+    "ap-northeast-3": "Asia Pacific (Osaka)",
+}
+# Every region group has these children, named "<group> - <service>" so names stay unique.
+STATUS_SERVICES = ("Platform API", "Voice", "Digital Messaging")
+
+
+def default_status_components(regions: list[SeedRegion]) -> list[SeedStatusComponent]:
+    """A status page with one group per region and :data:`STATUS_SERVICES` in each."""
+    components: list[SeedStatusComponent] = []
+    for region in regions:
+        group = STATUS_GROUP_NAMES.get(region.id, region.name or region.id)
+        components.extend(
+            SeedStatusComponent(name=f"{group} - {service}", group=group) for service in STATUS_SERVICES
+        )
+    return components
+
+
 def _ids(bodies: list[dict[str, Any]], kind: str) -> list[str]:
     ids: list[str] = []
     for index, body in enumerate(bodies):
@@ -69,6 +130,10 @@ class SimSeed(BaseModel):
     strategies: list[dict[str, Any]] = Field(default_factory=list)
     rules: list[dict[str, Any]] = Field(default_factory=list)
     targets: list[SeedTarget] = Field(default_factory=list)
+    triggers: list[dict[str, Any]] = Field(default_factory=list)
+    emergencyGroups: list[dict[str, Any]] = Field(default_factory=list)
+    # None: the default page of :func:`default_status_components` for the seed's regions.
+    statusComponents: list[SeedStatusComponent] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -88,7 +153,31 @@ class SimSeed(BaseModel):
             problem = rule_problem(body, rule_id, target_ids, require_version=False)
             if problem:
                 raise ValueError(f"rules[{index}] ({rule_id}): {problem}")
+        self._platform_objects_valid()
         return self
+
+    def _platform_objects_valid(self) -> None:
+        for index, (trigger_id, body) in enumerate(
+            zip(_ids(self.triggers, "triggers"), self.triggers, strict=True)
+        ):
+            unknown = sorted(set(body) - set(TRIGGER_FIELDS))
+            problem = (
+                f"{unknown[0]}: not a field of Trigger" if unknown else trigger_problem(body, trigger_id)
+            )
+            if problem:
+                raise ValueError(f"triggers[{index}] ({trigger_id}): {problem}")
+        for index, (group_id, body) in enumerate(
+            zip(_ids(self.emergencyGroups, "emergencyGroups"), self.emergencyGroups, strict=True)
+        ):
+            problem = emergency_group_problem(body, group_id, require_version=False)
+            if problem:
+                raise ValueError(f"emergencyGroups[{index}] ({group_id}): {problem}")
+
+    def status_components(self) -> list[SeedStatusComponent]:
+        """The status page to start with: as given, or the default for the seed's regions."""
+        if self.statusComponents is not None:
+            return self.statusComponents
+        return default_status_components(self.regions)
 
 
 def _describe(error: ValidationError) -> str:
@@ -157,7 +246,9 @@ def rule_seed(rule_id: str, target: str) -> dict[str, Any]:
 
 
 def default_seed() -> SimSeed:
-    """The two-region org of the example config (``config/watcher.toml``), for ``simulate``."""
+    """The two-region org of the example config (``config/watcher.toml``), for ``simulate``,
+    plus ``trigger-1`` (targets ``workflow-use1``) and ``emergency-group-1`` (disabled) and the
+    default status page (:func:`default_status_components`)."""
     return SimSeed.model_validate(
         {
             "regions": [
@@ -208,6 +299,39 @@ def default_seed() -> SimSeed:
                         }
                     ],
                     "targets": [{"id": "target-use1"}],
+                }
+            ],
+            "triggers": [
+                {
+                    "id": "trigger-1",
+                    "name": "Customer end to the active region's workflow",
+                    "topicName": "v2.detail.events.conversation.{id}.customer.end",
+                    "target": {
+                        "type": "Workflow",
+                        "id": "workflow-use1",
+                        "workflowTargetSettings": {"dataFormat": "Json"},
+                    },
+                    "enabled": True,
+                    "matchCriteria": [
+                        {"jsonPath": "mediaType", "operator": "Equal", "value": "VOICE"},
+                    ],
+                    "eventTTLSeconds": 60,
+                    "description": "Follows strategy-1",
+                }
+            ],
+            "emergencyGroups": [
+                {
+                    "id": "emergency-group-1",
+                    "name": "Region failover",
+                    "description": "Enabled while strategy-1 is off its preferred region",
+                    "state": "active",
+                    "enabled": False,
+                    "emergencyCallFlows": [
+                        {
+                            "emergencyFlow": {"id": "flow-emergency", "name": "Emergency message"},
+                            "ivrs": [{"id": "ivr-main", "name": "Main line"}],
+                        }
+                    ],
                 }
             ],
         }

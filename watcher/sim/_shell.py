@@ -1,7 +1,10 @@
 """What happens to every request before a handler sees it.
 
-In order: the request log, injected faults (API and token paths only, never ``/_sim``), then
-for ``/api/`` paths the bearer token and the per-token budget. It is plain ASGI, not
+In order: the request log, injected faults (API, token and status-page paths, never
+``/_sim``), then for ``/api/`` paths the bearer token and the per-token budget, whose state
+every answer reports in the ``inin-ratelimit-count`` / ``-allowed`` / ``-reset`` headers as the
+platform's do. The status page (``/api/v2/components.json``, ``/api/v2/summary.json``) is
+public: no token, no budget, no rate-limit headers. It is plain ASGI, not
 ``BaseHTTPMiddleware``, because the health benchmark sends a thousand concurrent requests and
 the per-request cost has to stay small.
 
@@ -25,6 +28,7 @@ from watcher.sim._state import SimulatorState
 ADMIN_PREFIX = "/_sim"
 API_PREFIX = "/api/"
 USER_SCOPE_KEY = "watcher.sim.user"
+STATUS_PAGE_PATHS = frozenset({"/api/v2/components.json", "/api/v2/summary.json"})
 
 
 class ConnectionDropped(Exception):
@@ -92,24 +96,42 @@ class SimulatorShell:
                 response = fault_response(path, outcome.status, outcome.message, outcome.retry_after)
                 await response(scope, receive, send)
                 return
-        if path.startswith(API_PREFIX):
-            token = _bearer(scope)
-            user, why = self.state.tokens.holder(token)
-            if user is None or token is None:
-                response = error_response(
-                    401, why, "authentication.required", headers={"WWW-Authenticate": "Bearer"}
-                )
-                await response(scope, receive, send)
-                return
-            retry_after = self.state.budget.admit(token)
-            if retry_after is not None:
-                response = error_response(
-                    429,
-                    f"rate limit exceeded: {self.state.budget.per_minute} requests per minute",
-                    "too.many.requests",
-                    headers={"Retry-After": str(retry_after)},
-                )
-                await response(scope, receive, send)
-                return
-            scope[USER_SCOPE_KEY] = user
+        if path.startswith(API_PREFIX) and path not in STATUS_PAGE_PATHS:
+            await self._authorized(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+    async def _authorized(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _bearer(scope)
+        user, why = self.state.tokens.holder(token)
+        if user is None or token is None:
+            response = error_response(
+                401, why, "authentication.required", headers={"WWW-Authenticate": "Bearer"}
+            )
+            await response(scope, receive, send)
+            return
+        budget = self.state.budget
+        retry_after = budget.admit(token)
+
+        async def send_with_budget(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                count, reset = budget.usage(token)
+                headers = [
+                    (b"inin-ratelimit-count", str(count).encode()),
+                    (b"inin-ratelimit-allowed", str(budget.per_minute).encode()),
+                    (b"inin-ratelimit-reset", str(retry_after or reset).encode()),
+                ]
+                message = {**message, "headers": [*message.get("headers", []), *headers]}
+            await send(message)
+
+        if retry_after is not None:
+            response = error_response(
+                429,
+                f"rate limit exceeded: {budget.per_minute} requests per minute",
+                "too.many.requests",
+                headers={"Retry-After": str(retry_after)},
+            )
+            await response(scope, receive, send_with_budget)
+            return
+        scope[USER_SCOPE_KEY] = user
+        await self.app(scope, receive, send_with_budget)

@@ -14,7 +14,9 @@ from watcher.sim._access import RequestBudget, TokenBook
 from watcher.sim._audit import AuditLog
 from watcher.sim._faults import Fault, FaultOutcome, FaultSpec, plan_faults
 from watcher.sim._org import Org
+from watcher.sim._platform_objects import PlatformObjects
 from watcher.sim._seed import SimSeed
+from watcher.sim._statuspage import StatusPage
 
 REQUEST_LOG_SIZE = 10_000
 
@@ -37,7 +39,8 @@ class RequestRecord:
 
 
 class SimulatorState:
-    """The in-memory org plus the machinery around it (tokens, budget, faults, request log).
+    """The in-memory org plus the machinery around it (tokens, budget, faults, request log),
+    the platform's own objects (triggers, emergency groups) and the public status page.
 
     Everything runs on one event loop and no method awaits, so no locking is needed.
 
@@ -66,6 +69,17 @@ class SimulatorState:
         self.audit_page_size_default = audit_page_size_default
         self.audit = AuditLog()
         self.org = Org(self.audit, seed)
+        self.platform = PlatformObjects(self.audit, seed)
+        self.status_page = StatusPage(lambda: self.audit.now())  # follows a swapped audit clock
+        for component in seed.status_components() if seed is not None else []:
+            self.status_page.set(
+                component.name,
+                component.status,
+                component.group,
+                component_id=component.id,
+                description=component.description,
+                only_show_if_degraded=component.onlyShowIfDegraded,
+            )
         self.tokens = TokenBook(token_lifetime_seconds, clock)
         self.budget = RequestBudget(per_minute, clock)
         self.faults: list[Fault] = []
