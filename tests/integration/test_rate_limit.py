@@ -81,6 +81,8 @@ async def test_429_storm_is_honoured(
     greedy: tuple[GenesysClient, SpyTransport], admin: httpx.AsyncClient, vtime: VirtualTime
 ) -> None:
     client, spy = greedy
+    # A platform that sends no inin-ratelimit-* headers: only its 429s tell the client to wait.
+    spy.hook = strip_rate_limit_headers
     await _lower_server_budget(admin)
 
     for _ in range(CALLS):
@@ -98,6 +100,24 @@ async def test_429_storm_is_honoured(
     assert len(retry_afters) == len(throttled)
     assert all(ra >= 1 for ra in retry_afters)
     assert [s for s in vtime.sleeps if s >= 1] == retry_afters
+
+
+async def strip_rate_limit_headers(request: httpx.Request, response: httpx.Response) -> None:
+    for name in ("inin-ratelimit-count", "inin-ratelimit-allowed", "inin-ratelimit-reset"):
+        response.headers.pop(name, None)
+
+
+async def test_a_greedy_client_following_the_platforms_headers_meets_no_429(
+    greedy: tuple[GenesysClient, SpyTransport], admin: httpx.AsyncClient, vtime: VirtualTime
+) -> None:
+    # SPEC 6: with inin-ratelimit-* headers the budget follows the platform's own count.
+    client, _ = greedy
+    await _lower_server_budget(admin)
+    for _ in range(CALLS):
+        await client.list_regions()
+    log = [r for r in await request_log(admin) if r["path"] == REGIONS]
+    assert [r for r in log if r["status"] == 429] == []
+    assert len(log) == CALLS
 
 
 async def test_client_budget_below_the_servers_never_meets_a_429(

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from tests.support import FakeClock
 from watcher.sim import SimulatorState, default_seed, running_simulator
 from watcher.sim._platform_api import PERMISSIONS, PlatformEndpoints
 
-from ._support import FakeClock, fetch_token
+from ._support import fetch_token
 
 pytestmark = pytest.mark.anyio
 
