@@ -121,6 +121,15 @@ class EtcdGateway:
         kvs = doc.get("kvs") or []
         return Holder.from_kv(kvs[0]) if kvs else None
 
+    async def get(self, key: str) -> str | None:
+        doc = await self.call("/v3/kv/range", {"key": _b64(key)})
+        kvs = doc.get("kvs") or []
+        return _unb64(kvs[0].get("value", "")) if kvs else None
+
+    async def put(self, key: str, value: str) -> None:
+        """A plain key (no lease): state that must outlive every instance."""
+        await self.call("/v3/kv/put", {"key": _b64(key), "value": _b64(value)})
+
     async def campaign(self, key: str, instance: str, lease: int) -> tuple[bool, Holder | None]:
         """Create `key` under `lease` if nobody holds it; else say who does. One transaction."""
         k = _b64(key)

@@ -140,3 +140,25 @@ async def test_only_the_leader_writes_and_the_survivor_fails_back(
         status = await follower.status()
         assert status["leader"] is True
         assert status["leadership"]["holder"] == follower.name
+
+
+async def test_a_hold_follows_a_change_of_leader(tmp_path: Path, real_etcd: RealEtcd) -> None:
+    # SPEC 4.1: operator commands survive a change of leader (kept in etcd when HA).
+    async with two_watchers(tmp_path, real_etcd) as (sim, admin, (w1, w2)):
+        await until(lambda: w1.leads != w2.leads, timeout=10)
+        leader, follower = (w1, w2) if w1.leads else (w2, w1)
+        await until(lambda: leader.watcher.readiness()[0], timeout=10)
+        assert leader.watcher.admin is not None
+        await leader.watcher.admin.hold(STRATEGY, 600, None, "maintenance")
+        leader.watcher.request_stop()
+        await leader.stopped.wait()
+        await until(lambda: follower.leads, timeout=5)
+
+        def held() -> bool:
+            status = follower.watcher.engine.world.strategies[STRATEGY]
+            return status.held and status.hold_reason == "maintenance"
+
+        await until(held, timeout=5)
+        (await admin.put(f"/_sim/regions/{PRIMARY}", json={"status": "DOWN"})).raise_for_status()
+        await until(lambda: not follower.watcher.engine.world.regions[PRIMARY].healthy, timeout=10)
+        assert first_region(sim) == PRIMARY  # frozen: the new leader keeps the hold

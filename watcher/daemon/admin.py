@@ -31,6 +31,31 @@ class AdminCommands:
         if strategy not in self._shell.engine.world.strategies:
             raise KeyError(f"unknown strategy {strategy!r}")
 
+    async def _share(self) -> None:
+        """With several instances, the commands are kept in etcd too: they follow a change of leader."""
+        try:
+            await self._shell.leadership.save_shared("operator", self._state.document())
+        except Exception as exc:  # the local copy stands; the next command tries again
+            log.error("could not share operator commands with the other instances", error=repr(exc))
+
+    async def adopt_shared(self) -> None:
+        """On becoming the leader: take the commands the last leader left, if newer than ours."""
+        try:
+            text = await self._shell.leadership.load_shared("operator")
+        except Exception as exc:
+            log.error("could not read the shared operator commands; keeping this instance's", error=repr(exc))
+            return
+        if text is None or not self._state.newer(text):
+            return
+        before = set(self._state.holds)
+        self._state.adopt(text)
+        self._state.persist()
+        for strategy in before - set(self._state.holds):
+            if strategy in self._shell.engine.world.strategies:
+                await self._shell.engine.feed(OperatorRelease(strategy, self._shell.clock()))
+        log.warning("operator commands adopted from the last leader", holds=sorted(self._state.holds))
+        await self.restore()
+
     async def restore(self) -> None:
         """At start: put back the dry-run switch and every hold or pin still in force."""
         shell = self._shell
@@ -62,6 +87,7 @@ class AdminCommands:
         doc = self._probes.strategy_doc(strategy)
         if doc.get("hold") or doc.get("pin"):  # a pin the core refused is not kept
             self._state.hold(hold)
+            await self._share()
             await self._shell.announce.operator(
                 hold.command,
                 strategy,
@@ -73,6 +99,7 @@ class AdminCommands:
         self._known(strategy)
         log.warning("operator release", strategy=strategy)
         self._state.release(strategy)
+        await self._share()
         await self._shell.engine.feed(OperatorRelease(strategy, self._shell.clock()))
         await self._shell.announce.operator("release", strategy, {})
         return self._probes.strategy_doc(strategy)
@@ -82,6 +109,7 @@ class AdminCommands:
         shell.engine.replace_policy(policy_from_config(shell.config(), dry_run=enabled))
         shell.metrics.dry_run.set(1 if enabled else 0)
         self._state.set_dry_run(enabled)
+        await self._share()
         log.warning("dry run " + ("enabled" if enabled else "disabled"))
         await shell.announce.operator("dry-run", None, {"enabled": enabled})
         # Turning dry run off acts on the state of the world at once, not at the next poll.

@@ -107,6 +107,12 @@ class EtcdLeaderElection:
     def fences(self) -> bool:
         return True
 
+    async def load_shared(self, name: str) -> str | None:
+        return await self._gateway.get(f"{self.settings.key}/shared/{name}")
+
+    async def save_shared(self, name: str, value: str) -> None:
+        await self._gateway.put(f"{self.settings.key}/shared/{name}", value)
+
     def describe(self) -> dict[str, Any]:
         return {
             "backend": "etcd",

@@ -43,10 +43,9 @@ class OperatorState:
         self._wall = wall
         self.holds: dict[str, Hold] = {}
         self.dry_run: bool | None = None
+        self.updated = 0.0
         try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-            self.dry_run = doc.get("dryRun")
-            self.holds = {h["strategy"]: Hold(**h) for h in doc.get("holds", [])}
+            self.adopt(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             pass
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -54,6 +53,25 @@ class OperatorState:
             log.error(
                 "operator state unreadable; holds and pins not restored", path=str(self.path), error=repr(exc)
             )
+
+    def document(self) -> str:
+        doc = {
+            "updated": self.updated,
+            "dryRun": self.dry_run,
+            "holds": [asdict(h) for h in self.holds.values()],
+        }
+        return json.dumps(doc)
+
+    def adopt(self, text: str) -> None:
+        """Take a document (the file, or the copy kept in etcd) as the state."""
+        doc = json.loads(text)
+        self.updated = float(doc.get("updated", 0.0))
+        self.dry_run = doc.get("dryRun")
+        self.holds = {h["strategy"]: Hold(**h) for h in doc.get("holds", [])}
+
+    def newer(self, text: str) -> bool:
+        """Whether `text` was written after this state."""
+        return float(json.loads(text).get("updated", 0.0)) > self.updated
 
     def hold(self, hold: Hold) -> None:
         self.holds[hold.strategy] = hold
@@ -81,8 +99,16 @@ class OperatorState:
     def remaining(self, hold: Hold) -> float:
         return hold.until - self._wall()
 
+    def persist(self) -> None:
+        """Write the state as it is (an adopted document keeps its own time)."""
+        try:
+            write_json(self.path, json.loads(self.document()))
+        except OSError as exc:
+            log.error("could not keep operator commands on disk", path=str(self.path), error=str(exc))
+
     def _save(self) -> None:
-        doc: dict[str, Any] = {"dryRun": self.dry_run, "holds": [asdict(h) for h in self.holds.values()]}
+        self.updated = self._wall()
+        doc: dict[str, Any] = json.loads(self.document())
         try:
             write_json(self.path, doc)
         except OSError as exc:

@@ -41,6 +41,12 @@ class Leadership(Protocol):
         """Whether other instances may have written: then a new leader fences what it owns."""
         ...
 
+    async def load_shared(self, name: str) -> str | None:
+        """State shared by every instance (operator commands), as the last leader left it."""
+        ...
+
+    async def save_shared(self, name: str, value: str) -> None: ...
+
     async def run(self, stop: anyio.Event) -> None:
         """Campaign and keep leadership until `stop`; give it up on the way out."""
         ...
@@ -70,6 +76,12 @@ class SingleInstance:
     @property
     def fences(self) -> bool:
         return False
+
+    async def load_shared(self, name: str) -> str | None:
+        return None  # one instance: its [state] dir is the whole truth
+
+    async def save_shared(self, name: str, value: str) -> None:
+        return None
 
     async def run(self, stop: anyio.Event) -> None:
         if self.on_change is not None:

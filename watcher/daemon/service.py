@@ -277,6 +277,8 @@ class Watcher:
             await self.announce.resync(self.probes.status())
 
     async def _read_then_resync(self) -> None:
+        if self.admin is not None:
+            await self.admin.adopt_shared()  # holds in force before the first decision
         if self.parts is not None:
             await self.parts.readback.initial_read()
             await self._resync()
