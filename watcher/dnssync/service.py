@@ -56,7 +56,7 @@ class DnsSyncService:
             cfg.dns.zone,
             resolve_tsig_key(cfg),
             ttl=cfg.dns.ttl,
-            timeout=cfg.dns.timeout,
+            timeout=cfg.dns.timeout_seconds,
             transport=cfg.dns.transport,
         )
         sync = DnsSync(records, store, updater, metrics)
