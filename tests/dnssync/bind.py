@@ -185,6 +185,11 @@ zone "{ZONE}" {{
                 values.extend(r.to_text() for r in rrset)
         return sorted(values)
 
+    def serial(self) -> int:
+        """The zone's SOA serial: named bumps it once per applied update message."""
+        (soa,) = self.query(ZONE, "SOA")
+        return int(soa.split()[2])
+
     def ttl(self, name: str, rdtype: str) -> int:
         response = dns.query.tcp(dns.message.make_query(name, rdtype), "127.0.0.1", port=self.port, timeout=2)
         return int(response.answer[0].ttl)

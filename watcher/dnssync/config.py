@@ -84,7 +84,7 @@ class DnsSettings(_Section):
     tsig_secret: SecretStr | None = None
     tsig_secret_file: Path | None = None
     ttl: int = Field(default=30, ge=0, le=2_147_483_647)
-    timeout_seconds: float = Field(default=5.0, gt=0, le=120, description="per update, connect included")
+    timeout: float = Field(default=5.0, gt=0, le=120, description="seconds per update, connect included")
     transport: Literal["tcp", "udp"] = "tcp"
 
 

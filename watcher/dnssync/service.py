@@ -56,7 +56,7 @@ class DnsSyncService:
             cfg.dns.zone,
             resolve_tsig_key(cfg),
             ttl=cfg.dns.ttl,
-            timeout=cfg.dns.timeout_seconds,
+            timeout=cfg.dns.timeout,
             transport=cfg.dns.transport,
         )
         sync = DnsSync(records, store, updater, metrics)
