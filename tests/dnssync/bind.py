@@ -171,7 +171,9 @@ zone "{ZONE}" {{
 
     def answers(self) -> bool:
         try:
-            response = dns.query.udp(dns.message.make_query(ZONE, "SOA"), "127.0.0.1", port=self.port, timeout=0.5)
+            response = dns.query.udp(
+                dns.message.make_query(ZONE, "SOA"), "127.0.0.1", port=self.port, timeout=0.5
+            )
         except (OSError, dns.exception.DNSException):
             return False
         return response.rcode() == dns.rcode.NOERROR and bool(response.answer)

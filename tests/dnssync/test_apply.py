@@ -71,7 +71,9 @@ async def test_every_event_about_a_strategy_carries_its_region(
     setup: Setup, bind: BindServer, event_type: str
 ) -> None:
     async with setup.receiver() as rx, httpx.AsyncClient() as client:
-        answer = await deliver(client, rx.url, routing_event(STRATEGY, EU, 3, event_type=event_type), setup.signer)
+        answer = await deliver(
+            client, rx.url, routing_event(STRATEGY, EU, 3, event_type=event_type), setup.signer
+        )
         assert answer.status_code == 200, answer.text
     assert bind.query("voice.example.com.", "A") == VOICE_A[EU]
 
@@ -112,7 +114,9 @@ async def test_a_resync_converges_every_strategy_in_one_update(setup: Setup, bin
 
 async def test_a_resync_corrects_a_record_changed_behind_our_back(setup: Setup, bind: BindServer) -> None:
     async with setup.receiver() as rx, httpx.AsyncClient() as client:
-        assert (await deliver(client, rx.url, routing_event(STRATEGY, EU, 7), setup.signer)).status_code == 200
+        assert (
+            await deliver(client, rx.url, routing_event(STRATEGY, EU, 7), setup.signer)
+        ).status_code == 200
         # An operator points the name elsewhere with nsupdate, and drops the AAAA.
         bind.change_behind_our_back("voice.example.com.", "A", "203.0.113.99")
         bind.change_behind_our_back("sip.example.com.", "CNAME", "elsewhere.example.org.")

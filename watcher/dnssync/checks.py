@@ -12,6 +12,7 @@ run time (and the watcher retries it) instead of being refused here.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 
 import dns.exception
@@ -33,7 +34,20 @@ from watcher.events import SigningError, Verifier
 DEFAULT_DNS_PORT = 53
 
 
-def _name(text: str) -> dns.name.Name | None:
+# Host-name labels (RFC 1123, plus the underscore of service labels such as _sip._tcp).
+_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+
+
+def _name(text: str, *, wildcard: bool = False) -> dns.name.Name | None:
+    """`text` as an absolute DNS name of host-name labels; None if it is not one.
+
+    dnspython takes any bytes in a label (`"not a name!"` parses); a typo in a record should not.
+    """
+    labels = text.removesuffix(".").split(".")
+    if wildcard and labels[0] == "*":
+        labels = labels[1:]
+    if text not in (".",) and not all(_LABEL.match(label) for label in labels):
+        return None
     try:
         return dns.name.from_text(text)
     except dns.exception.DNSException:
@@ -160,7 +174,7 @@ def _check_records(cfg: DnsSyncConfig, zone: dns.name.Name | None, problems: lis
     by_name: dict[dns.name.Name, list[tuple[int, str]]] = {}
     for i, rec in enumerate(cfg.records):
         key = f"records[{i}]"
-        name = _name(rec.name)
+        name = _name(rec.name, wildcard=True)
         if name is None:
             problems.append(f"{key}.name: {rec.name!r} is not a DNS name")
         elif zone is not None and not name.is_subdomain(zone):
@@ -199,13 +213,10 @@ def _check_records(cfg: DnsSyncConfig, zone: dns.name.Name | None, problems: lis
         if missing:
             problems.append(f"{key}.values: no values for region(s) {', '.join(missing)} of {source}")
     for entries in by_name.values():
-        types = {t for _, t in entries}
-        if "CNAME" in types and len(entries) > 1:
-            first, *others = sorted(i for i, _ in entries)
-            problems.append(
-                f"records[{others[0]}].name: shares its name with records[{first}], and one is a "
-                "CNAME (a CNAME cannot have other data beside it)"
-            )
+        for i, rdtype in entries:
+            others = [f"records[{j}] ({t})" for j, t in entries if j != i]
+            if rdtype == "CNAME" and others:
+                problems.append(f"records[{i}].name: a CNAME cannot share its name with {', '.join(others)}")
 
 
 def cross_check(cfg: DnsSyncConfig) -> list[str]:
