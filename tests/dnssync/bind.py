@@ -86,6 +86,8 @@ class BindServer:
     port: int = field(default_factory=free_port)
     key_block: str = field(default_factory=lambda: tsig_keygen(KEY_NAME))
     read_only_block: str = field(default_factory=lambda: tsig_keygen(READ_ONLY_KEY_NAME))
+    update_policy: str | None = None
+    """An `update-policy { ... };` body instead of `allow-update { key ...; };`."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -103,6 +105,11 @@ class BindServer:
         zone = d / "example.com.db"
         if not zone.exists():
             zone.write_text(ZONE_FILE)
+        rights = (
+            f'allow-update {{ key "{KEY_NAME}"; }};'
+            if self.update_policy is None
+            else f"update-policy {{ {self.update_policy} }};"
+        )
         conf = d / "named.conf"
         conf.write_text(
             f"""include "{d}/keys.conf";
@@ -122,7 +129,7 @@ controls {{ }};
 zone "{ZONE}" {{
     type primary;
     file "example.com.db";
-    allow-update {{ key "{KEY_NAME}"; }};
+    {rights}
 }};
 """
         )

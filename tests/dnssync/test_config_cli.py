@@ -270,3 +270,13 @@ def test_a_missing_config_file_exits_2(tmp_path: Path) -> None:
     done = run("--config", str(tmp_path / "nope.toml"), "--check")
     assert done.returncode == 2
     assert f"--config: {tmp_path / 'nope.toml'} does not exist" in done.stderr
+
+
+def test_the_example_config_is_accepted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from watcher.dnssync import load_dns_sync_config
+
+    monkeypatch.setenv("WATCHER_DNS_SYNC_STATE__DIR", str(tmp_path / "state"))
+    cfg = load_dns_sync_config(REPO / "config/dns-sync.toml")
+    assert cfg.receiver.listen == "127.0.0.1:9465"
+    assert {r.type for r in cfg.records} == {"A", "AAAA", "CNAME"}
+    assert cfg.state.dir == tmp_path / "state"

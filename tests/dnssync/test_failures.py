@@ -10,7 +10,9 @@ import pytest
 
 from tests.dnssync.bind import KEY_NAME, BindServer, tsig_keygen
 from tests.dnssync.conftest import (
+    CHAT_A,
     EU,
+    OTHER,
     STRATEGY,
     US,
     VOICE_A,
@@ -124,3 +126,22 @@ async def test_a_zone_the_server_is_not_primary_for_is_notauth(setup: Setup, bin
         assert answer.status_code == 502
         assert answer.json()["code"] == "NOTAUTH"
     assert bind.query("voice.example.com.", "A") == VOICE_A[US]
+
+
+async def test_a_narrow_update_policy_grants_exactly_the_configured_records(
+    setup: Setup, bind: BindServer
+) -> None:
+    """The README's `update-policy`: the key may change voice A/AAAA and sip CNAME, nothing else."""
+    bind.stop()
+    bind.update_policy = (
+        f"grant {KEY_NAME} name voice.example.com. A AAAA; grant {KEY_NAME} name sip.example.com. CNAME;"
+    )
+    bind.start()
+    async with setup.receiver() as rx, httpx.AsyncClient() as client:
+        answer = await deliver(client, rx.url, routing_event(STRATEGY, EU, 1), setup.signer)
+        assert answer.status_code == 200, answer.text
+        answer = await deliver(client, rx.url, routing_event(OTHER, EU, 1), setup.signer)
+        assert answer.status_code == 502
+        assert answer.json()["code"] == "REFUSED"
+    assert bind.query("voice.example.com.", "A") == VOICE_A[EU]
+    assert bind.query("chat.example.com.", "A") == CHAT_A[US]
