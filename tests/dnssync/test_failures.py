@@ -145,3 +145,12 @@ async def test_a_narrow_update_policy_grants_exactly_the_configured_records(
         assert answer.json()["code"] == "REFUSED"
     assert bind.query("voice.example.com.", "A") == VOICE_A[EU]
     assert bind.query("chat.example.com.", "A") == CHAT_A[US]
+
+
+async def test_an_oversized_body_is_413_before_anything_is_read(setup: Setup, bind: BindServer) -> None:
+    async with setup.receiver() as rx, httpx.AsyncClient() as client:
+        answer = await client.post(rx.url, content=b"x" * (1024 * 1024 + 1))
+        assert answer.status_code == 413
+        text = (await client.get(rx.url + "metrics")).text
+    assert metric(text, "failover_watcher_dns_sync_events_rejected_total", reason="bad_event") == 1
+    assert bind.serial() == 1

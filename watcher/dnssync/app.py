@@ -23,12 +23,34 @@ from watcher.events import Verifier, structure_problems
 
 _log = structlog.get_logger("watcher.dnssync")
 
+# A resync of a thousand strategies is well under this; anything larger is not from the watcher,
+# and is refused before it is read whole (the listener may face more than the watcher).
+MAX_BODY_BYTES = 1024 * 1024
+
+
+async def _bounded_body(request: Request) -> bytes | None:
+    """The body, or None once it exceeds MAX_BODY_BYTES."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
 
 def build_app(verifier: Verifier, sync: DnsSync, metrics: DnsSyncMetrics) -> Starlette:
     """The ASGI app of one receiver."""
 
     async def ingest(request: Request) -> Response:
-        body = await request.body()
+        body = await _bounded_body(request)
+        if body is None:
+            metrics.rejected.labels(reason="bad_event").inc()
+            return JSONResponse({"error": f"body over {MAX_BODY_BYTES} bytes"}, status_code=413)
         if not verifier.verify(body, dict(request.headers)):
             metrics.rejected.labels(reason="bad_signature").inc()
             _log.warning(

@@ -40,7 +40,7 @@ class DnsSyncMetrics:
         )
         self.rejected = Counter(
             "failover_watcher_dns_sync_events_rejected",
-            "Deliveries refused: bad_signature (401), bad_event (400), unknown_region (422: the event "
+            "Deliveries refused: bad_signature (401), bad_event (400, 413), unknown_region (422: the event "
             "names a region a record has no values for).",
             ["reason"],
             registry=r,
