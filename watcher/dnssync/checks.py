@@ -14,9 +14,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import dns.exception
 import dns.name
+from pydantic import SecretStr
 
 from watcher.dnssync.config import DnsSyncConfig, expand_path
 from watcher.dnssync.records import RecordSpec
@@ -70,7 +72,7 @@ def dns_server(text: str) -> tuple[str, int] | None:
     return None
 
 
-def _check_secret_source(key: str, inline: object, file: object, problems: list[str]) -> bool:
+def _check_secret_source(key: str, inline: SecretStr | None, file: Path | None, problems: list[str]) -> bool:
     """True when exactly one source is given and the file (if any) is readable text."""
     short = key.rsplit(".", 1)[-1]
     if inline is not None and file is not None:
@@ -80,7 +82,7 @@ def _check_secret_source(key: str, inline: object, file: object, problems: list[
         problems.append(f"{key}: missing (set it, or {short}_file)")
         return False
     if file is not None:
-        path = expand_path(file)  # type: ignore[arg-type]
+        path = expand_path(file)
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
