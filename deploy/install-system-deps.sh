@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages the end-to-end tests use: prometheus (and promtool), systemd
-# (systemd-analyze) and etcd-server (/usr/bin/etcd, for leader election). As root it installs
+# (systemd-analyze), etcd-server (/usr/bin/etcd, for leader election) and bind9 + bind9-utils
+# (named, tsig-keygen: the DNS-sync receiver's tests run a real BIND 9). As root it installs
 # what is missing; otherwise it says what is missing and the tests that need it are skipped
 # with that reason.
 set -u
@@ -9,6 +10,8 @@ command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
 [ -x /usr/bin/etcd ] || missing="$missing etcd-server"
+[ -x /usr/sbin/named ] || missing="$missing bind9"
+[ -x /usr/sbin/tsig-keygen ] || missing="$missing bind9-utils"
 missing=$(echo "$missing" | tr ' ' '\n' | sort -u | tr '\n' ' ')
 if [ -z "$(echo "$missing" | tr -d ' ')" ]; then
   exit 0

@@ -41,6 +41,7 @@ def _add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def build_parser() -> argparse.ArgumentParser:
     from watcher.daemon.commands import add_admin_parsers, add_run_parser
+    from watcher.dnssync import add_dns_sync_parser
     from watcher.events.receiver import add_receive_parser
     from watcher.healthcheck import add_healthcheck_parser
     from watcher.oneshot import add_oneshot_parsers
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_check_config)
     add_oneshot_parsers(sub, common)
     add_receive_parser(sub)
+    add_dns_sync_parser(sub)
     add_healthcheck_parser(sub)
     return parser
 
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         args = light.parse_args(argv)
     else:
         args = build_parser().parse_args(argv)
-        if args.command not in ("run", "demo"):
+        if args.command not in ("run", "demo", "dns-sync"):
             # One-shot commands print their results on stdout; diagnostics go to stderr.
             from watcher.logs import configure_logging
 
