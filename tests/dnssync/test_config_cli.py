@@ -280,3 +280,13 @@ def test_the_example_config_is_accepted(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert cfg.receiver.listen == "127.0.0.1:9465"
     assert {r.type for r in cfg.records} == {"A", "AAAA", "CNAME"}
     assert cfg.state.dir == tmp_path / "state"
+
+
+def test_a_secret_containing_two_slashes_is_read_whole() -> None:
+    # base64 has "/": a secret holding "//" once looked like the start of a comment (a flaky test found it).
+    from watcher.dnssync.tsigkey import parse_tsig_material
+
+    block = 'key "k." {\n\talgorithm hmac-sha256; // the default\n\tsecret "ab//cd+ef/gh==";\n};\n'
+    material = parse_tsig_material(block)
+    assert material.secret_b64 == "ab//cd+ef/gh=="
+    assert material.name == "k."

@@ -30,7 +30,8 @@ ALGORITHMS: dict[str, dns.name.Name] = {
     "hmac-sha512": dns.tsig.HMAC_SHA512,
 }
 
-_COMMENT = re.compile(r"(#|//)[^\n]*")
+# A comment, or a quoted string (kept: a base64 secret may well contain "//").
+_COMMENT = re.compile(r'"[^"]*"|(?:#|//)[^\n]*')
 _KEY_BLOCK = re.compile(r'^\s*key\s+(?:"([^"]*)"|([^\s{]+))\s*\{(.*)\}\s*;?\s*$', re.S)
 _ALGORITHM = re.compile(r'\balgorithm\s+(?:"([^"]*)"|([^\s;]+))\s*;')
 _SECRET = re.compile(r'\bsecret\s+"([^"]*)"\s*;')
@@ -57,7 +58,7 @@ def parse_tsig_material(text: str) -> TsigMaterial:
     >>> parse_tsig_material("c2VjcmV0").algorithm is None
     True
     """
-    stripped = _COMMENT.sub("", text).strip()
+    stripped = _COMMENT.sub(lambda m: m.group(0) if m.group(0).startswith('"') else "", text).strip()
     if not stripped:
         raise TsigKeyError("empty")
     block = _KEY_BLOCK.match(stripped)
