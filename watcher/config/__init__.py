@@ -12,20 +12,16 @@ for the poll rate, plain-HTTP token transport to a non-loopback host).
 
 from __future__ import annotations
 
-import os
-import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from watcher import DEFAULT_CONFIG_PATH
-from watcher.config._checks import POLL_BUDGET_SHARE, _expand, cross_check
+from watcher.config._checks import POLL_BUDGET_SHARE, cross_check
 from watcher.config._sections import (
     ApiPaths,
-    ConfigError,
     EventSettings,
     ExecutorSettings,
     FailbackSettings,
@@ -40,6 +36,7 @@ from watcher.config._sections import (
     StrategySettings,
     WebhookRegistration,
 )
+from watcher.tomlconfig import ConfigError, Section, describe_error, expand_path, load_toml_settings
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -54,6 +51,7 @@ __all__ = [
     "LeaderSettings",
     "RegionSettings",
     "RuleSettings",
+    "Section",
     "ServerSettings",
     "SinkSettings",
     "StateSettings",
@@ -61,7 +59,10 @@ __all__ = [
     "WatcherConfig",
     "WebhookRegistration",
     "cross_check",
+    "describe_error",
+    "expand_path",
     "load_config",
+    "load_toml_settings",
     "masked_dump",
 ]
 
@@ -138,72 +139,21 @@ def _resolve_secret(inline: SecretStr | None, file: Path | None) -> SecretStr:
         return inline
     if file is None:
         raise ValueError("no secret given")
-    return SecretStr(_expand(file).read_text(encoding="utf-8").strip())
-
-
-def _describe(error: Any) -> str:
-    loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
-    # Compact "regions.0.id" into "regions[0].id" to match the TOML the user wrote.
-    parts: list[str] = []
-    for p in error["loc"]:
-        if isinstance(p, int) and parts:
-            parts[-1] = f"{parts[-1]}[{p}]"
-        else:
-            parts.append(str(p))
-    loc = ".".join(parts) or loc
-    msg = error["msg"]
-    if error["type"] == "extra_forbidden":
-        msg = "unknown key"
-    elif error["type"] == "missing":
-        msg = "missing"
-    return f"{loc}: {msg}"
+    return SecretStr(expand_path(file).read_text(encoding="utf-8").strip())
 
 
 _SECRET_SOURCES = (("genesys", "client_secret"), ("server", "admin_token"))
 
 
-def _let_environment_pick_secret_source(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """An environment variable naming a secret, or its file, overrides the file's choice of source.
-
-    Without this, `WATCHER_GENESYS__CLIENT_SECRET` next to a `client_secret_file` in the TOML would be
-    refused as "both given", though the environment is meant to override the file.
-    """
-    names = {k.upper() for k in environ}
-    for section, key in _SECRET_SOURCES:
-        table = data.get(section)
-        if not isinstance(table, dict):
-            continue
-        env = f"WATCHER_{section}__{key}".upper()
-        if env in names:
-            table.pop(f"{key}_file", None)
-        if f"{env}_FILE" in names:
-            table.pop(key, None)
-
-
 def load_config(path: Path | str | None = None) -> WatcherConfig:
     """Read, overlay and check the configuration; raise `ConfigError` listing every problem."""
-    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([f"--config: {path} does not exist"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"--config: {path} is not readable ({type(exc).__name__})"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"--config: {path} is not valid TOML: {exc}"]) from None
-    _let_environment_pick_secret_source(data, os.environ)
-    try:
-        cfg = WatcherConfig(**data)
-    except ValidationError as exc:
-        raise ConfigError([_describe(e) for e in exc.errors()]) from None
-    except SettingsError as exc:
-        # A WATCHER_* variable holding a list/table that is not valid JSON. The message names the
-        # field and the source, never the value (it may be a secret).
-        raise ConfigError([f"environment: {exc}"]) from None
-    problems = cross_check(cfg)
-    if problems:
-        raise ConfigError(problems)
-    return cfg
+    return load_toml_settings(
+        WatcherConfig,
+        Path(path) if path is not None else DEFAULT_CONFIG_PATH,
+        env_prefix="WATCHER_",
+        secret_sources=_SECRET_SOURCES,
+        cross_check=cross_check,
+    )
 
 
 def masked_dump(cfg: WatcherConfig) -> dict[str, Any]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
+
+from watcher.tomlconfig import expand_path
 
 if TYPE_CHECKING:
     from watcher.config import WatcherConfig
@@ -18,10 +19,6 @@ if TYPE_CHECKING:
 # Share of the request budget the health polls may use; the rest is kept for writes, read-backs
 # and retries so a failover is never starved by polling.
 POLL_BUDGET_SHARE = 0.8
-
-
-def _expand(path: Path) -> Path:
-    return Path(os.path.expandvars(str(path))).expanduser()
 
 
 def _is_loopback(host: str) -> bool:
@@ -52,7 +49,7 @@ def _check_secret(key: str, inline: SecretStr | None, file: Path | None, problem
     elif inline is None and file is None:
         problems.append(f"{key}: missing (set it, or {key.rsplit('.', 1)[-1]}_file)")
     elif file is not None:
-        path = _expand(file)
+        path = expand_path(file)
         try:
             empty = path.is_file() and not path.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:

@@ -5,24 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
+from watcher.tomlconfig import Section
 
-class ConfigError(Exception):
-    """The configuration was refused; `problems` holds one line per problem, each naming its key."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
-
-    def report(self, path: object) -> str:
-        """What a command prints before refusing to start: a headline, then one line per problem."""
-        lines = [f"{path}: configuration refused ({len(self.problems)} problems)"]
-        return "\n".join([*lines, *(f"  {p}" for p in self.problems)])
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Section = Section
 
 
 class ApiPaths(_Section):
@@ -135,6 +122,9 @@ class EventSettings(_Section):
     source: str = "urn:failover-watcher"
     resync_interval_seconds: float = Field(default=300.0, gt=0)
     max_age_seconds: float = Field(default=86400.0, gt=0)
+    # A failed delivery is retried after a full-jitter backoff: uniform in [0, min(cap, base x 2^n)].
+    retry_base_seconds: float = Field(default=0.5, gt=0)
+    retry_cap_seconds: float = Field(default=60.0, gt=0)
 
 
 class ServerSettings(_Section):

@@ -27,7 +27,7 @@ from watcher.daemon.leadership import Leadership, SingleInstance
 from watcher.daemon.readback import ReadBack
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.status import WallClock
-from watcher.events import AuditTrail, Dispatcher, Outbox, SequenceStore, SinkSpec
+from watcher.events import AuditTrail, Dispatcher, Outbox, RetryPolicy, SequenceStore, SinkSpec
 from watcher.genesys import GenesysClient, WebhookRequest
 from watcher.metrics import WatcherMetrics
 
@@ -88,7 +88,8 @@ def _dispatcher(
         SinkSpec(s.name, s.url, cfg.sink_secrets(s), s.timeout_seconds, cfg.events.max_age_seconds)
         for s in cfg.sinks
     ]
-    return Dispatcher(outbox, sinks, http, metrics, source=cfg.events.source)
+    retry = RetryPolicy(cfg.events.retry_base_seconds, cfg.events.retry_cap_seconds)
+    return Dispatcher(outbox, sinks, http, metrics, source=cfg.events.source, retry=retry)
 
 
 def health_source(cfg: WatcherConfig, client: GenesysClient, clock: Callable[[], float]) -> QuorumSource:

@@ -13,34 +13,28 @@ A bad config is refused as a whole with one line per problem naming the key (`ch
 from __future__ import annotations
 
 import json
-import os
-import tomllib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from watcher.tomlconfig import ConfigError, expand_path, load_toml_settings
+from watcher.tomlconfig import Section as _Section
+
+__all__ = [  # the loader's names are the receiver's too
+    "DEFAULT_CONFIG_PATH",
+    "ENV_PREFIX",
+    "ConfigError",
+    "DnsSyncConfig",
+    "expand_path",
+    "load_dns_sync_config",
+    "masked_dump",
+    "read_secret_file",
+]
 
 DEFAULT_CONFIG_PATH = Path("config/dns-sync.toml")
 ENV_PREFIX = "WATCHER_DNS_SYNC_"
-
-
-class ConfigError(Exception):
-    """The configuration was refused; `problems` holds one line per problem, each naming its key."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
-
-    def report(self, path: object) -> str:
-        """A headline, then one line per problem: what the command prints before refusing to start."""
-        lines = [f"{path}: configuration refused ({len(self.problems)} problems)"]
-        return "\n".join([*lines, *(f"  {p}" for p in self.problems)])
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _split_host_port(value: str) -> tuple[str, int] | None:
@@ -159,78 +153,24 @@ class DnsSyncConfig(BaseSettings):
         return read_secret_file(d.tsig_secret_file)
 
 
-def expand_path(path: Path) -> Path:
-    """`${VAR}` and `~` expanded: `${CREDENTIALS_DIRECTORY}/tsig` under systemd."""
-    return Path(os.path.expandvars(str(path))).expanduser()
-
-
 def read_secret_file(path: Path) -> str:
     return expand_path(path).read_text(encoding="utf-8")
 
 
-def _describe(error: Any) -> str:
-    parts: list[str] = []
-    for p in error["loc"]:
-        if isinstance(p, int) and parts:
-            parts[-1] = f"{parts[-1]}[{p}]"
-        else:
-            parts.append(str(p))
-    loc = ".".join(parts) or "(top level)"
-    msg = error["msg"]
-    if error["type"] == "extra_forbidden":
-        msg = "unknown key"
-    elif error["type"] == "missing":
-        msg = "missing"
-    return f"{loc}: {msg}"
-
-
 _SECRET_SOURCES = (("receiver", "secret"), ("dns", "tsig_secret"))
-
-
-def _let_environment_pick_secret_source(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """A variable naming a secret, or its file, overrides the TOML's choice of source.
-
-    Without this, `WATCHER_DNS_SYNC_DNS__TSIG_SECRET` beside a `tsig_secret_file` in the TOML would be
-    refused as "both given", though the environment is meant to override the file.
-    """
-    names = {k.upper() for k in environ}
-    for section, key in _SECRET_SOURCES:
-        table = data.get(section)
-        if not isinstance(table, dict):
-            continue
-        env = f"{ENV_PREFIX}{section}__{key}".upper()
-        if env in names:
-            table.pop(f"{key}_file", None)
-        if f"{env}_FILE" in names:
-            table.pop(key, None)
 
 
 def load_dns_sync_config(path: Path | str | None = None) -> DnsSyncConfig:
     """Read, overlay and check the configuration; raise `ConfigError` listing every problem."""
     from watcher.dnssync.checks import cross_check
 
-    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([f"--config: {path} does not exist"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"--config: {path} is not readable ({type(exc).__name__})"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"--config: {path} is not valid TOML: {exc}"]) from None
-    _let_environment_pick_secret_source(data, os.environ)
-    try:
-        cfg = DnsSyncConfig(**data)
-    except ValidationError as exc:
-        raise ConfigError([_describe(e) for e in exc.errors()]) from None
-    except SettingsError as exc:
-        # A variable holding a list/table that is not valid JSON; the message names the field,
-        # never the value (it may be a secret).
-        raise ConfigError([f"environment: {exc}"]) from None
-    problems = cross_check(cfg)
-    if problems:
-        raise ConfigError(problems)
-    return cfg
+    return load_toml_settings(
+        DnsSyncConfig,
+        Path(path) if path is not None else DEFAULT_CONFIG_PATH,
+        env_prefix=ENV_PREFIX,
+        secret_sources=_SECRET_SOURCES,
+        cross_check=cross_check,
+    )
 
 
 def masked_dump(cfg: DnsSyncConfig, *, key_name: str | None, algorithm: str | None) -> str:

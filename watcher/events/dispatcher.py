@@ -254,9 +254,10 @@ class Dispatcher:
             )
             return
         attempts = item.attempts + 1
+        now = self._clock()
         retry_at = outcome.retry_at
         if retry_at is None:
-            retry_at = self._clock() + self._retry.delay(attempts, self._rng)
+            retry_at = now + self._retry.delay(attempts, self._rng)
         error = outcome.error or "unknown"
         await anyio.to_thread.run_sync(self._outbox.record_failure, spec.name, item.event_id, error, retry_at)
         log = _log.error if outcome.loud else _log.warning
@@ -266,5 +267,5 @@ class Dispatcher:
             event_id=item.event_id,
             attempts=attempts,
             error=error,
-            retry_in_seconds=round(retry_at - self._clock(), 3),
+            retry_in_seconds=round(max(0.0, retry_at - now), 3),  # as decided, not after the disk write
         )
