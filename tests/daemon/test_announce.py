@@ -346,3 +346,38 @@ async def test_an_outbox_that_cannot_store_is_logged_not_raised(told: Told) -> N
 
     assert ("could not store event in the outbox", "error") in [(e["event"], e["log_level"]) for e in logs]
     assert told.metric("failover_watcher_all_regions_down", strategy=S1) == 1.0
+
+
+def _resync_sequences(told: Told) -> dict[str, Any]:
+    (resync,) = [e for e in told.events() if e["type"].endswith("resync")]
+    return {s["id"]: s["sequence"] for s in resync["data"]["strategies"]}
+
+
+async def test_a_resync_is_numbered_after_everything_another_instance_sent(
+    told: Told, tmp_path: Path
+) -> None:
+    """A new leader (or this instance after its state directory was lost) has sent nothing yet:
+    its resync must still be newer than the last event of the previous leader, or a receiver that
+    applied that one takes the resync as old and never converges on it."""
+    previous = SequenceStore(tmp_path / "previous-leader", wall=lambda: 0.0)
+    last_of_previous = [previous.next(S1) for _ in range(3)][-1]
+    (tmp_path / "new-leader").mkdir()
+    told.announcer.sequences = SequenceStore(tmp_path / "new-leader", wall=lambda: 1.0)  # 1000 ms
+    await told.announcer.resync(lambda: {"strategies": [{"id": S1, "activeRegion": SECONDARY}]})
+    assert _resync_sequences(told)[S1] > last_of_previous
+    # Issued, so kept: the next event of the strategy is newer still.
+    assert SequenceStore(tmp_path / "new-leader", wall=lambda: 0.0).current(S1) == 1000
+
+
+async def test_a_strategy_whose_write_is_in_flight_keeps_its_last_sequence_in_a_resync(told: Told) -> None:
+    """Its SWITCHED event is numbered before the world settles on the new region: a new number on
+    the old region would overtake it at the receiver."""
+    sequences = told.announcer.sequences
+    assert sequences is not None
+    switched = sequences.next(S1)
+    told.announcer.settling = lambda strategy: strategy == S1
+    status = {"strategies": [{"id": S1, "activeRegion": PRIMARY}, {"id": "s2", "activeRegion": PRIMARY}]}
+    await told.announcer.resync(lambda: status)
+    numbered = _resync_sequences(told)
+    assert numbered[S1] == switched
+    assert numbered["s2"] == 1

@@ -121,11 +121,22 @@ async def test_start_up_resync_corrects_a_record_that_was_wrong(
 ) -> None:
     bind.change_behind_our_back("voice.example.com.", "A", "203.0.113.7")  # an operator's mistake
     assert bind.query("voice.example.com.", "A") == ["203.0.113.7"]
-    async with rig.receiver(), rig.watcher(tmp_path) as h:
-        await h.ready()
-        # No switch happened: only the watcher's start-up resync can have put it right.
-        await until(lambda: on_region(bind, PRIMARY), timeout=20, message="the resync to repair DNS")
-        assert h.active() == PRIMARY
+    async with rig.receiver() as rx:
+        async with rig.watcher(tmp_path) as h:
+            await h.ready()
+            # No switch happened: only the watcher's start-up resync can have put it right.
+            await until(lambda: on_region(bind, PRIMARY), timeout=20, message="the resync to repair DNS")
+            assert h.active() == PRIMARY
+        applied = rx.service.store.last(STRATEGY)
+        assert applied is not None
+
+        # Another instance, with a state directory of its own (a new leader's host, or this one's
+        # directory lost): what it numbers its resync with must still be newer than what the
+        # receiver has applied, or the receiver would take it as old and leave DNS wrong.
+        bind.change_behind_our_back("voice.example.com.", "A", "203.0.113.8")
+        async with rig.watcher(tmp_path / "another-instance") as h:
+            await h.ready()
+            await until(lambda: on_region(bind, PRIMARY), timeout=20, message="the resync to repair DNS")
 
 
 async def test_failover_reaches_dns_and_forged_or_replayed_events_change_nothing(
@@ -169,6 +180,11 @@ async def test_failover_reaches_dns_and_forged_or_replayed_events_change_nothing
             rx, "failover_watcher_dns_sync_events_rejected_total", reason="bad_signature"
         )
         assert forged_count == 1
+        async with httpx.AsyncClient() as http:
+            scraped = (await http.get(rx.url + "metrics")).text
+        print("receiver metrics after the run:")
+        print("\n".join(ln for ln in scraped.splitlines() if ln.startswith("failover_watcher_dns_sync")))
+        assert metric(scraped, "failover_watcher_dns_sync_updates_applied_total", strategy=STRATEGY)
 
 
 async def test_receiver_down_during_a_failback_converges_once_back(

@@ -74,6 +74,9 @@ class Announcer:
         self.sequences: SequenceStore | None = None
         # What the strategy routes to now, for events that carry no region of their own.
         self.active_of: Callable[[str], str | None] = lambda strategy: None
+        # True while a strategy's write is in flight: its outcome's event is numbered before the
+        # world settles on it.
+        self.settling: Callable[[str], bool] = lambda strategy: False
         self._source = source
         self._speaks = speaks
         self._clock = clock
@@ -244,17 +247,33 @@ class Announcer:
         except Exception as exc:  # the outbox is local: only a broken disk gets here
             log.error("could not store event in the outbox", type=event_type, error=repr(exc))
 
-    async def resync(self, status: Mapping[str, Any]) -> None:
+    async def resync(self, status: Callable[[], Mapping[str, Any]]) -> None:
         """The full state to every sink, so a receiver that missed something converges. Only the
         leader speaks for the organization: a follower's belief is not the API's."""
         if self.dispatcher is not None and self._speaks():
-            await self.dispatcher.resync(self.resync_state(status))
+            data = self.resync_state(status())
+            if self.sequences is not None:
+                await anyio.to_thread.run_sync(self.sequences.save)
+            await self.dispatcher.resync(data)
 
     def resync_state(self, status: Mapping[str, Any]) -> dict[str, Any]:
-        """The resync event's data: the status document, each strategy with its last sequence."""
+        """The resync event's data: the status document, each strategy with a new sequence.
+
+        A resync is the newest word on where a strategy routes, so it is numbered after everything
+        sent so far: a receiver that applied a later sequence of another instance (the previous
+        leader, or this one before its state directory was lost) still converges on it. Numbered
+        in the same step as the state is read (no wait in between), so no event about a newer state
+        can be numbered before it. A strategy whose write is in flight keeps its last sequence: the
+        outcome's event is numbered before the world settles on it, and a new number on the old
+        region would overtake it.
+        """
+        entries = list(status.get("strategies", []))
+        fresh: dict[str, int] = {}
+        if self.sequences is not None:
+            fresh = self.sequences.issue([e["id"] for e in entries if not self.settling(e["id"])])
         strategies = [
-            {**entry, "sequence": self.sequences.current(entry["id"]) if self.sequences else 0}
-            for entry in status.get("strategies", [])
+            {**e, "sequence": fresh.get(e["id"], self.sequences.current(e["id"]) if self.sequences else 0)}
+            for e in entries
         ]
         return {**status, "strategies": strategies}
 

@@ -93,6 +93,7 @@ class Watcher:
             clock=clock,
         )
         self.announce.active_of = self._active_region
+        self.announce.settling = lambda s: self.parts is not None and s in self.parts.executor.in_flight
         self.shell = Shell(
             self.metrics,
             self.engine,
@@ -274,7 +275,7 @@ class Watcher:
 
     async def _resync(self) -> None:
         if self.probes is not None:
-            await self.announce.resync(self.probes.status())
+            await self.announce.resync(self.probes.status)
 
     async def _read_then_resync(self) -> None:
         if self.admin is not None:

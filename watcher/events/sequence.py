@@ -52,6 +52,22 @@ class SequenceStore:
             self._save()
             return value
 
+    def issue(self, strategies: list[str]) -> dict[str, int]:
+        """Issue the next sequence of each strategy at once, in memory (safe on the event loop, no
+        wait between reading a state and numbering it); `save` keeps them on disk afterwards. Lost
+        in a crash before that, they are still below the wall clock the next start numbers from."""
+        with self._lock:
+            issued = {}
+            for strategy in strategies:
+                issued[strategy] = max(self._last.get(strategy, 0) + 1, int(self._wall() * 1000))
+                self._last[strategy] = issued[strategy]
+            return issued
+
+    def save(self) -> None:
+        """Keep the sequences issued so far on disk (call off the event loop)."""
+        with self._lock:
+            self._save()
+
     def _save(self) -> None:
         try:
             write_json(self.path, self._last)
