@@ -28,7 +28,7 @@ def _check_config(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from watcher.demo import run_demo  # the terminal UI and the simulator: only when asked for
 
-    return run_demo(forever=args.forever, port=args.port, speed=args.speed)
+    return run_demo(forever=args.forever, port=args.port, speed=args.speed, platform=args.platform)
 
 
 def _add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +36,12 @@ def _add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--forever", action="store_true", help="keep running after the scenario")
     p.add_argument("--port", type=int, default=9464, help="daemon HTTP port (0 = any free port)")
     p.add_argument("--speed", type=float, default=1.0, help="scenario speed factor (2 = twice as fast)")
+    p.add_argument(
+        "--platform",
+        action="store_true",
+        help="the real-organization profile (config/platform.toml): status page, probe, trigger, "
+        "emergency group",
+    )
     p.set_defaults(func=_demo)
 
 
