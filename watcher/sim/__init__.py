@@ -32,7 +32,7 @@ Example::
 from watcher.sim._app import create_app
 from watcher.sim._cli import add_simulate_parser, run_simulate
 from watcher.sim._faults import FaultSpec
-from watcher.sim._org import ADMIN_USER, ApiError, Org, Region
+from watcher.sim._org import Org, Region
 from watcher.sim._platform_objects import PlatformObjects
 from watcher.sim._platform_schema import COMPONENT_STATUSES
 from watcher.sim._seed import (
@@ -52,6 +52,7 @@ from watcher.sim._seed import (
 from watcher.sim._server import RunningSimulator, running_simulator, serve_forever
 from watcher.sim._state import RequestRecord, SimulatorState
 from watcher.sim._statuspage import StatusPage
+from watcher.sim._versioned import ADMIN_USER, ApiError
 
 __all__ = [
     "ADMIN_USER",

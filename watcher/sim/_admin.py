@@ -12,9 +12,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from watcher.sim._faults import FaultSpec
-from watcher.sim._org import ApiError
 from watcher.sim._responses import json_object
 from watcher.sim._state import SimulatorState
+from watcher.sim._versioned import ApiError
 
 
 class RegionHealthSpec(BaseModel):

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from watcher.sim._org import ApiError
 from watcher.sim._responses import TOKEN_PATH, json_object, oauth_error_response
 from watcher.sim._shell import USER_SCOPE_KEY
 from watcher.sim._state import SimulatorState
+from watcher.sim._versioned import ApiError
 
 AUDIT_PATH = "/api/v2/platform/auditlogs"
 MAX_AUDIT_PAGE_SIZE = 500

@@ -10,11 +10,11 @@ from starlette.responses import Response
 
 from watcher.sim._admin import AdminEndpoints
 from watcher.sim._api import GenesysEndpoints
-from watcher.sim._org import ApiError
 from watcher.sim._platform_api import PlatformEndpoints
 from watcher.sim._responses import error_response
 from watcher.sim._shell import SimulatorShell, silence_dropped_connections
 from watcher.sim._state import SimulatorState
+from watcher.sim._versioned import ApiError
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

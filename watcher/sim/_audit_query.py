@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from watcher.sim._org import ADMIN_USER, ApiError
 from watcher.sim._schema import is_int
+from watcher.sim._versioned import ADMIN_USER, ApiError
 
 MAX_PAGE_SIZE = 500
 FILTER_PROPERTIES = ("EntityId", "EntityType", "Action", "ClientId", "UserId", "TrusteeOrganizationId")

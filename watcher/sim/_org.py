@@ -10,46 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 
 from watcher.sim._audit import AuditLog
-from watcher.sim._schema import is_int, rule_problem, strategy_problem
+from watcher.sim._schema import rule_problem, strategy_problem
 from watcher.sim._seed import SimSeed
-
-ADMIN_USER = "sim-admin"
-
-
-def error_code(status: int) -> str:
-    """Genesys-style error code from a status: 400 -> ``bad.request``, 409 -> ``conflict``."""
-    try:
-        return HTTPStatus(status).phrase.lower().replace(" ", ".")
-    except ValueError:
-        return "error"
-
-
-class ApiError(Exception):
-    """An API answer other than success: status, ``message`` and ``code``.
-
-    The message is shown to clients, so it never carries a secret.
-    """
-
-    def __init__(self, status: int, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code or error_code(status)
-
-    def body(self) -> dict[str, Any]:
-        return {"message": self.message, "code": self.code, "status": self.status}
-
-    @classmethod
-    def not_found(cls, kind: str, entity_id: str) -> ApiError:
-        return cls(404, f"{kind} {entity_id!r} not found", "not.found")
-
-    @classmethod
-    def conflict(cls, sent: int, current: int) -> ApiError:
-        return cls(409, f"Version {sent} does not match the current version {current}", "conflict")
+from watcher.sim._versioned import ADMIN_USER, ApiError, Versioned, seed_version
 
 
 @dataclass
@@ -73,25 +39,16 @@ class Region:
         return {"id": self.id, "name": self.name, **self.health()}
 
 
-def _without_version(body: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in body.items() if key != "version"}
-
-
-def _seed_version(body: Mapping[str, Any]) -> int:
-    version = body.get("version")
-    if is_int(version) and version >= 1:
-        return version
-    return 1
-
-
 class Org:
     """Resources of one organization, with versions and an audit trail."""
 
     def __init__(self, audit: AuditLog, seed: SimSeed | None = None) -> None:
         self.audit = audit
         self.regions: dict[str, Region] = {}
-        self.strategies: dict[str, dict[str, Any]] = {}
-        self.rules: dict[str, dict[str, Any]] = {}
+        self._strategies = Versioned(audit, "routingStrategy", "strategy")
+        self._rules = Versioned(audit, "routingRule", "routing rule")
+        self.strategies: dict[str, dict[str, Any]] = self._strategies.items
+        self.rules: dict[str, dict[str, Any]] = self._rules.items
         self.targets: dict[str, dict[str, Any]] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
         # Webhook secrets live apart from the webhook bodies so no view can leak them.
@@ -105,9 +62,9 @@ class Org:
         for target in seed.targets:
             self.targets[target.id] = target.model_dump(exclude_none=True)
         for body in seed.strategies:
-            self.strategies[body["id"]] = {**body, "version": _seed_version(body)}
+            self.strategies[body["id"]] = {**body, "version": seed_version(body)}
         for body in seed.rules:
-            self.rules[body["id"]] = {**body, "version": _seed_version(body)}
+            self.rules[body["id"]] = {**body, "version": seed_version(body)}
 
     # -- reads -------------------------------------------------------------------------
 
@@ -118,16 +75,10 @@ class Org:
         return region
 
     def strategy(self, strategy_id: str) -> dict[str, Any]:
-        body = self.strategies.get(strategy_id)
-        if body is None:
-            raise ApiError.not_found("strategy", strategy_id)
-        return body
+        return self._strategies.get(strategy_id)
 
     def rule(self, rule_id: str) -> dict[str, Any]:
-        body = self.rules.get(rule_id)
-        if body is None:
-            raise ApiError.not_found("routing rule", rule_id)
-        return body
+        return self._rules.get(rule_id)
 
     def target(self, target_id: str) -> dict[str, Any]:
         body = self.targets.get(target_id)
@@ -137,61 +88,23 @@ class Org:
 
     # -- versioned writes ----------------------------------------------------------------
 
-    def _replace(
-        self,
-        store: dict[str, dict[str, Any]],
-        entity_type: str,
-        entity_id: str,
-        body: Mapping[str, Any],
-        user: str,
-        problem: str | None,
-    ) -> dict[str, Any]:
-        """Optimistic-locking replace shared by strategies and rules; audits both outcomes."""
-        current = store[entity_id]
-        sent = body.get("version")
-        error: ApiError | None = None
-        if problem:
-            error = ApiError(400, problem, "bad.request")
-        elif sent is not None and sent != current["version"]:
-            error = ApiError.conflict(sent, current["version"])
-        if error is not None:
-            self.audit.record(
-                entity_id=entity_id,
-                entity_type=entity_type,
-                action="update",
-                user=user,
-                status="FAILURE",
-                before=current,
-                after=None,
-                version=current["version"],
-                message=error.message,
-            )
-            raise error
-        new = {**_without_version(body), "id": entity_id, "version": current["version"] + 1}
-        store[entity_id] = new
-        self.audit.record(
-            entity_id=entity_id,
-            entity_type=entity_type,
-            action="update",
-            user=user,
-            status="SUCCESS",
-            before=current,
-            after=new,
-            version=new["version"],
-        )
-        return new
-
     def put_strategy(self, strategy_id: str, body: Mapping[str, Any], user: str) -> dict[str, Any]:
         """Replace a whole strategy; a ``version`` in the body must match (else 409)."""
         self.strategy(strategy_id)
         problem = strategy_problem(body, strategy_id, self.regions)
-        return self._replace(self.strategies, "routingStrategy", strategy_id, body, user, problem)
+        current = self.strategy(strategy_id)
+        self._strategies.check(current, body.get("version"), user, problem)
+        return self._strategies.store(
+            current, {**body, "id": strategy_id, "version": current["version"] + 1}, user
+        )
 
     def put_rule(self, rule_id: str, body: Mapping[str, Any], user: str) -> dict[str, Any]:
         """Replace a routing rule; ``version`` is required and must match."""
         self.rule(rule_id)
         problem = rule_problem(body, rule_id, self.targets, require_version=True)
-        return self._replace(self.rules, "routingRule", rule_id, body, user, problem)
+        current = self.rule(rule_id)
+        self._rules.check(current, body.get("version"), user, problem)
+        return self._rules.store(current, {**body, "id": rule_id, "version": current["version"] + 1}, user)
 
     # -- webhooks ------------------------------------------------------------------------
 
@@ -269,42 +182,27 @@ class Org:
         )
         return region
 
-    def _admin_put(
-        self,
-        store: dict[str, dict[str, Any]],
-        entity_type: str,
-        entity_id: str,
-        body: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        current = store.get(entity_id)
+    @staticmethod
+    def _admin_put(store: Versioned, entity_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        current = store.items.get(entity_id)
         version = 1 if current is None else current["version"] + 1
-        new = {**_without_version(body), "id": entity_id, "version": version}
-        store[entity_id] = new
-        self.audit.record(
-            entity_id=entity_id,
-            entity_type=entity_type,
-            action="create" if current is None else "update",
-            user=ADMIN_USER,
-            status="SUCCESS",
-            before=current,
-            after=new,
-            version=version,
-        )
-        return new
+        return store.store(current, {**body, "id": entity_id, "version": version}, ADMIN_USER)
 
     def admin_put_strategy(self, strategy_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Seed or change a strategy (schema-checked, version ignored and bumped)."""
-        problem = strategy_problem(_without_version(body), strategy_id, self.regions)
+        problem = strategy_problem(
+            {k: v for k, v in body.items() if k != "version"}, strategy_id, self.regions
+        )
         if problem:
             raise ApiError(400, problem)
-        return self._admin_put(self.strategies, "routingStrategy", strategy_id, body)
+        return self._admin_put(self._strategies, strategy_id, body)
 
     def admin_put_rule(self, rule_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Seed or change a rule (schema-checked, version ignored and bumped)."""
         problem = rule_problem(body, rule_id, self.targets, require_version=False)
         if problem:
             raise ApiError(400, problem)
-        return self._admin_put(self.rules, "routingRule", rule_id, body)
+        return self._admin_put(self._rules, rule_id, body)
 
     def admin_put_target(self, target_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Create or replace a target (targets carry no version on the platform)."""

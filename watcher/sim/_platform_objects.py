@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from watcher.sim._audit import AuditLog, iso_utc
-from watcher.sim._org import ADMIN_USER, ApiError
 from watcher.sim._platform_schema import (
     TRIGGER_FIELDS,
     TRIGGER_UPDATE_FIELDS,
@@ -20,8 +19,8 @@ from watcher.sim._platform_schema import (
     trigger_problem,
     trigger_update_problem,
 )
-from watcher.sim._schema import is_int
 from watcher.sim._seed import SimSeed
+from watcher.sim._versioned import ADMIN_USER, ApiError, Versioned, seed_version
 
 TRIGGER_PATH = "/api/v2/processautomation/triggers"
 EMERGENCY_GROUP_PATH = "/api/v2/architect/emergencygroups"
@@ -32,11 +31,6 @@ EMERGENCY_GROUP_ENTITY = "emergencyGroup"
 _GROUP_MANAGED = frozenset(
     {"id", "version", "selfUri", "dateModified", "modifiedBy", "dateCreated", "createdBy"}
 )
-
-
-def _seed_version(body: Mapping[str, Any]) -> int:
-    version = body.get("version")
-    return version if is_int(version) and version >= 1 else 1
 
 
 def _trigger(body: Mapping[str, Any], trigger_id: str, version: int) -> dict[str, Any]:
@@ -56,87 +50,32 @@ class PlatformObjects:
 
     def __init__(self, audit: AuditLog, seed: SimSeed | None = None) -> None:
         self.audit = audit
-        self.triggers: dict[str, dict[str, Any]] = {}
-        self.emergency_groups: dict[str, dict[str, Any]] = {}
+        self._triggers = Versioned(audit, TRIGGER_ENTITY, "trigger")
+        self._groups = Versioned(audit, EMERGENCY_GROUP_ENTITY, "emergency group")
+        self.triggers: dict[str, dict[str, Any]] = self._triggers.items
+        self.emergency_groups: dict[str, dict[str, Any]] = self._groups.items
         if seed is not None:
             for body in seed.triggers:
-                self.triggers[body["id"]] = _trigger(body, body["id"], _seed_version(body))
+                self.triggers[body["id"]] = _trigger(body, body["id"], seed_version(body))
             for body in seed.emergencyGroups:
                 group_id = body["id"]
                 self.emergency_groups[group_id] = {
                     "state": "active",
                     **body,
                     "id": group_id,
-                    "version": _seed_version(body),
+                    "version": seed_version(body),
                     "selfUri": f"{EMERGENCY_GROUP_PATH}/{group_id}",
                 }
 
     # -- reads -------------------------------------------------------------------------
 
     def trigger(self, trigger_id: str) -> dict[str, Any]:
-        body = self.triggers.get(trigger_id)
-        if body is None:
-            raise ApiError.not_found("trigger", trigger_id)
-        return body
+        return self._triggers.get(trigger_id)
 
     def emergency_group(self, group_id: str) -> dict[str, Any]:
-        body = self.emergency_groups.get(group_id)
-        if body is None:
-            raise ApiError.not_found("emergency group", group_id)
-        return body
+        return self._groups.get(group_id)
 
-    # -- the public PUTs -------------------------------------------------------------------
-
-    def _refuse(self, entity_type: str, current: dict[str, Any], user: str, error: ApiError) -> ApiError:
-        self.audit.record(
-            entity_id=current["id"],
-            entity_type=entity_type,
-            action="update",
-            user=user,
-            status="FAILURE",
-            before=current,
-            after=None,
-            version=current["version"],
-            message=error.message,
-        )
-        return error
-
-    def _checked(
-        self,
-        entity_type: str,
-        current: dict[str, Any],
-        body: Mapping[str, Any],
-        user: str,
-        problem: str | None,
-    ) -> None:
-        """Raise (and audit) a 400 for ``problem``, else a 409 for a stale version."""
-        if problem:
-            raise self._refuse(entity_type, current, user, ApiError(400, problem, "bad.request"))
-        if body["version"] != current["version"]:
-            raise self._refuse(
-                entity_type, current, user, ApiError.conflict(body["version"], current["version"])
-            )
-
-    def _store(
-        self,
-        store: dict[str, dict[str, Any]],
-        entity_type: str,
-        before: dict[str, Any] | None,
-        new: dict[str, Any],
-        user: str,
-    ) -> dict[str, Any]:
-        store[new["id"]] = new
-        self.audit.record(
-            entity_id=new["id"],
-            entity_type=entity_type,
-            action="create" if before is None else "update",
-            user=user,
-            status="SUCCESS",
-            before=before,
-            after=new,
-            version=new["version"],
-        )
-        return new
+    # -- the public PUTs: the version is required and must be the current one -------------
 
     def put_trigger(self, trigger_id: str, body: Mapping[str, Any], user: str) -> dict[str, Any]:
         """Apply an ``UpdateTriggerRequest``; answer the ``Trigger`` with the next version.
@@ -144,10 +83,10 @@ class PlatformObjects:
         Keys the request model does not have are ignored, as the platform does.
         """
         current = self.trigger(trigger_id)
-        self._checked(TRIGGER_ENTITY, current, body, user, trigger_update_problem(body, current))
+        self._triggers.check(current, body.get("version"), user, trigger_update_problem(body, current))
         update = {key: body.get(key) for key in TRIGGER_UPDATE_FIELDS}
         new = _trigger(update, trigger_id, current["version"] + 1)
-        return self._store(self.triggers, TRIGGER_ENTITY, current, new, user)
+        return self._triggers.store(current, new, user)
 
     def _group(
         self, group_id: str, body: Mapping[str, Any], before: dict[str, Any] | None, user: str
@@ -173,9 +112,9 @@ class PlatformObjects:
         """Replace a whole emergency group; ``version`` is required and must be the current one."""
         current = self.emergency_group(group_id)
         problem = emergency_group_problem(body, group_id, require_version=True)
-        self._checked(EMERGENCY_GROUP_ENTITY, current, body, user, problem)
+        self._groups.check(current, body.get("version"), user, problem)
         new = self._group(group_id, body, current, user)
-        return self._store(self.emergency_groups, EMERGENCY_GROUP_ENTITY, current, new, user)
+        return self._groups.store(current, new, user)
 
     # -- admin changes behind the watcher's back ----------------------------------------
 
@@ -193,7 +132,7 @@ class PlatformObjects:
             raise ApiError(400, problem)
         before = self.triggers.get(trigger_id)
         new = _trigger(body, trigger_id, 1 if before is None else before["version"] + 1)
-        return self._store(self.triggers, TRIGGER_ENTITY, before, new, ADMIN_USER)
+        return self._triggers.store(before, new, ADMIN_USER)
 
     def admin_put_emergency_group(self, group_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Seed or change an emergency group (version ignored and bumped, unknown fields kept)."""
@@ -202,7 +141,7 @@ class PlatformObjects:
             raise ApiError(400, problem)
         before = self.emergency_groups.get(group_id)
         new = self._group(group_id, body, before, ADMIN_USER)
-        return self._store(self.emergency_groups, EMERGENCY_GROUP_ENTITY, before, new, ADMIN_USER)
+        return self._groups.store(before, new, ADMIN_USER)
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from watcher.sim._faults import default_message
-from watcher.sim._org import ApiError, error_code
+from watcher.sim._versioned import ApiError, error_code
 
 TOKEN_PATH = "/oauth/token"  # noqa: S105 - a path, not a secret
 

@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from watcher.sim._audit import iso_utc, utc_now
-from watcher.sim._org import ApiError
 from watcher.sim._platform_schema import COMPONENT_STATUSES, status_problem
+from watcher.sim._versioned import ApiError
 
 _PAGE_STATUS = {
     "operational": ("none", "All Systems Operational"),
