@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import httpx
 
+from tests.safety._config import base_config, merged
 from tests.support import until
 from watcher.config import WatcherConfig
 from watcher.daemon.service import Watcher
@@ -27,29 +28,9 @@ ADMIN_TOKEN = "test-admin-token-0123456789"
 
 def watcher_config(sim_url: str, state_dir: Path, **overrides: Any) -> WatcherConfig:
     """A fast-polling config for the default simulator org (two regions, one strategy, one rule)."""
-    data: dict[str, Any] = {
-        "genesys": {
-            "api_base_url": sim_url,
-            "login_base_url": sim_url,
-            "client_id": "sim-client",
-            "client_secret": "sim-secret",
-            "requests_per_minute": 6000,
-            "max_retries": 2,
-        },
-        "health": {"interval_seconds": 0.2, "timeout_seconds": 0.15, "fall": 2, "rise": 2},
-        "failback": {"mode": "auto", "hold_seconds": 1.0},
-        "regions": [{"id": PRIMARY}, {"id": SECONDARY}],
-        "strategies": [{"id": STRATEGY, "regions": [PRIMARY, SECONDARY]}],
-        "rules": [{"id": RULE, "strategy": STRATEGY, "targets": TARGETS}],
-        "state": {"dir": str(state_dir)},
-        "server": {"listen": "127.0.0.1:0", "admin_token": ADMIN_TOKEN},
-        "executor": {"reconcile_interval_seconds": 0.5, "write_retry_seconds": 0.3},
-    }
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
+    data = merged(base_config(sim_url, state_dir, 0), server={"admin_token": ADMIN_TOKEN})
+    data["executor"] = {"reconcile_interval_seconds": 0.5, "write_retry_seconds": 0.3}
+    data = merged(data, **overrides)
     return WatcherConfig(**data)
 
 
