@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -39,6 +40,9 @@ async def _audit(args: argparse.Namespace, cfg: WatcherConfig, client: GenesysCl
         }
     local = _local_trail_summary(cfg)
     followed = await realtime_audit(cfg, client, args.days) if cfg.triggers or cfg.emergency_groups else {}
+    for object_id, row in followed.items():
+        if "error" in row:
+            print(f"failover-watcher: realtime audit of {object_id}: {row['error']}", file=sys.stderr)
     if args.json:
         print(json.dumps({"platform": report, "realtime": followed, "local": local}, indent=2))
         return EXIT_OK
@@ -59,8 +63,9 @@ async def _audit(args: argparse.Namespace, cfg: WatcherConfig, client: GenesysCl
 
 def _realtime_table(followed: dict[str, Any]) -> Table:
     table = Table(title="Realtime audit: followed triggers and emergency groups")
-    for col in ("object", "kind", "entries", "succeeded", "note"):
+    for col in ("object", "kind", "entries", "succeeded"):
         table.add_column(col)
+    table.add_column("note", overflow="fold")
     for object_id, row in followed.items():
         if "error" in row:
             note = f"missing permission {row['permission']}" if row.get("permission") else row["error"]
