@@ -93,9 +93,15 @@ class VirtualStrategies:
             log.error("could not read the shared virtual strategy decisions", error=repr(exc))
             return
         async with self._lock:
-            for sid, (order, version) in shared.items():
-                if sid not in self._decisions or self._decisions[sid][1] < version:
-                    self._decisions[sid] = (order, version)
+            newer = {
+                sid: decision
+                for sid, decision in shared.items()
+                if sid not in self._decisions or self._decisions[sid][1] < decision[1]
+            }
+            if newer:
+                self._decisions.update(newer)
+                await self._write_local()
+                log.info("virtual strategy decisions adopted from the shared state", strategies=sorted(newer))
 
     async def adopt(self, strategy_id: str, region: str | None) -> None:
         """First start with no stored decision: `region` (what the followers agree on) first, or the
@@ -121,14 +127,18 @@ class VirtualStrategies:
     async def _store(self, strategy_id: str, order: list[str], version: int) -> None:
         async with self._lock:
             self._decisions[strategy_id] = (order, version)
-            doc: dict[str, Any] = {
-                "strategies": {sid: {"order": o, "version": v} for sid, (o, v) in self._decisions.items()}
-            }
-            await anyio.to_thread.run_sync(write_json, self._path, doc)
+            doc = await self._write_local()
         try:
             await self._leadership.save_shared(SHARED_NAME, json.dumps(doc))
         except Exception as exc:  # kept locally; the next write shares it again
             log.error("could not share the virtual strategy decision", strategy=strategy_id, error=repr(exc))
+
+    async def _write_local(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "strategies": {sid: {"order": o, "version": v} for sid, (o, v) in self._decisions.items()}
+        }
+        await anyio.to_thread.run_sync(write_json, self._path, doc)
+        return doc
 
     async def write_order(
         self,
