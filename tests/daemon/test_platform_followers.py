@@ -208,3 +208,22 @@ async def test_first_start_adopts_the_region_the_followers_agree_on(tmp_path: Pa
         await h.ready()
         assert active(h) == SECONDARY
         await h.until(lambda: group(h)["enabled"] is True)  # off its preferred region: emergency on
+
+
+async def test_a_follower_that_fails_does_not_stop_the_others_and_is_finished_later(
+    tmp_path: Path,
+) -> None:
+    async with running_watcher(tmp_path, **virtual_overrides()) as h:
+        await h.ready()
+        # Every attempt of one trigger read fails (the client's retries included).
+        fault = {"path": "/processautomation/triggers/", "method": "GET", "status": 503, "count": 3}
+        (await h.admin.put("/_sim/faults", json=fault)).raise_for_status()
+
+        await h.set_region(PRIMARY, "DEGRADED")
+        await h.until(lambda: h.watcher.switch_log != [])
+
+        report = h.watcher.switch_log[0]
+        assert report["result"] == "partial"
+        assert f"trigger {TRIGGER}" in report["error"]
+        assert group(h)["enabled"] is True  # the group followed all the same
+        await h.until(lambda: trigger(h)["target"]["id"] == WORKFLOWS[SECONDARY])  # the read-back finished it
