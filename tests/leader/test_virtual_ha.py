@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.daemon.conftest import PRIMARY, SECONDARY
-from tests.daemon.test_platform_followers import TRIGGER, VIRTUAL, WORKFLOWS, virtual_overrides
+from tests.daemon.test_platform_followers import GROUP, TRIGGER, VIRTUAL, WORKFLOWS, virtual_overrides
 from tests.leader.conftest import RealEtcd
 from tests.leader.test_two_watchers import two_watchers
 from tests.support import until
@@ -28,6 +28,8 @@ async def test_a_new_leader_adopts_the_shared_virtual_decision(tmp_path: Path, r
         (await admin.put(f"/_sim/regions/{PRIMARY}", json={"status": "DEGRADED"})).raise_for_status()
         await until(lambda: leader.watcher.switch_log != [], timeout=10)
         assert sim.state.platform.triggers[TRIGGER]["target"]["id"] == WORKFLOWS[SECONDARY]
+        platform = sim.state.platform
+        versions = (platform.triggers[TRIGGER]["version"], platform.emergency_groups[GROUP]["version"])
         leader.watcher.request_stop()
         await leader.stopped.wait()
         await until(lambda: follower.leads, timeout=5)
@@ -38,5 +40,9 @@ async def test_a_new_leader_adopts_the_shared_virtual_decision(tmp_path: Path, r
         await until(lambda: virtual().active_region == SECONDARY, timeout=10)
         # The decision the old leader wrote (adopted: 1, failover: 2), not a fresh adoption (1).
         assert virtual().version == 2
+        # The new leader fenced the followers (each written back unchanged: its version moved on).
+        after = (platform.triggers[TRIGGER]["version"], platform.emergency_groups[GROUP]["version"])
+        assert after == (versions[0] + 1, versions[1] + 1)
+        assert platform.triggers[TRIGGER]["target"]["id"] == WORKFLOWS[SECONDARY]
         stored = json.loads((tmp_path / follower.name / "virtual-strategies.json").read_text())
         assert stored["strategies"][VIRTUAL] == {"order": [SECONDARY, PRIMARY], "version": 2}

@@ -82,6 +82,10 @@ class Followers:
         grouped: dict[str, list[Follower]] = {}
         for follower in others:
             grouped.setdefault(follower.strategy, []).append(follower)
+            for result in ("success", "failure"):  # zeros on the dashboard before the first repair
+                self._metrics.follower_repairs.labels(
+                    kind=follower.kind, strategy=follower.strategy, result=result
+                )
         self._others: Mapping[str, list[Follower]] = grouped
 
     def rules_of(self, strategy: str) -> list[RuleSettings]:
