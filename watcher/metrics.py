@@ -122,8 +122,9 @@ class WatcherMetrics:
         )
         self.follower_repairs = Counter(
             "failover_watcher_follower_repairs",
-            "Followers (triggers, emergency groups) found not following their strategy's decision on "
-            "read-back (drift, or a switch cut short) and rewritten, by kind and result.",
+            "Read-back repairs of followers (triggers, emergency groups): result=success, one found not "
+            "following its strategy's decision (drift, or a switch cut short) and rewritten; "
+            "result=failure, one that could not be read or written.",
             ["kind", "strategy", "result"],
             registry=r,
         )
