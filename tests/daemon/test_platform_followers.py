@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.daemon.conftest import PRIMARY, SECONDARY, Harness, running_watcher
+from tests.daemon.conftest import PRIMARY, SECONDARY, STRATEGY, Harness, running_watcher
 from tests.daemon.test_failover_e2e import sample
 from watcher.events.audit_trail import read_trail
 from watcher.sim import SimulatorState, default_seed
@@ -227,3 +227,21 @@ async def test_a_follower_that_fails_does_not_stop_the_others_and_is_finished_la
         assert f"trigger {TRIGGER}" in report["error"]
         assert group(h)["enabled"] is True  # the group followed all the same
         await h.until(lambda: trigger(h)["target"]["id"] == WORKFLOWS[SECONDARY])  # the read-back finished it
+
+
+async def test_a_routing_strategy_carries_its_trigger_and_group_after_its_own_put(tmp_path: Path) -> None:
+    followers = {
+        "triggers": [{"id": TRIGGER, "strategy": STRATEGY, "targets": WORKFLOWS}],
+        "emergency_groups": [{"id": GROUP, "strategy": STRATEGY}],
+    }
+    async with running_watcher(tmp_path, **followers) as h:
+        await h.ready()
+        await h.set_region(PRIMARY, "DEGRADED")
+        await h.until(lambda: h.active() == SECONDARY and h.watcher.switch_log != [])
+
+        assert h.watcher.switch_log[0]["result"] == "success"
+        kinds = [w["kind"] for w in h.watcher.switch_log[0]["writes"]]
+        assert kinds[0] == "strategy"
+        assert sorted(kinds[1:]) == ["emergency_group", "rule", "trigger"]
+        assert (trigger(h)["target"]["id"], group(h)["enabled"]) == (WORKFLOWS[SECONDARY], True)
+        assert not (tmp_path / "state" / "virtual-strategies.json").exists()
