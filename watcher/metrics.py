@@ -40,7 +40,8 @@ class WatcherMetrics:
         )
         self.update_latency = Histogram(
             "failover_watcher_update_latency_seconds",
-            "Latency of one acknowledged write (strategy PUT or rule PUT), retries included.",
+            "Latency of one acknowledged write (strategy, rule, trigger or emergency group PUT), "
+            "retries included.",
             ["kind"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
@@ -119,6 +120,14 @@ class WatcherMetrics:
             ["strategy"],
             registry=r,
         )
+        self.follower_repairs = Counter(
+            "failover_watcher_follower_repairs",
+            "Read-back repairs of followers (triggers, emergency groups): result=success, one found not "
+            "following its strategy's decision (drift, or a switch cut short) and rewritten; "
+            "result=failure, one that could not be read or written.",
+            ["kind", "strategy", "result"],
+            registry=r,
+        )
         self.decisions = Counter(
             "failover_watcher_decisions",
             "Decisions of the failover core by kind (failover, failback, pin, reconcile, refused, "
@@ -180,7 +189,7 @@ class WatcherMetrics:
             self.drift_events.labels(strategy=strategy)
             for region in strategy_regions:
                 self.active_region.labels(strategy=strategy, region=region)
-        for kind in ("strategy", "rule"):
+        for kind in ("strategy", "rule", "trigger", "emergency_group"):
             self.update_latency.labels(kind=kind)
         for result in ("success", "failure"):
             self.token_refreshes.labels(result=result)

@@ -47,7 +47,7 @@ class WriteRefused(Exception):
     """The write was not sent: this instance could not confirm it still leads."""
 
 
-WriteKind = Literal["strategy", "rule"]
+WriteKind = Literal["strategy", "rule", "trigger", "emergency_group"]
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ class Instance:
 
 @contextlib.asynccontextmanager
 async def two_watchers(
-    tmp_path: Path, etcd: RealEtcd
+    tmp_path: Path, etcd: RealEtcd, **overrides: Any
 ) -> AsyncIterator[tuple[RunningSimulator, httpx.AsyncClient, list[Instance]]]:
     key = f"/failover-watcher-test/{uuid.uuid4().hex}"
     async with (
@@ -59,7 +59,7 @@ async def two_watchers(
                 "ttl_seconds": 2,
                 "instance_id": name,
             }
-            cfg = watcher_config(sim.base_url, tmp_path / name, leader=leader)
+            cfg = watcher_config(sim.base_url, tmp_path / name, leader=leader, **overrides)
             sock = bind_socket("127.0.0.1", 0)
             watcher = Watcher(cfg, listen_socket=sock)
             http = await stack.enter_async_context(httpx.AsyncClient(base_url=base_url_of(sock)[0]))

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from watcher import DEFAULT_CONFIG_PATH
 from watcher.config._checks import POLL_BUDGET_SHARE, cross_check
+from watcher.config._followers import EmergencyGroupSettings, TriggerSettings
 from watcher.config._sections import (
     ApiPaths,
     EventSettings,
@@ -43,6 +44,7 @@ __all__ = [
     "POLL_BUDGET_SHARE",
     "ApiPaths",
     "ConfigError",
+    "EmergencyGroupSettings",
     "EventSettings",
     "ExecutorSettings",
     "FailbackSettings",
@@ -56,6 +58,7 @@ __all__ = [
     "SinkSettings",
     "StateSettings",
     "StrategySettings",
+    "TriggerSettings",
     "WatcherConfig",
     "WebhookRegistration",
     "cross_check",
@@ -83,6 +86,8 @@ class WatcherConfig(BaseSettings):
     regions: list[RegionSettings] = Field(default_factory=list)
     strategies: list[StrategySettings] = Field(default_factory=list)
     rules: list[RuleSettings] = Field(default_factory=list)
+    triggers: list[TriggerSettings] = Field(default_factory=list)
+    emergency_groups: list[EmergencyGroupSettings] = Field(default_factory=list)
     sinks: list[SinkSettings] = Field(default_factory=list)
     webhook: WebhookRegistration | None = None
     events: EventSettings = EventSettings()

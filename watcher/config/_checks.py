@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from watcher.config._followers import check_followers
 from watcher.tomlconfig import expand_path
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ def cross_check(cfg: WatcherConfig) -> list[str]:
                 f"rules[{i}].targets: no target for region(s) {', '.join(missing)} "
                 f"of strategy {rule.strategy!r}"
             )
+    check_followers(cfg, problems)
     names = [s.name for s in cfg.sinks]
     for i, sink in enumerate(cfg.sinks):
         if names.count(sink.name) > 1:

@@ -29,6 +29,10 @@ class ApiPaths(_Section):
     webhooks: str = "/api/v2/platform/webhooks"
     audit_logs: str = "/api/v2/platform/auditlogs"
     date: str = "/api/v2/date"  # the public platform's server date: a cheap reachability probe
+    # The public platform's objects that follow a strategy (SPEC §6, §6.2), and its audit query.
+    trigger: str = "/api/v2/processautomation/triggers/{triggerId}"
+    emergency_group: str = "/api/v2/architect/emergencygroups/{emergencyGroupId}"
+    audit_query: str = "/api/v2/audits/query/realtime"
 
 
 class GenesysSettings(_Section):
@@ -85,6 +89,8 @@ class RegionSettings(_Section):
 
 class StrategySettings(_Section):
     id: str = Field(min_length=1)
+    # "virtual": no API object; the decision is kept under [state] dir and carried by followers.
+    kind: Literal["routing-strategy", "virtual"] = "routing-strategy"
     regions: list[str] = Field(min_length=1)
     drift: Literal["report", "reconcile"] = "report"
 

@@ -1,6 +1,7 @@
 """Where a decision becomes a PUT: the core's Reweight actions, executed.
 
-One atomic strategy PUT, then the strategy's followers (`followers.py`). Writes for one strategy
+One atomic strategy PUT (for a virtual strategy: its durable local decision, `virtual.py`), then
+the strategy's followers (`followers.py`). Writes for one strategy
 are serialized (the core keeps one in flight, and a lock makes sure); writes for different
 strategies run in parallel. Every write passes the leadership gate first: only the leader writes.
 A write in progress when the daemon stops is finished within the shutdown grace period (the
@@ -22,6 +23,7 @@ import structlog
 from watcher.core import Event, Reweight, WriteFailed, WriteSkipped, WriteSucceeded
 from watcher.daemon.followers import Followers, version_or_none
 from watcher.daemon.leadership import Leadership
+from watcher.daemon.virtual import VirtualStrategies
 from watcher.events import AuditRecord, AuditTrail
 from watcher.genesys import GenesysClient, GenesysError
 from watcher.metrics import WatcherMetrics
@@ -111,8 +113,11 @@ class Executor:
         readable: Callable[[Any], Any] = lambda d: d,
         may_decide: Callable[[str], bool] = lambda strategy: True,
         intent: Callable[[Reweight], Awaitable[None]] | None = None,
+        virtual: VirtualStrategies | None = None,
     ) -> None:
         self._intent = intent
+        # Where a virtual strategy's decision is written (it has no API object).
+        self._virtual = virtual
         self._client = client
         # False while a new leader has not yet read (and fenced) the strategy: no write before that.
         self._may_decide = may_decide
@@ -223,14 +228,23 @@ class Executor:
                 await self._intent(action)
         started = self._clock()
         try:
-            outcome = await write_strategy_order(
-                self._client,
-                action.strategy,
-                action.order,
-                attempts=self._attempts,
-                clock=self._clock,
-                confirm=lambda: self.gate.confirm(action.strategy),
-            )
+            if self._virtual is not None and self._virtual.is_virtual(action.strategy):
+                outcome = await self._virtual.write_order(
+                    action.strategy,
+                    action.order,
+                    attempts=self._attempts,
+                    clock=self._clock,
+                    confirm=lambda: self.gate.confirm(action.strategy),
+                )
+            else:
+                outcome = await write_strategy_order(
+                    self._client,
+                    action.strategy,
+                    action.order,
+                    attempts=self._attempts,
+                    clock=self._clock,
+                    confirm=lambda: self.gate.confirm(action.strategy),
+                )
         except (GenesysError, PlanError, WriteRefused) as exc:
             latency = self._clock() - started
             await self._audit(

@@ -1,8 +1,10 @@
-"""Where a strategy's decision reaches the objects that follow it: its EventBridge routing rules.
+"""Where a strategy's decision reaches the objects that follow it: its EventBridge routing rules,
+and on the public platform its process automation triggers and emergency groups
+(`platform_followers.py`, one class per kind).
 
 One path for every follower write: the switch (right after its strategy's PUT) and the read-back's
-repairs (a rule that does not point at its strategy's active region: a switch interrupted between
-the strategy and the rules, or an edit behind the watcher's back) both go through `follow`.
+repairs (a follower that does not follow its strategy's decision: a switch interrupted between
+the strategy and its followers, or an edit behind the watcher's back) both go through `follow`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ import structlog
 
 from watcher.config import RuleSettings
 from watcher.daemon.leadership import Leadership
+from watcher.daemon.platform_followers import Decision, Follower
 from watcher.events import AuditRecord, AuditTrail
+from watcher.events.audit_trail import Kind
 from watcher.genesys import GenesysClient, GenesysError
+from watcher.genesys.platform import InvalidTriggerUpdate
 from watcher.metrics import WatcherMetrics
 from watcher.reweight import PlanError
 from watcher.writer import WriteOutcome, WriteRefused, write_rule_target
@@ -54,6 +59,8 @@ class Followers:
         trail: AuditTrail | None,
         attempts: int,
         clock: Callable[[], float],
+        others: Sequence[Follower] = (),
+        preferred: Callable[[str], str | None] = lambda strategy: None,
     ) -> None:
         self._client = client
         self._gate = gate
@@ -63,23 +70,100 @@ class Followers:
         self._clock = clock
         self._rules: Mapping[str, list[RuleSettings]] = _by_strategy(rules)
         self._known_targets: set[str] = set()
+        self._preferred = preferred
+        self.set_others(others)
+        # Per follower (kind, id): what it was last made to say, for `/status`.
+        self.last: dict[tuple[str, str], dict[str, Any]] = {}
 
     def set_rules(self, rules: Sequence[RuleSettings]) -> None:
         self._rules = _by_strategy(rules)
 
+    def set_others(self, others: Sequence[Follower]) -> None:
+        grouped: dict[str, list[Follower]] = {}
+        for follower in others:
+            grouped.setdefault(follower.strategy, []).append(follower)
+            for result in ("success", "failure"):  # zeros on the dashboard before the first repair
+                self._metrics.follower_repairs.labels(
+                    kind=follower.kind, strategy=follower.strategy, result=result
+                )
+        self._others: Mapping[str, list[Follower]] = grouped
+
     def rules_of(self, strategy: str) -> list[RuleSettings]:
         return list(self._rules.get(strategy, []))
 
+    def others_of(self, strategy: str) -> list[Follower]:
+        return list(self._others.get(strategy, []))
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The triggers and emergency groups followed, and what each was last made to say."""
+        return [
+            {"kind": f.kind, "id": f.id, "strategy": f.strategy, **self.last.get((f.kind, f.id), {})}
+            for fs in self._others.values()
+            for f in fs
+        ]
+
+    async def region_said(self, strategy: str) -> str | None:
+        """The region every follower that names one (rules, triggers) names, if they agree."""
+        said: set[str | None] = set()
+        for rule in self.rules_of(strategy):
+            current = await self._client.get_rule(rule.id)
+            ids = [t.id for t in current.targets]
+            said.add(next((r for r, t in rule.targets.items() if t in ids[:1]), None))
+        for follower in self.others_of(strategy):
+            if follower.kind == "trigger":
+                said.add(await follower.region_said())
+        return said.pop() if len(said) == 1 else None
+
     async def follow(
-        self, strategy: str, region: str, *, explanation: Mapping[str, Any] | None = None
+        self,
+        strategy: str,
+        region: str,
+        *,
+        explanation: Mapping[str, Any] | None = None,
+        all_down: bool = False,
+        rules: bool = True,
     ) -> Followed:
-        """Point every rule of `strategy` at `region`'s target, in parallel.
+        """Make every follower of `strategy` follow `region` (and `all_down`), in parallel.
 
         `explanation` is the switch's (its writes are audited whatever they did); without one this
-        is a repair, audited and logged only when it changed something.
+        is a repair, audited and logged only when it changed something. `rules=False` leaves the
+        rules out (the periodic repair of the platform's followers).
         """
         writes: list[WriteOutcome] = []
         errors: list[str] = []
+        decision = Decision(region, self._preferred(strategy), all_down)
+
+        async def other(follower: Follower) -> None:
+            name = f"{follower.kind} {follower.id}"
+            if not await self._gate.may_write(strategy):
+                errors.append(f"{name}: leadership lost before it could follow")
+                return
+            try:
+                outcome = await follower.write(
+                    decision,
+                    attempts=self.attempts,
+                    clock=self._clock,
+                    confirm=lambda: self._gate.confirm(strategy),
+                )
+            except (GenesysError, PlanError, WriteRefused, InvalidTriggerUpdate, LookupError) as exc:
+                errors.append(f"{name}: {exc}")
+                log.error("follower write failed", kind=follower.kind, id=follower.id, error=str(exc))
+                self._note(follower, decision, None, str(exc), explanation is None)
+                await self._audit(strategy, follower.kind, follower.id, None, explanation, error=str(exc))
+                return
+            writes.append(outcome)
+            self._note(follower, decision, outcome, None, explanation is None)
+            if outcome.changed:
+                self._metrics.update_latency.labels(kind=follower.kind).observe(outcome.latency_seconds)
+                if explanation is None:
+                    log.warning(
+                        f"{follower.kind} did not follow its strategy; repaired",
+                        id=follower.id,
+                        strategy=strategy,
+                        wanted=follower.wanted(decision),
+                    )
+            if outcome.changed or explanation is not None:
+                await self._audit(strategy, follower.kind, follower.id, outcome, explanation)
 
         async def one(rule: RuleSettings) -> None:
             if not await self._gate.may_write(strategy):
@@ -89,7 +173,7 @@ class Followers:
             if missing is not None:
                 errors.append(f"rule {rule.id}: {missing}")
                 log.error("rule not retargeted", rule=rule.id, strategy=strategy, error=missing)
-                await self._audit(strategy, rule.id, None, explanation, error=missing)
+                await self._audit(strategy, "rule", rule.id, None, explanation, error=missing)
                 return
             try:
                 outcome = await write_rule_target(
@@ -104,7 +188,7 @@ class Followers:
             except (GenesysError, PlanError, WriteRefused) as exc:
                 errors.append(f"rule {rule.id}: {exc}")
                 log.error("rule retarget failed", rule=rule.id, strategy=strategy, error=str(exc))
-                await self._audit(strategy, rule.id, None, explanation, error=str(exc))
+                await self._audit(strategy, "rule", rule.id, None, explanation, error=str(exc))
                 return
             writes.append(outcome)
             if outcome.changed:
@@ -117,12 +201,40 @@ class Followers:
                         region=region,
                     )
             if outcome.changed or explanation is not None:
-                await self._audit(strategy, rule.id, outcome, explanation)
+                await self._audit(strategy, "rule", rule.id, outcome, explanation)
 
         async with anyio.create_task_group() as tg:
-            for rule in self.rules_of(strategy):
+            for rule in self.rules_of(strategy) if rules else ():
                 tg.start_soon(one, rule, name=f"follow:{rule.id}")
+            for follower in self.others_of(strategy):
+                tg.start_soon(other, follower, name=f"follow:{follower.kind}:{follower.id}")
         return Followed(tuple(writes), tuple(errors))
+
+    def _note(
+        self,
+        follower: Follower,
+        decision: Decision,
+        outcome: WriteOutcome | None,
+        error: str | None,
+        repair: bool,
+    ) -> None:
+        """Remember for `/status`; count a repair (a follower found not following) by its result."""
+        if repair and (error is not None or (outcome is not None and outcome.changed)):
+            self._metrics.follower_repairs.labels(
+                kind=follower.kind, strategy=follower.strategy, result="failure" if error else "success"
+            ).inc()
+        self.last[(follower.kind, follower.id)] = {
+            "wanted": follower.wanted(decision),
+            "version": None if outcome is None else outcome.version_after,
+            "result": "failure" if error else ("written" if outcome and outcome.changed else "as wanted"),
+            "error": error,
+            "at": self._clock(),
+        }
+
+    async def fence(self, strategy: str) -> None:
+        """A new leader's fence of the platform's followers: each written back unchanged."""
+        for follower in self.others_of(strategy):
+            await follower.fence(lambda: self._gate.confirm(strategy))
 
     async def _missing_target(self, rule: RuleSettings, region: str) -> str | None:
         """Why the rule cannot point at `region`'s target (unmapped, or gone from the API), or None.
@@ -146,7 +258,8 @@ class Followers:
     async def _audit(
         self,
         strategy: str,
-        rule: str,
+        kind: Kind,
+        object_id: str,
         outcome: WriteOutcome | None,
         explanation: Mapping[str, Any] | None,
         *,
@@ -157,8 +270,9 @@ class Followers:
         await self._trail.append(
             AuditRecord(
                 strategy=strategy,
-                kind="rule",
-                rule=rule,
+                kind=kind,
+                rule=object_id if kind == "rule" else None,
+                follower=None if kind == "rule" else object_id,
                 result="failure" if outcome is None else "success",
                 version_before=None if outcome is None else version_or_none(outcome.version_before),
                 version_after=None if outcome is None else version_or_none(outcome.version_after),

@@ -24,11 +24,14 @@ from watcher.daemon.executor import Executor, SwitchReport
 from watcher.daemon.followers import Followers
 from watcher.daemon.health import QuorumSource, RegionHealthEndpoint
 from watcher.daemon.leadership import Leadership, SingleInstance
+from watcher.daemon.platform_followers import platform_followers
 from watcher.daemon.readback import ReadBack
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.status import WallClock
+from watcher.daemon.virtual import VirtualStrategies
 from watcher.events import AuditTrail, Dispatcher, Outbox, RetryPolicy, SequenceStore, SinkSpec
 from watcher.genesys import GenesysClient, WebhookRequest
+from watcher.genesys.platform import PlatformCalls
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.daemon")
@@ -64,6 +67,7 @@ class Parts:
     executor: Executor
     readback: ReadBack
     scheduler: PollScheduler
+    platform: PlatformCalls | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,11 @@ def _dispatcher(
     ]
     retry = RetryPolicy(cfg.events.retry_base_seconds, cfg.events.retry_cap_seconds)
     return Dispatcher(outbox, sinks, http, metrics, source=cfg.events.source, retry=retry)
+
+
+def preferred_region(cfg: WatcherConfig, strategy: str) -> str | None:
+    """The first region of the strategy's preference order (where it routes when all is well)."""
+    return next((s.regions[0] for s in cfg.strategies if s.id == strategy), None)
 
 
 def health_source(cfg: WatcherConfig, client: GenesysClient, clock: Callable[[], float]) -> QuorumSource:
@@ -122,6 +131,8 @@ async def assemble(
         shell.announce.dispatcher = dispatcher
         shell.announce.sequences = SequenceStore(cfg.state.dir)
         attempts = cfg.executor.conflict_retries
+        platform = PlatformCalls(client)
+        virtual = VirtualStrategies(cfg.state.dir, shell.config, shell.leadership)
         followers = Followers(
             client,
             cfg.rules,
@@ -130,6 +141,8 @@ async def assemble(
             trail=trail,
             attempts=attempts,
             clock=shell.clock,
+            others=platform_followers(platform, cfg.triggers, cfg.emergency_groups),
+            preferred=lambda strategy: preferred_region(shell.config(), strategy),
         )
         executor = Executor(
             client,
@@ -145,6 +158,7 @@ async def assemble(
             readable=shell.wall.convert,
             may_decide=lambda strategy: strategy not in readback.unread,
             intent=shell.announce.intent,
+            virtual=virtual,
         )
         readback = ReadBack(
             client,
@@ -156,6 +170,7 @@ async def assemble(
             metrics=m,
             stop=shell.stop,
             clock=shell.clock,
+            virtual=virtual,
         )
         scheduler = PollScheduler(
             cfg.region_ids(),
@@ -167,4 +182,4 @@ async def assemble(
             metrics=m,
             clock=shell.clock,
         )
-        yield Parts(client, trail, outbox, dispatcher, followers, executor, readback, scheduler)
+        yield Parts(client, trail, outbox, dispatcher, followers, executor, readback, scheduler, platform)

@@ -98,6 +98,7 @@ class Probes:
                 "ready": ready,
                 "readyDetail": why,
                 "restartNeededFor": list(self.restart_needed),
+                "followers": shell.wall.convert(self._parts.followers.describe()),
                 "version": __version__,
                 "summary": self.summary_line(),
             },

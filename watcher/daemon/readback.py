@@ -22,6 +22,7 @@ from watcher.daemon.engine import Engine
 from watcher.daemon.executor import Executor
 from watcher.daemon.followers import Followers
 from watcher.daemon.leadership import Leadership
+from watcher.daemon.virtual import VirtualStrategies
 from watcher.genesys import GenesysClient, GenesysError, Strategy
 from watcher.metrics import WatcherMetrics
 from watcher.writer import WriteRefused, rewrite_unchanged
@@ -46,7 +47,9 @@ class ReadBack:
         metrics: WatcherMetrics,
         stop: anyio.Event,
         clock: Callable[[], float],
+        virtual: VirtualStrategies | None = None,
     ) -> None:
+        self._virtual = virtual
         self._client = client
         self._engine = engine
         self._executor = executor
@@ -112,6 +115,9 @@ class ReadBack:
         deposed instance, which re-reads and re-checks before any retry, does not try again).
         """
         client, gate = self._client, self._leadership
+        store = self._virtual
+        if store is not None and store.is_virtual(strategy_id):
+            return await self._read_virtual(store, strategy_id)
         if not gate.fences:
             return await client.get_strategy(strategy_id)
         fenced = await rewrite_unchanged(
@@ -125,8 +131,33 @@ class ReadBack:
                 lambda current, rule_id=rule.id: client.put_rule(rule_id, current, retries=0),  # type: ignore[misc]
                 lambda: gate.confirm(strategy_id),
             )
+        await self._followers.fence(strategy_id)
         log.info("fenced as the new leader", strategy=strategy_id, version=fenced.version)
         return fenced
+
+    async def _read_virtual(self, store: VirtualStrategies, strategy_id: str) -> Strategy:
+        """A virtual strategy's decision: the shared one (a former leader's) if newer, else ours; at
+        the very first start, what its followers agree on (see `virtual.py`). Its followers are
+        fenced by a new leader like a strategy's."""
+        if self._leadership.fences:
+            await store.restore_shared()
+        if not store.known(strategy_id):
+            await store.adopt(strategy_id, await self._followers.region_said(strategy_id))
+        if self._leadership.fences:
+            for rule in self._followers.rules_of(strategy_id):
+                await rewrite_unchanged(
+                    lambda rule_id=rule.id: self._client.get_rule(rule_id),  # type: ignore[misc]
+                    lambda current, rule_id=rule.id: self._client.put_rule(rule_id, current, retries=0),  # type: ignore[misc]
+                    lambda: self._leadership.confirm(strategy_id),
+                )
+            await self._followers.fence(strategy_id)
+        return await store.get(strategy_id)
+
+    async def _read_current(self, strategy_id: str) -> Strategy:
+        store = self._virtual
+        if store is not None and store.is_virtual(strategy_id) and store.known(strategy_id):
+            return await store.get(strategy_id)
+        return await self._client.get_strategy(strategy_id)
 
     async def run(self) -> None:
         """Read strategies back periodically: the core compares them with what it believes (drift)."""
@@ -137,25 +168,41 @@ class ReadBack:
                 if strategy.id in self._executor.in_flight or strategy.id in self.unread:
                     continue
                 try:
-                    current = await self._client.get_strategy(strategy.id)
+                    current = await self._read_current(strategy.id)
                 except GenesysError as exc:
                     log.warning("strategy read-back failed", strategy=strategy.id, error=str(exc))
                     continue
                 await self._engine.feed(
                     StrategySnapshot(strategy.id, current.active_region(), current.version, self._clock())
                 )
-            await self.repair_rules()
+            await self.repair_rules(everything=True)
 
-    async def repair_rules(self) -> None:
-        """Make every rule follow its strategy's active region (after start-up or a failed retarget)."""
+    async def repair_rules(self, *, everything: bool = False) -> None:
+        """Make every rule follow its strategy's active region (after start-up or a failed retarget);
+        `everything`: the triggers and emergency groups of every strategy too (the periodic read-back
+        of the platform's followers: drift there is repaired)."""
         if not self._leadership.is_leader:
             return
-        for strategy_id in sorted(self.rule_repairs):
-            status = self._engine.world.strategies.get(strategy_id)
-            if status is None or status.active_region is None or strategy_id in self._executor.in_flight:
-                continue
-            if self._engine.policy.dry_run:
-                self.rule_repairs.discard(strategy_id)
-                continue
-            if (await self._followers.follow(strategy_id, status.active_region)).complete:
-                self.rule_repairs.discard(strategy_id)
+        wanted = set(self.rule_repairs)
+        if everything:
+            wanted.update(s.id for s in self._config().strategies if self._followers.others_of(s.id))
+        for strategy_id in sorted(wanted):
+            await self.follow_now(strategy_id)
+
+    async def follow_now(self, strategy_id: str) -> None:
+        """Make the followers of one strategy follow what the core believes now (its active region,
+        and whether all its regions are down): the repair, and the answer to an all-down change."""
+        if not self._leadership.is_leader:
+            return
+        status = self._engine.world.strategies.get(strategy_id)
+        if status is None or status.active_region is None or strategy_id in self._executor.in_flight:
+            return
+        rules = strategy_id in self.rule_repairs
+        if self._engine.policy.dry_run:
+            self.rule_repairs.discard(strategy_id)
+            return
+        followed = await self._followers.follow(
+            strategy_id, status.active_region, all_down=status.all_down, rules=rules
+        )
+        if followed.complete and rules:
+            self.rule_repairs.discard(strategy_id)

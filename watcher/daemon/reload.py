@@ -16,6 +16,7 @@ import structlog
 from watcher.config import ConfigError, WatcherConfig, load_config
 from watcher.daemon.engine import policy_from_config
 from watcher.daemon.parts import Parts, Shell, health_source
+from watcher.daemon.platform_followers import platform_followers
 from watcher.daemon.probes import Probes
 from watcher.systemd_notify import SystemdNotifier
 
@@ -76,6 +77,8 @@ class Reloader:
         )
         shell.announce.forget_gauges()
         parts.followers.set_rules(new.rules)
+        if parts.platform is not None:
+            parts.followers.set_others(platform_followers(parts.platform, new.triggers, new.emergency_groups))
         if shell.leadership.is_leader:
             self._read_new_strategies()
         parts.scheduler.reconfigure(

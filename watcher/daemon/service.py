@@ -25,7 +25,16 @@ from anyio.abc import TaskGroup
 from watcher import __version__
 from watcher.aio import guard, sleep
 from watcher.config import WatcherConfig
-from watcher.core import Action, Event, Observation, Reweight, Tick, WorldState
+from watcher.core import (
+    Action,
+    AllRegionsDown,
+    AllRegionsDownCleared,
+    Event,
+    Observation,
+    Reweight,
+    Tick,
+    WorldState,
+)
 from watcher.daemon.admin import AdminCommands
 from watcher.daemon.announce import Announcer
 from watcher.daemon.engine import Engine, policy_from_config
@@ -299,6 +308,15 @@ class Watcher:
         for action in actions:
             if isinstance(action, Reweight) and self._tg is not None and self.parts is not None:
                 self._tg.start_soon(self.parts.executor.execute, action, name=f"write:{action.strategy}")
+            elif (
+                isinstance(action, AllRegionsDown | AllRegionsDownCleared)
+                and self._tg is not None
+                and self.parts is not None
+                and self.parts.followers.others_of(action.strategy)
+            ):
+                # Nothing is routed elsewhere, but `all-down` emergency groups follow this.
+                follow = self.parts.readback.follow_now
+                self._tg.start_soon(follow, action.strategy, name=f"follow:{action.strategy}")
         for action in actions:
             await self.announce.decision(action)
 

@@ -38,7 +38,7 @@ _SECRET_KEY = re.compile(
     r"secret|token|password|passwd|authori[sz]ation|api[-_]?key|credential|cookie", re.IGNORECASE
 )
 
-Kind = Literal["strategy", "rule", "decision", "operator"]
+Kind = Literal["strategy", "rule", "trigger", "emergency_group", "decision", "operator"]
 Result = Literal["success", "failure", "dry_run"]
 
 
@@ -60,6 +60,7 @@ class AuditRecord:
     result: Result
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     rule: str | None = None
+    follower: str | None = None  # a trigger's or an emergency group's id (kind says which)
     version_before: int | None = None
     version_after: int | None = None
     latency_seconds: float | None = None
@@ -68,10 +69,12 @@ class AuditRecord:
 
     def to_json(self) -> dict[str, Any]:
         """The record as written (secrets redacted)."""
+        follower = {} if self.follower is None else {"follower": self.follower}
         return {
             "time": format_time(self.time),
             "strategy": self.strategy,
             "rule": self.rule,
+            **follower,
             "kind": self.kind,
             "version_before": self.version_before,
             "version_after": self.version_after,
@@ -264,7 +267,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> dict[str, StrategySummary
     outcomes: dict[str, list[str]] = {}
     latencies: dict[str, list[float]] = {}
     for r in records:
-        if r.get("kind") not in ("strategy", "rule") or r.get("result") not in (
+        if r.get("kind") not in ("strategy", "rule", "trigger", "emergency_group") or r.get("result") not in (
             "success",
             "failure",
         ):

@@ -23,6 +23,12 @@ SCOPES: dict[tuple[str, str], str] = {
     ("GET", "webhooks"): "webhook:read",
     ("POST", "webhooks"): "webhook:write",
     ("GET", "audit_logs"): "platform:auditlog:read",
+    # The public platform's permissions (SPEC §6), for the objects that follow a strategy.
+    ("GET", "trigger"): "processautomation:trigger:view",
+    ("PUT", "trigger"): "processautomation:trigger:edit",
+    ("GET", "emergency_group"): "architect:emergencyGroup:view",
+    ("PUT", "emergency_group"): "architect:emergencyGroup:edit",
+    ("POST", "audit_query"): "audits:audit:view",
 }
 
 

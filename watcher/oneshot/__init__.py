@@ -14,6 +14,7 @@ from pathlib import Path
 from watcher.config import WatcherConfig
 from watcher.genesys import GenesysClient
 from watcher.oneshot._audit import _audit, local_table, switch_success
+from watcher.oneshot._followers import add_follower_parsers
 from watcher.oneshot._regions import _regions
 from watcher.oneshot._run import EXIT_API, EXIT_INPUT, EXIT_OK, InputError, diagnostics_on_stderr, run_command
 from watcher.oneshot._webhook import _register_webhook
@@ -71,5 +72,8 @@ def add_oneshot_parsers(
     p = sub.add_parser("audit", parents=[common], help="platform audit log and switch success rate")
     p.add_argument("--entity", action="append", help="entity id (default: configured strategies and rules)")
     p.add_argument("--page-size", type=int, default=25)
+    p.add_argument("--days", type=float, default=7.0, help="realtime audit of followed objects: days back")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=bind(_audit))
+
+    add_follower_parsers(sub, common, bind)

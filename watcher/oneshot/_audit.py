@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from watcher.config import WatcherConfig
 from watcher.genesys import GenesysClient
+from watcher.oneshot._followers import realtime_audit
 from watcher.oneshot._run import EXIT_OK
 
 
@@ -37,8 +39,12 @@ async def _audit(args: argparse.Namespace, cfg: WatcherConfig, client: GenesysCl
             "success_rate": (ok / total) if total else None,
         }
     local = _local_trail_summary(cfg)
+    followed = await realtime_audit(cfg, client, args.days) if cfg.triggers or cfg.emergency_groups else {}
+    for object_id, row in followed.items():
+        if "error" in row:
+            print(f"failover-watcher: realtime audit of {object_id}: {row['error']}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"platform": report, "local": local}, indent=2))
+        print(json.dumps({"platform": report, "realtime": followed, "local": local}, indent=2))
         return EXIT_OK
     table = Table(title="Platform audit log: switch success rate")
     for col in ("entity", "entries", "writes", "succeeded", "success rate"):
@@ -48,9 +54,25 @@ async def _audit(args: argparse.Namespace, cfg: WatcherConfig, client: GenesysCl
         table.add_row(entity, str(row["entries"]), str(row["writes"]), str(row["succeeded"]), rate)
     console = Console()
     console.print(table)
+    if followed:
+        console.print(_realtime_table(followed))
     if local is not None:
         console.print(local_table(local))
     return EXIT_OK
+
+
+def _realtime_table(followed: dict[str, Any]) -> Table:
+    table = Table(title="Realtime audit: followed triggers and emergency groups")
+    for col in ("object", "kind", "entries", "succeeded"):
+        table.add_column(col)
+    table.add_column("note", overflow="fold")
+    for object_id, row in followed.items():
+        if "error" in row:
+            note = f"missing permission {row['permission']}" if row.get("permission") else row["error"]
+            table.add_row(object_id, row["kind"], "-", "-", note)
+        else:
+            table.add_row(object_id, row["kind"], str(row["entries"]), str(row["succeeded"]), "")
+    return table
 
 
 def _local_trail_summary(cfg: WatcherConfig) -> dict[str, Any] | None:
