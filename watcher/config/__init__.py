@@ -23,6 +23,16 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from watcher import DEFAULT_CONFIG_PATH
 from watcher.config._checks import POLL_BUDGET_SHARE, _expand, cross_check
+from watcher.config._health import (
+    SOURCE_KINDS,
+    HealthSourceSettings,
+    ProbeSourceSettings,
+    RegionHealthSourceSettings,
+    StatusPageSettings,
+    StatusPageSourceSettings,
+    probe_url,
+    source_names,
+)
 from watcher.config._sections import (
     ApiPaths,
     ConfigError,
@@ -44,6 +54,7 @@ from watcher.config._sections import (
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "POLL_BUDGET_SHARE",
+    "SOURCE_KINDS",
     "ApiPaths",
     "ConfigError",
     "EventSettings",
@@ -51,18 +62,25 @@ __all__ = [
     "FailbackSettings",
     "GenesysSettings",
     "HealthSettings",
+    "HealthSourceSettings",
     "LeaderSettings",
+    "ProbeSourceSettings",
+    "RegionHealthSourceSettings",
     "RegionSettings",
     "RuleSettings",
     "ServerSettings",
     "SinkSettings",
     "StateSettings",
+    "StatusPageSettings",
+    "StatusPageSourceSettings",
     "StrategySettings",
     "WatcherConfig",
     "WebhookRegistration",
     "cross_check",
     "load_config",
     "masked_dump",
+    "probe_url",
+    "source_names",
 ]
 
 
@@ -78,6 +96,7 @@ class WatcherConfig(BaseSettings):
 
     genesys: GenesysSettings
     health: HealthSettings = HealthSettings()
+    statuspage: StatusPageSettings = StatusPageSettings()
     failback: FailbackSettings = FailbackSettings()
     regions: list[RegionSettings] = Field(default_factory=list)
     strategies: list[StrategySettings] = Field(default_factory=list)
@@ -156,6 +175,13 @@ def _describe(error: Any) -> str:
         msg = "unknown key"
     elif error["type"] == "missing":
         msg = "missing"
+    elif error["type"] == "union_tag_invalid":
+        loc, msg = (
+            f"{loc}.kind",
+            f"unknown source kind {error['ctx']['tag']!r} (one of {', '.join(SOURCE_KINDS)})",
+        )
+    elif error["type"] == "union_tag_not_found":
+        loc, msg = f"{loc}.kind", f"missing (one of {', '.join(SOURCE_KINDS)})"
     return f"{loc}: {msg}"
 
 

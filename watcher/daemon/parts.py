@@ -22,13 +22,13 @@ from watcher.daemon.election import EtcdLeaderElection
 from watcher.daemon.engine import Engine
 from watcher.daemon.executor import Executor, SwitchReport
 from watcher.daemon.followers import Followers
-from watcher.daemon.health import QuorumSource, RegionHealthEndpoint
 from watcher.daemon.leadership import Leadership, SingleInstance
 from watcher.daemon.readback import ReadBack
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.status import WallClock
 from watcher.events import AuditTrail, Dispatcher, Outbox, SequenceStore, SinkSpec
 from watcher.genesys import GenesysClient, WebhookRequest
+from watcher.health import HealthSources, public_http
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.daemon")
@@ -64,6 +64,7 @@ class Parts:
     executor: Executor
     readback: ReadBack
     scheduler: PollScheduler
+    health: HealthSources
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,6 @@ def _dispatcher(
         for s in cfg.sinks
     ]
     return Dispatcher(outbox, sinks, http, metrics, source=cfg.events.source)
-
-
-def health_source(cfg: WatcherConfig, client: GenesysClient, clock: Callable[[], float]) -> QuorumSource:
-    return QuorumSource([RegionHealthEndpoint(client, cfg.health, clock=clock)])
 
 
 @contextlib.asynccontextmanager
@@ -156,9 +153,12 @@ async def assemble(
             stop=shell.stop,
             clock=shell.clock,
         )
+        # The status page and `auth = "none"` probes: other hosts, no token, outside the API budget.
+        public = await stack.enter_async_context(public_http())
+        health = HealthSources(client, public, metrics=m, clock=shell.clock)
         scheduler = PollScheduler(
             cfg.region_ids(),
-            health_source(cfg, client, shell.clock),
+            health.build(cfg),
             cfg.health,
             shell.engine.feed,
             shell.engine.settling,
@@ -166,4 +166,4 @@ async def assemble(
             metrics=m,
             clock=shell.clock,
         )
-        yield Parts(client, trail, outbox, dispatcher, followers, executor, readback, scheduler)
+        yield Parts(client, trail, outbox, dispatcher, followers, executor, readback, scheduler, health)
