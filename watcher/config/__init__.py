@@ -30,6 +30,7 @@ from watcher.config._health import (
     RegionHealthSourceSettings,
     StatusPageSettings,
     StatusPageSourceSettings,
+    origin,
     probe_url,
     source_names,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "cross_check",
     "load_config",
     "masked_dump",
+    "origin",
     "probe_url",
     "source_names",
 ]

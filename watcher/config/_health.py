@@ -110,7 +110,7 @@ def health_problems(cfg: WatcherConfig) -> list[str]:
             f"statuspage.timeout_seconds: {sp.timeout_seconds:g} must be below "
             f"statuspage.interval_seconds ({sp.interval_seconds:g})"
         )
-    api_host = urlsplit(cfg.genesys.api_url).hostname
+    api_host = origin(cfg.genesys.api_url)
     for i, region in enumerate(cfg.regions):
         key = f"regions[{i}]"
         count = len(region.health) or 1
@@ -135,17 +135,17 @@ def health_problems(cfg: WatcherConfig) -> list[str]:
 
 
 def _probe_problems(
-    cfg: WatcherConfig, key: str, source: ProbeSourceSettings, api_host: str | None
+    cfg: WatcherConfig, key: str, source: ProbeSourceSettings, api_host: tuple[str, str | None, int | None]
 ) -> list[str]:
     problems: list[str] = []
     url = probe_url(cfg, source)
     if not _is_http_url(url):
         problems.append(f"{key}.url: {url!r} is not an http(s) URL")
-    elif source.auth == "token" and urlsplit(url).hostname != api_host:
+    elif source.auth == "token" and origin(url) != api_host:
         # The watcher's token is a credential for the API host only; never send it elsewhere.
         problems.append(
-            f"{key}.auth: 'token' would send the watcher's token to {urlsplit(url).hostname}, "
-            f'not the API host {api_host}; use auth = "none" for another host'
+            f"{key}.auth: 'token' would send the watcher's token to {urlsplit(url).netloc}, not the "
+            f'API host {urlsplit(cfg.genesys.api_url).netloc}; use auth = "none" for another host'
         )
     timeout = source.timeout_seconds or cfg.health.timeout_seconds
     if timeout >= cfg.health.interval_seconds:
@@ -154,6 +154,17 @@ def _probe_problems(
             f"({cfg.health.interval_seconds:g}), or probes would overlap"
         )
     return problems
+
+
+def origin(url: str) -> tuple[str, str | None, int | None]:
+    """Scheme, host and port of `url` (the default port filled in): what "the same host" means."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        port = parts.port or default
+    except ValueError:
+        port = None
+    return parts.scheme, parts.hostname, port
 
 
 def _is_http_url(url: str) -> bool:

@@ -13,11 +13,10 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import httpx
 
-from watcher.config import ProbeSourceSettings
+from watcher.config import ProbeSourceSettings, origin
 from watcher.core import FailureKind, Observation
 from watcher.genesys import (
     GenesysClient,
@@ -56,7 +55,7 @@ class ProbeSource:
         self._clock = clock
         self._latencies: deque[float] = deque(maxlen=settings.latency_window)
         # The blackout rule applies to the API host only: another host failing is its own answer.
-        self._api_host = urlsplit(url).hostname == urlsplit(client.settings.api_url).hostname
+        self._api_host = origin(url) == origin(client.settings.api_url)
 
     async def observe(self, region: str) -> Observation:
         started = self._clock()
