@@ -3,13 +3,22 @@ page and faults over HTTP as a user would."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import anyio
 import httpx
 import pytest
 
+from tests.daemon.conftest import Harness, watcher_config
+from watcher.config import WatcherConfig
+from watcher.daemon.service import Watcher
+from watcher.serving import bind_socket
 from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator
+from watcher.systemd_notify import SystemdNotifier
 
 COMPONENTS = "/api/v2/components.json"
 US_EAST, DUBLIN = "Americas (US East)", "EMEA (Dublin)"
@@ -43,3 +52,33 @@ async def add_fault(admin: httpx.AsyncClient, **spec: object) -> int:
 def served(sim: RunningSimulator, path: str) -> int:
     """How many requests for `path` the simulator has answered (or dropped)."""
     return sum(1 for r in sim.state.requests_since(None) if r.path == path)
+
+
+@contextlib.asynccontextmanager
+async def daemon(
+    tmp_path: Path,
+    overrides: Callable[[str], dict[str, Any]] = dict,
+    *,
+    cfg: Callable[[str], WatcherConfig] | None = None,
+) -> AsyncIterator[Harness]:
+    """A simulator and a watcher daemon pointed at it; `overrides(sim_url)` changes the test config
+    (the status page URL is the simulator's, known only once it runs), or `cfg(sim_url)` replaces it."""
+    async with running_simulator(SimulatorState(default_seed(), seed_rng=7)) as sim:
+        if cfg is not None:
+            config = cfg(sim.base_url)
+        else:
+            config = watcher_config(sim.base_url, tmp_path / "state", **overrides(sim.base_url))
+        sock = bind_socket("127.0.0.1", 0)
+        watcher = Watcher(config, listen_socket=sock, notifier=SystemdNotifier(address=None))
+        port = sock.getsockname()[1]
+        async with (
+            anyio.create_task_group() as tg,
+            httpx.AsyncClient(base_url=sim.base_url) as admin,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+        ):
+            tg.start_soon(watcher.serve)
+            await watcher.started.wait()
+            try:
+                yield Harness(sim, watcher, admin, http)
+            finally:
+                watcher.request_stop()
