@@ -166,7 +166,11 @@ def _describe(error: Any) -> str:
     loc = ".".join(str(p) for p in error["loc"]) or "(top level)"
     # Compact "regions.0.id" into "regions[0].id" to match the TOML the user wrote.
     parts: list[str] = []
+    previous: object = None
     for p in error["loc"]:
+        tag, previous = previous is not None and isinstance(previous, int) and p in SOURCE_KINDS, p
+        if tag:
+            continue  # the union's tag pydantic adds: "health[0].probe.url" is "health[0].url" in TOML
         if isinstance(p, int) and parts:
             parts[-1] = f"{parts[-1]}[{p}]"
         else:
