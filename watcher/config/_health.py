@@ -30,9 +30,6 @@ class StatusPageSettings(_Section):
     timeout_seconds: float = Field(default=5.0, gt=0)
     degraded: Literal["good", "bad"] = "good"
     maintenance: Literal["good", "bad"] = "good"
-    stale_after_intervals: float = Field(
-        default=3.0, ge=1, description="a document older than this many intervals is no evidence"
-    )
 
 
 class RegionHealthSourceSettings(_Section):

@@ -3,8 +3,10 @@
 One `StatusPageFeed` fetches the Statuspage document (`components.json`) at most once per
 `[statuspage] interval_seconds`, for every region at once, with its own HTTP client: another host,
 no token, outside the API budget. Each region's `StatusPageSource` judges its own component in the
-cached document. A failed fetch, a malformed document or a document older than a few intervals is
-no evidence: the status page being down says nothing about the regions.
+cached document. A failed fetch or a malformed document is no evidence until the next fetch: the
+status page being down says nothing about the regions. The cache is never older than one interval
+(it is refetched on demand when it is), and a document that could not be refreshed is never judged
+again: an old "major_outage" would otherwise be counted as fresh bad observations.
 """
 
 from __future__ import annotations
@@ -123,22 +125,18 @@ class StatusPageFeed:
         self._lock = anyio.Lock()
         self._attempted_at: float | None = None
         self._document: StatusDocument | None = None
-        self._fetched_at: float | None = None
         self._error: str | None = None
         self.fetches = 0
         self.latency_ms: float | None = None
 
     async def document(self) -> StatusDocument:
-        """The latest document; raises `NoEvidence` when the last fetch failed or it is stale."""
+        """The latest document; raises `NoEvidence` when the last fetch failed."""
         s = self.settings
         async with self._lock:  # single flight: the regions asking at once share one fetch
             if self._attempted_at is None or self._clock() - self._attempted_at >= s.interval_seconds:
                 await self._fetch()
-        if self._error is not None:
-            raise NoEvidence(f"status page: {self._error}")
-        age = self._clock() - (self._fetched_at or 0.0)
-        if self._document is None or age > s.interval_seconds * s.stale_after_intervals:
-            raise NoEvidence(f"status page document is stale ({age:.0f}s old)")
+        if self._error is not None or self._document is None:
+            raise NoEvidence(f"status page: {self._error or 'not fetched'}")
         return self._document
 
     async def _fetch(self) -> None:
@@ -166,13 +164,13 @@ class StatusPageFeed:
             if self._metrics is not None:
                 self._metrics.malformed_responses.labels(endpoint="statuspage").inc()
             return
-        self._document, self._fetched_at, self._error = document, self._clock(), None
+        self._document, self._error = document, None
         self.latency_ms = response.elapsed.total_seconds() * 1000
         if self._metrics is not None:
             self._metrics.statuspage_fetches.labels(result="success").inc()
 
     def _failed(self, result: str, error: str) -> None:
-        self._error = error
+        self._error, self._document = error, None
         log.warning("status page fetch failed; no evidence from it", url=self.settings.url, error=error)
         if self._metrics is not None:
             self._metrics.statuspage_fetches.labels(result=result).inc()
