@@ -60,6 +60,7 @@ async def daemon(
     overrides: Callable[[str], dict[str, Any]] = dict,
     *,
     cfg: Callable[[str], WatcherConfig] | None = None,
+    config_path: Path | None = None,
 ) -> AsyncIterator[Harness]:
     """A simulator and a watcher daemon pointed at it; `overrides(sim_url)` changes the test config
     (the status page URL is the simulator's, known only once it runs), or `cfg(sim_url)` replaces it."""
@@ -69,7 +70,12 @@ async def daemon(
         else:
             config = watcher_config(sim.base_url, tmp_path / "state", **overrides(sim.base_url))
         sock = bind_socket("127.0.0.1", 0)
-        watcher = Watcher(config, listen_socket=sock, notifier=SystemdNotifier(address=None))
+        watcher = Watcher(
+            config,
+            config_path=str(config_path) if config_path else None,
+            listen_socket=sock,
+            notifier=SystemdNotifier(address=None),
+        )
         port = sock.getsockname()[1]
         async with (
             anyio.create_task_group() as tg,

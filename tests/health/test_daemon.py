@@ -12,6 +12,7 @@ import pytest
 from tests.daemon.conftest import PRIMARY, SECONDARY
 from tests.daemon.test_failover_e2e import sample
 from tests.health.conftest import COMPONENTS, DUBLIN, US_EAST, add_fault, daemon, served, set_component
+from watcher.config import WatcherConfig, load_config
 
 pytestmark = pytest.mark.anyio
 COMPONENT = {PRIMARY: US_EAST, SECONDARY: DUBLIN}
@@ -175,3 +176,80 @@ async def test_the_status_page_is_fetched_once_per_interval_however_many_regions
             assert [(r.source, r.ok) for r in board.readings(region)] == [("statuspage", True)], region
         # The status page is no API call, and no region-health endpoint is polled.
         assert [r for r in h.sim.state.requests_since(None) if r.path.endswith("/health")] == []
+
+
+def _toml(sim_url: str, state: Path, sources: str) -> str:
+    return f"""
+[genesys]
+api_base_url = "{sim_url}"
+login_base_url = "{sim_url}"
+client_id = "sim-client"
+client_secret = "sim-secret"
+requests_per_minute = 6000
+max_retries = 2
+
+[health]
+interval_seconds = 0.2
+timeout_seconds = 0.15
+fall = 2
+rise = 2
+
+[statuspage]
+url = "{sim_url}{COMPONENTS}"
+interval_seconds = 0.3
+timeout_seconds = 0.15
+
+[failback]
+mode = "manual"
+
+[[regions]]
+id = "{PRIMARY}"
+{sources}
+[[regions]]
+id = "{SECONDARY}"
+
+[[strategies]]
+id = "strategy-1"
+regions = ["{PRIMARY}", "{SECONDARY}"]
+
+[[rules]]
+id = "rule-1"
+strategy = "strategy-1"
+targets = {{ "{PRIMARY}" = "target-use1", "{SECONDARY}" = "target-euw1" }}
+
+[state]
+dir = "{state}"
+
+[server]
+listen = "127.0.0.1:0"
+"""
+
+
+async def test_a_reload_brings_new_sources_into_play(tmp_path: Path) -> None:
+    path = tmp_path / "watcher.toml"
+    state = tmp_path / "state"
+
+    def initial(url: str) -> WatcherConfig:
+        path.write_text(_toml(url, state, ""), encoding="utf-8")
+        return load_config(path)
+
+    async with daemon(tmp_path, cfg=initial, config_path=path) as h:
+        await h.ready()
+        # The primary's component is down on the status page, but nobody reads the page yet.
+        await set_component(h.admin, US_EAST, "major_outage")
+        polls = h.watcher.scheduler.polls if h.watcher.scheduler else 0
+        await h.until(lambda: h.watcher.scheduler is not None and h.watcher.scheduler.polls >= polls + 6)
+        assert served(h.sim, COMPONENTS) == 0
+        assert h.active() == PRIMARY
+
+        sources = f'[[regions.health]]\nkind = "statuspage"\ncomponent = "{US_EAST}"\n'
+        path.write_text(_toml(h.sim.base_url, state, sources), encoding="utf-8")
+        assert await h.watcher.reload() is True
+        await h.until(lambda: h.active() == SECONDARY)
+        status = (await h.http.get("/status")).json()
+        page = reading(status, PRIMARY, "statuspage")
+        assert page is not None
+        assert page["reason"].startswith(f"component {US_EAST!r}: '{US_EAST} - "), page
+        assert "major_outage" in page["reason"]
+        # The region-health reading the primary had before is no longer one of its sources.
+        assert reading(status, PRIMARY, "region-health") is None

@@ -62,6 +62,17 @@ def test_a_group_is_bad_when_any_child_is_and_names_it() -> None:
     assert verdict.reason == f"component {US_EAST!r}: '{US_EAST} - Chat' partial_outage"
 
 
+def test_a_group_names_at_most_three_failing_children() -> None:
+    page = _page()
+    for service in ("Voice", "Chat", "Email", "Video"):
+        page.set(f"{US_EAST} - {service}", "major_outage", group=US_EAST)
+    verdict = judge_component(_document(page), US_EAST)
+    assert verdict.reason == (
+        f"component {US_EAST!r}: '{US_EAST} - Voice' major_outage, '{US_EAST} - Chat' major_outage, "
+        f"'{US_EAST} - Email' major_outage and 1 more"
+    )
+
+
 def test_a_group_with_a_degraded_child_follows_the_degraded_policy() -> None:
     page = _page()
     page.set(f"{US_EAST} - Voice", "degraded_performance", group=US_EAST)

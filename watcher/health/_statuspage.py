@@ -99,7 +99,9 @@ def judge_component(
             f"component {component.name!r} ({len(children)} components) {', '.join(statuses)}",
             component.status,
         )
-    listed = ", ".join(f"{c.name!r} {c.status}" for c in failing)
+    listed = ", ".join(f"{c.name!r} {c.status}" for c in failing[:3])
+    if len(failing) > 3:
+        listed += f" and {len(failing) - 3} more"
     return Judgement(False, f"component {component.name!r}: {listed}", component.status)
 
 
