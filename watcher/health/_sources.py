@@ -99,6 +99,13 @@ class HealthSources:
         for region_id in cfg.region_ids():
             keep.setdefault(region_id, [RegionHealthEndpoint.name])
         self.board.forget(keep)
+        if self._metrics is not None:
+            # Counters from the start, so a dashboard shows zeros; the gauges wait for a first answer
+            # (a 0 before it would read as "bad").
+            for region_id, names in keep.items():
+                for name in names:
+                    for result in ("healthy", "unhealthy", "no_evidence"):
+                        self._metrics.source_checks.labels(region=region_id, source=name, result=result)
         default = QuorumSource(
             [RegionHealthEndpoint(self._client, cfg.health, clock=self._clock)],
             board=self.board,
