@@ -253,3 +253,32 @@ async def test_a_reload_brings_new_sources_into_play(tmp_path: Path) -> None:
         assert "major_outage" in page["reason"]
         # The region-health reading the primary had before is no longer one of its sources.
         assert reading(status, PRIMARY, "region-health") is None
+
+
+async def test_a_slow_api_for_the_primary_fails_over_on_its_probe_median(tmp_path: Path) -> None:
+    def overrides(url: str) -> dict[str, Any]:
+        probe = {"kind": "probe", "max_latency_ms": 150, "latency_window": 3, "timeout_seconds": 0.8}
+        # The secondary's probe is of another URL (the status page, no token): the fault below
+        # slows the primary's only.
+        other = {"kind": "probe", "url": url + COMPONENTS, "auth": "none", "max_latency_ms": 150}
+        return {
+            "health": {"interval_seconds": 1.0, "timeout_seconds": 0.8},
+            "regions": [{"id": PRIMARY, "health": [probe]}, {"id": SECONDARY, "health": [other]}],
+        }
+
+    async with daemon(tmp_path, overrides) as h:
+        await h.ready()
+        await add_fault(h.admin, path="^/api/v2/date$", delayMs=300)
+        await h.until(lambda: h.active() == SECONDARY, timeout=20)
+        switch = str(h.watcher.switch_log[-1])
+        assert "above max_latency_ms 150" in switch, switch
+        status = (await h.http.get("/status")).json()
+        probe = reading(status, PRIMARY, "probe")
+        assert probe is not None
+        assert probe["verdict"] == "bad"
+        assert probe["latencyMs"] >= 300
+        metrics = (await h.http.get("/metrics")).text
+        latency = sample(metrics, "failover_watcher_source_latency_seconds", region=PRIMARY, source="probe")
+        assert latency is not None
+        assert latency >= 0.3
+        assert sample(metrics, "failover_watcher_source_healthy", region=SECONDARY, source="probe") == 1

@@ -3,6 +3,7 @@ board that keeps each source's last answer per region, for `/status`, the metric
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,7 +50,8 @@ class SourceReading:
     latency_ms: float | None = None
     result: str = "healthy"
 
-    def to_dict(self, iso: Any = None) -> dict[str, Any]:
+    def to_dict(self, iso: Callable[[float | None], str | None] | None = None) -> dict[str, Any]:
+        """As `/status` and `regions --json` show it; `iso` turns the monotonic `at` into wall time."""
         return {
             "source": self.source,
             "kind": self.kind,
