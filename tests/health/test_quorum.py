@@ -86,3 +86,14 @@ async def test_every_source_answer_is_on_the_board_and_in_the_metrics() -> None:
     checks = "failover_watcher_source_checks_total"
     assert value(checks, {"region": REGION, "source": "statuspage", "result": "no_evidence"}) == 1
     assert value(checks, {"region": REGION, "source": "probe", "result": "healthy"}) == 1
+
+
+async def test_the_board_lists_a_region_s_sources_in_the_configured_order() -> None:
+    board = SourceBoard()
+    board.configure({REGION: ["statuspage", "probe"]})
+    # The probe answers first; the board still lists the sources as configured.
+    board.record(REGION, "probe", "probe", Observation(REGION, ok=True, at=1.0, reason="http 200"), 1.0)
+    board.record(REGION, "statuspage", "statuspage", NoEvidence("status page: http 503"), 2.0)
+    assert [r.source for r in board.readings(REGION)] == ["statuspage", "probe"]
+    board.configure({REGION: ["probe"]})
+    assert [r.source for r in board.readings(REGION)] == ["probe"]

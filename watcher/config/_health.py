@@ -81,8 +81,8 @@ def probe_url(cfg: WatcherConfig, source: ProbeSourceSettings) -> str:
 
 
 def api_calls_per_cycle(cfg: WatcherConfig) -> int:
-    """API requests one poll cycle makes (the budget check): region-health and token probes count,
-    the status page and `auth = "none"` probes do not."""
+    """API requests one poll cycle makes (the budget check): region-health sources and probes of the
+    API host count; the status page and probes of other hosts do not."""
     declared = {r.id: r for r in cfg.regions}
     calls = 0
     for region in cfg.region_ids():
@@ -90,10 +90,12 @@ def api_calls_per_cycle(cfg: WatcherConfig) -> int:
         if settings is None or not settings.health:
             calls += 1
             continue
+        api = origin(cfg.genesys.api_url)
         calls += sum(
             1
             for s in settings.health
-            if s.kind == "region-health" or (isinstance(s, ProbeSourceSettings) and s.auth == "token")
+            if s.kind == "region-health"
+            or (isinstance(s, ProbeSourceSettings) and origin(probe_url(cfg, s)) == api)
         )
     return calls
 

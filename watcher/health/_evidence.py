@@ -68,6 +68,7 @@ class SourceBoard:
     def __init__(self, metrics: WatcherMetrics | None = None) -> None:
         self._metrics = metrics
         self._readings: dict[str, dict[str, SourceReading]] = {}
+        self._order: dict[str, list[str]] = {}
 
     def record(
         self, region: str, source: str, kind: str, outcome: Observation | NoEvidence, at: float
@@ -90,10 +91,17 @@ class SourceBoard:
             m.source_latency.labels(region=region, source=source).set(reading.latency_ms / 1000)
 
     def readings(self, region: str) -> list[SourceReading]:
-        return list(self._readings.get(region, {}).values())
+        """The region's last readings, in the configured order of its sources."""
+        by_source = self._readings.get(region, {})
+        order = self._order.get(region, [])
+        return sorted(
+            by_source.values(), key=lambda r: order.index(r.source) if r.source in order else len(order)
+        )
 
-    def forget(self, keep: dict[str, list[str]]) -> None:
-        """After a reload: drop what no configured (region, source) produces any more."""
+    def configure(self, sources: dict[str, list[str]]) -> None:
+        """The configured sources of each region, in order (at start and after a reload); readings
+        that no configured (region, source) produces any more are dropped."""
+        keep = self._order = sources
         self._readings = {
             region: {s: r for s, r in by_source.items() if s in keep.get(region, [])}
             for region, by_source in self._readings.items()

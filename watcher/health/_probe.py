@@ -79,6 +79,8 @@ class ProbeSource:
     async def _get(self) -> ProbeAnswer:
         if self.settings.auth == "token":
             return await probe_api(self._client, self.url, timeout=self._timeout)
+        if self._api_host:
+            await self._client.budget.acquire()  # SPEC §6.1: a probe of the API host is in the budget
         response = await self._http.get(self.url, timeout=self._timeout)
         return ProbeAnswer(response.status_code, response.elapsed.total_seconds() * 1000)
 

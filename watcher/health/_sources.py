@@ -98,7 +98,7 @@ class HealthSources:
             by_region[region.id] = QuorumSource(sources, region.quorum, board=self.board, clock=self._clock)
         for region_id in cfg.region_ids():
             keep.setdefault(region_id, [RegionHealthEndpoint.name])
-        self.board.forget(keep)
+        self.board.configure(keep)
         if self._metrics is not None:
             # Counters from the start, so a dashboard shows zeros; the gauges wait for a first answer
             # (a 0 before it would read as "bad").
