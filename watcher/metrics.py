@@ -71,6 +71,33 @@ class WatcherMetrics:
             ["region", "result"],
             registry=r,
         )
+        self.source_latency = Gauge(
+            "failover_watcher_source_latency_seconds",
+            "Latency of a region's health source at its last answer (a probe's own exchange, the "
+            "status page's fetch, the region-health poll).",
+            ["region", "source"],
+            registry=r,
+        )
+        self.source_healthy = Gauge(
+            "failover_watcher_source_healthy",
+            "1 when the health source's last evidence about the region was good, 0 when bad.",
+            ["region", "source"],
+            registry=r,
+        )
+        self.source_checks = Counter(
+            "failover_watcher_source_checks",
+            "Answers of each health source of a region, by result (healthy, unhealthy, no_evidence, "
+            "throttled, unreachable), before the quorum combines them.",
+            ["region", "source", "result"],
+            registry=r,
+        )
+        self.statuspage_fetches = Counter(
+            "failover_watcher_statuspage_fetches",
+            "Fetches of the public status page (one per interval for all regions), by result "
+            "(success, error, timeout, malformed).",
+            ["result"],
+            registry=r,
+        )
         self.api_requests = Counter(
             "failover_watcher_api_requests",
             "Requests made to the Genesys Cloud API, by endpoint template and HTTP code "

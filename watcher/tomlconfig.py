@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,10 +43,20 @@ def expand_path(path: Path) -> Path:
     return Path(os.path.expandvars(str(path))).expanduser()
 
 
-def describe_error(error: Any) -> str:
-    """One pydantic error as `key: message`, the key spelt as in the TOML (`regions[0].id`)."""
+def describe_error(error: Any, union: tuple[str, Collection[str]] | None = None) -> str:
+    """One pydantic error as `key: message`, the key spelt as in the TOML (`regions[0].id`).
+
+    `union` names the tables chosen by their `kind` (a discriminated union: what the kind is
+    called, and its values): pydantic puts the tag in the location (`health[0].probe.url`),
+    the TOML does not (`health[0].url`).
+    """
+    noun, tags = union if union is not None else ("kind", ())
     parts: list[str] = []
+    previous: object = None
     for p in error["loc"]:
+        tag, previous = isinstance(previous, int) and p in tags, p
+        if tag:
+            continue
         if isinstance(p, int) and parts:
             parts[-1] = f"{parts[-1]}[{p}]"
         else:
@@ -57,6 +67,10 @@ def describe_error(error: Any) -> str:
         msg = "unknown key"
     elif error["type"] == "missing":
         msg = "missing"
+    elif error["type"] == "union_tag_invalid":
+        loc, msg = f"{loc}.kind", f"unknown {noun} {error['ctx']['tag']!r} (one of {', '.join(tags)})"
+    elif error["type"] == "union_tag_not_found":
+        loc, msg = f"{loc}.kind", f"missing (one of {', '.join(tags)})"
     return f"{loc}: {msg}"
 
 
@@ -90,6 +104,7 @@ def load_toml_settings(
     env_prefix: str,
     secret_sources: Sequence[tuple[str, str]],
     cross_check: Callable[[S], list[str]],
+    union: tuple[str, Collection[str]] | None = None,
 ) -> S:
     """Read `path`, overlay the environment, validate, cross-check; raise `ConfigError` listing
     every problem."""
@@ -105,7 +120,7 @@ def load_toml_settings(
     try:
         cfg = model(**data)
     except ValidationError as exc:
-        raise ConfigError([describe_error(e) for e in exc.errors()]) from None
+        raise ConfigError([describe_error(e, union) for e in exc.errors()]) from None
     except SettingsError as exc:
         # A variable holding a list/table that is not valid JSON. The message names the field and
         # the source, never the value (it may be a secret).

@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -38,7 +36,6 @@ def test_the_classic_demo_fails_over_and_back() -> None:
     assert "4 (4 succeeded)" in done.stdout
 
 
-@pytest.mark.skipif(not (ROOT / "config/platform.toml").is_file(), reason="no platform profile")
 def test_the_platform_demo_moves_the_trigger_and_the_emergency_group() -> None:
     done = run_demo("--platform")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -21,6 +21,17 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from watcher import DEFAULT_CONFIG_PATH
 from watcher.config._checks import POLL_BUDGET_SHARE, cross_check
 from watcher.config._followers import EmergencyGroupSettings, TriggerSettings
+from watcher.config._health import (
+    SOURCE_KINDS,
+    HealthSourceSettings,
+    ProbeSourceSettings,
+    RegionHealthSourceSettings,
+    StatusPageSettings,
+    StatusPageSourceSettings,
+    origin,
+    probe_url,
+    source_names,
+)
 from watcher.config._sections import (
     ApiPaths,
     EventSettings,
@@ -42,6 +53,7 @@ from watcher.tomlconfig import ConfigError, Section, describe_error, expand_path
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "POLL_BUDGET_SHARE",
+    "SOURCE_KINDS",
     "ApiPaths",
     "ConfigError",
     "EmergencyGroupSettings",
@@ -50,13 +62,18 @@ __all__ = [
     "FailbackSettings",
     "GenesysSettings",
     "HealthSettings",
+    "HealthSourceSettings",
     "LeaderSettings",
+    "ProbeSourceSettings",
+    "RegionHealthSourceSettings",
     "RegionSettings",
     "RuleSettings",
     "Section",
     "ServerSettings",
     "SinkSettings",
     "StateSettings",
+    "StatusPageSettings",
+    "StatusPageSourceSettings",
     "StrategySettings",
     "TriggerSettings",
     "WatcherConfig",
@@ -67,6 +84,9 @@ __all__ = [
     "load_config",
     "load_toml_settings",
     "masked_dump",
+    "origin",
+    "probe_url",
+    "source_names",
 ]
 
 
@@ -82,6 +102,7 @@ class WatcherConfig(BaseSettings):
 
     genesys: GenesysSettings
     health: HealthSettings = HealthSettings()
+    statuspage: StatusPageSettings = StatusPageSettings()
     failback: FailbackSettings = FailbackSettings()
     regions: list[RegionSettings] = Field(default_factory=list)
     strategies: list[StrategySettings] = Field(default_factory=list)
@@ -158,6 +179,7 @@ def load_config(path: Path | str | None = None) -> WatcherConfig:
         env_prefix="WATCHER_",
         secret_sources=_SECRET_SOURCES,
         cross_check=cross_check,
+        union=("source kind", SOURCE_KINDS),
     )
 
 

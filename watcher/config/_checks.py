@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from watcher.config._followers import check_followers
+from watcher.config._health import api_calls_per_cycle, health_problems
 from watcher.tomlconfig import expand_path
 
 if TYPE_CHECKING:
@@ -136,14 +137,21 @@ def cross_check(cfg: WatcherConfig) -> list[str]:
             f"({g.request_timeout_seconds:g}s), so a write in flight cannot outlive the lease"
         )
 
-    # Budget: every region is polled once per interval; keep a share for writes and retries.
-    if region_ids and h.interval_seconds > 0:
-        per_minute = len(region_ids) * 60.0 / h.interval_seconds
+    problems += health_problems(cfg)
+
+    # Budget: every API health source of every region is polled once per interval (the status page
+    # and probes of other hosts are outside the budget); keep a share for writes and retries.
+    calls = api_calls_per_cycle(cfg)
+    if calls and h.interval_seconds > 0:
+        per_minute = calls * 60.0 / h.interval_seconds
         allowed = g.requests_per_minute * POLL_BUDGET_SHARE
         if per_minute > allowed:
-            smallest = math.ceil(len(region_ids) * 60.0 / allowed * 100) / 100
+            smallest = math.ceil(calls * 60.0 / allowed * 100) / 100
+            polled = f"{len(region_ids)} regions" + (
+                f" ({calls} API health calls)" if calls != len(region_ids) else ""
+            )
             problems.append(
-                f"health.interval_seconds: {len(region_ids)} regions every {h.interval_seconds}s "
+                f"health.interval_seconds: {polled} every {h.interval_seconds}s "
                 f"need {per_minute:.0f} requests/min, more than {POLL_BUDGET_SHARE:.0%} of "
                 f"genesys.requests_per_minute={g.requests_per_minute}; the smallest interval "
                 f"that fits is {smallest}s"

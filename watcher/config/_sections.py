@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
+from watcher.config._health import HealthSourceSettings
 from watcher.tomlconfig import Section
 
 _Section = Section
@@ -85,6 +86,10 @@ class FailbackSettings(_Section):
 class RegionSettings(_Section):
     id: str = Field(min_length=1)
     name: str | None = None
+    quorum: int | None = Field(default=None, description="sources that must say good; default a majority")
+    health: list[HealthSourceSettings] = Field(
+        default_factory=list, description="health sources (SPEC §6.1); none: the region-health endpoint"
+    )
 
 
 class StrategySettings(_Section):

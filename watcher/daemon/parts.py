@@ -22,7 +22,6 @@ from watcher.daemon.election import EtcdLeaderElection
 from watcher.daemon.engine import Engine
 from watcher.daemon.executor import Executor, SwitchReport
 from watcher.daemon.followers import Followers
-from watcher.daemon.health import QuorumSource, RegionHealthEndpoint
 from watcher.daemon.leadership import Leadership, SingleInstance
 from watcher.daemon.platform_followers import platform_followers
 from watcher.daemon.readback import ReadBack
@@ -32,6 +31,7 @@ from watcher.daemon.virtual import VirtualStrategies
 from watcher.events import AuditTrail, Dispatcher, Outbox, RetryPolicy, SequenceStore, SinkSpec
 from watcher.genesys import GenesysClient, WebhookRequest
 from watcher.genesys.platform import PlatformCalls
+from watcher.health import HealthSources, public_http
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.daemon")
@@ -67,6 +67,7 @@ class Parts:
     executor: Executor
     readback: ReadBack
     scheduler: PollScheduler
+    health: HealthSources
     platform: PlatformCalls | None = None
 
 
@@ -99,10 +100,6 @@ def _dispatcher(
 def preferred_region(cfg: WatcherConfig, strategy: str) -> str | None:
     """The first region of the strategy's preference order (where it routes when all is well)."""
     return next((s.regions[0] for s in cfg.strategies if s.id == strategy), None)
-
-
-def health_source(cfg: WatcherConfig, client: GenesysClient, clock: Callable[[], float]) -> QuorumSource:
-    return QuorumSource([RegionHealthEndpoint(client, cfg.health, clock=clock)])
 
 
 @contextlib.asynccontextmanager
@@ -172,9 +169,12 @@ async def assemble(
             clock=shell.clock,
             virtual=virtual,
         )
+        # The status page and `auth = "none"` probes: other hosts, no token, outside the API budget.
+        public = await stack.enter_async_context(public_http())
+        health = HealthSources(client, public, metrics=m, clock=shell.clock)
         scheduler = PollScheduler(
             cfg.region_ids(),
-            health_source(cfg, client, shell.clock),
+            health.build(cfg),
             cfg.health,
             shell.engine.feed,
             shell.engine.settling,
@@ -182,4 +182,6 @@ async def assemble(
             metrics=m,
             clock=shell.clock,
         )
-        yield Parts(client, trail, outbox, dispatcher, followers, executor, readback, scheduler, platform)
+        yield Parts(
+            client, trail, outbox, dispatcher, followers, executor, readback, scheduler, health, platform
+        )

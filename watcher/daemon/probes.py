@@ -84,7 +84,7 @@ class Probes:
                     "deadLetters": outbox_store.dead_letter_count(sink.name),
                 }
         ready, why = self.readiness()
-        return render_status(
+        doc = render_status(
             shell.engine.world,
             shell.wall,
             last_switches=shell.announce.last_switches,
@@ -103,6 +103,11 @@ class Probes:
                 "summary": self.summary_line(),
             },
         )
+        # Each region's sources as they last answered (SPEC §6.1): verdict, reason and latency.
+        board = self._parts.health.board
+        for region in doc["regions"]:
+            region["sources"] = [r.to_dict(shell.wall.iso) for r in board.readings(region["id"])]
+        return doc
 
     def strategy_doc(self, strategy: str) -> dict[str, Any]:
         return next(s for s in self.status()["strategies"] if s["id"] == strategy)

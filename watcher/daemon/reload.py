@@ -15,7 +15,7 @@ import structlog
 
 from watcher.config import ConfigError, WatcherConfig, load_config
 from watcher.daemon.engine import policy_from_config
-from watcher.daemon.parts import Parts, Shell, health_source
+from watcher.daemon.parts import Parts, Shell
 from watcher.daemon.platform_followers import platform_followers
 from watcher.daemon.probes import Probes
 from watcher.systemd_notify import SystemdNotifier
@@ -81,9 +81,7 @@ class Reloader:
             parts.followers.set_others(platform_followers(parts.platform, new.triggers, new.emergency_groups))
         if shell.leadership.is_leader:
             self._read_new_strategies()
-        parts.scheduler.reconfigure(
-            new.region_ids(), new.health, health_source(new, parts.client, shell.clock)
-        )
+        parts.scheduler.reconfigure(new.region_ids(), new.health, parts.health.build(new))
         shell.metrics.precreate(new.region_ids(), [(s.id, s.regions) for s in new.strategies])
         log.warning("config reloaded", config=str(path), restart_needed_for=kept or None)
         self._notifier.ready()

@@ -35,6 +35,10 @@ def run_demo(*, forever: bool = False, port: int = 9464, speed: float = 1.0, pla
     except KeyboardInterrupt:
         return 130
     print_summary(result, console)
+    if "timeout" in result["scenario"].marks:
+        console.print(
+            f"[red]the scenario did not complete in time; see the daemon log {result['log_path']}[/]"
+        )
     done = "done" in result["scenario"].marks
     ok = any(s["kind"] == "failover" and s["result"] == "success" for s in result["watcher"].switch_log)
     return 0 if ok and done else 1

@@ -9,7 +9,7 @@ the trigger is retargeted and the emergency group enabled; the component recover
 failback hold both go back.
 
 Only what a simulator needs is overridden: the base URLs, the credentials, and the timings (so the
-story takes seconds, not minutes).
+story takes seconds, not minutes); and failback is automatic here (the profile's is manual).
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def platform_config(
     )
     health = data.setdefault("health", {})
     health.update(interval_seconds=interval, timeout_seconds=interval / 2)
-    data.setdefault("failback", {}).update(hold_seconds=6.0 / speed)
+    # The profile fails back by an operator's hand; the story shows the automatic way, after the hold.
+    data.setdefault("failback", {}).update(mode="auto", hold_seconds=6.0 / speed)
     data["state"] = {"dir": str(state_dir)}
     data["server"] = {"listen": "127.0.0.1:0"}
     data.pop("leader", None)  # one instance here

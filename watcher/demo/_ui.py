@@ -127,7 +127,12 @@ async def run_story(story: Story, forever: bool, port: int, speed: float, consol
                 ),
                 60,
             )
-            await story.script(watcher, admin, sim, scenario, speed)
+            try:
+                await story.script(watcher, admin, sim, scenario, speed)
+            except TimeoutError:
+                scenario.mark("timeout", f"[red]did not happen in time[/]: {scenario.step}")
+                watcher.request_stop()
+                return
             await wait_for(
                 lambda: (
                     watcher.outbox is not None

@@ -30,6 +30,7 @@ from watcher.genesys.models import (
     Webhook,
     WebhookRequest,
 )
+from watcher.genesys.probe import ProbeAnswer, probe_api
 
 __all__ = [
     "HEALTHY",
@@ -43,6 +44,7 @@ __all__ = [
     "MalformedResponse",
     "NotFound",
     "PermissionDenied",
+    "ProbeAnswer",
     "RateLimited",
     "Region",
     "RegionHealthReport",
@@ -61,4 +63,5 @@ __all__ = [
     "Webhook",
     "WebhookRequest",
     "make_transport",
+    "probe_api",
 ]

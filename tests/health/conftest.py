@@ -1,0 +1,90 @@
+"""Fixtures: the simulator on a free loopback port, its admin API, and helpers to drive its status
+page and faults over HTTP as a user would."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import httpx
+import pytest
+
+from tests.daemon.conftest import Harness, watcher_config
+from watcher.config import WatcherConfig
+from watcher.daemon.service import Watcher
+from watcher.serving import bind_socket
+from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator
+from watcher.systemd_notify import SystemdNotifier
+
+COMPONENTS = "/api/v2/components.json"
+US_EAST, DUBLIN = "Americas (US East)", "EMEA (Dublin)"
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[RunningSimulator]:
+    async with running_simulator(SimulatorState(default_seed(), seed_rng=7)) as running:
+        yield running
+
+
+@pytest.fixture
+async def admin(sim: RunningSimulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=sim.base_url, timeout=5.0) as http:
+        yield http
+
+
+async def set_component(admin: httpx.AsyncClient, key: str, status: str, group: str | None = None) -> None:
+    body = {"status": status} if group is None else {"status": status, "group": group}
+    response = await admin.put(f"/_sim/status/components/{quote(key)}", json=body)
+    assert response.status_code == 200, response.text
+
+
+async def add_fault(admin: httpx.AsyncClient, **spec: object) -> int:
+    response = await admin.put("/_sim/faults", json=spec)
+    assert response.status_code == 200, response.text
+    fault_id: int = response.json()["id"]
+    return fault_id
+
+
+def served(sim: RunningSimulator, path: str) -> int:
+    """How many requests for `path` the simulator has answered (or dropped)."""
+    return sum(1 for r in sim.state.requests_since(None) if r.path == path)
+
+
+@contextlib.asynccontextmanager
+async def daemon(
+    tmp_path: Path,
+    overrides: Callable[[str], dict[str, Any]] = dict,
+    *,
+    cfg: Callable[[str], WatcherConfig] | None = None,
+    config_path: Path | None = None,
+) -> AsyncIterator[Harness]:
+    """A simulator and a watcher daemon pointed at it; `overrides(sim_url)` changes the test config
+    (the status page URL is the simulator's, known only once it runs), or `cfg(sim_url)` replaces it."""
+    async with running_simulator(SimulatorState(default_seed(), seed_rng=7)) as sim:
+        if cfg is not None:
+            config = cfg(sim.base_url)
+        else:
+            config = watcher_config(sim.base_url, tmp_path / "state", **overrides(sim.base_url))
+        sock = bind_socket("127.0.0.1", 0)
+        watcher = Watcher(
+            config,
+            config_path=str(config_path) if config_path else None,
+            listen_socket=sock,
+            notifier=SystemdNotifier(address=None),
+        )
+        port = sock.getsockname()[1]
+        async with (
+            anyio.create_task_group() as tg,
+            httpx.AsyncClient(base_url=sim.base_url) as admin,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+        ):
+            tg.start_soon(watcher.serve)
+            await watcher.started.wait()
+            try:
+                yield Harness(sim, watcher, admin, http)
+            finally:
+                watcher.request_stop()
