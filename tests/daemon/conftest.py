@@ -81,10 +81,15 @@ async def running_watcher(
     *,
     state: SimulatorState | None = None,
     transport_wrapper: Callable[[httpx.AsyncBaseTransport, str], httpx.AsyncBaseTransport] | None = None,
+    config: Callable[[str], WatcherConfig] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Harness]:
+    """The simulator and a daemon on it; `config(sim_url)` replaces the default config."""
     async with running_simulator(state or SimulatorState(default_seed())) as sim:
-        cfg = watcher_config(sim.base_url, tmp_path / "state", **overrides)
+        if config is not None:
+            cfg = config(sim.base_url)
+        else:
+            cfg = watcher_config(sim.base_url, tmp_path / "state", **overrides)
         transport = None
         if transport_wrapper is not None:
             transport = transport_wrapper(httpx.AsyncHTTPTransport(), sim.base_url)
