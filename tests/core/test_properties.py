@@ -128,7 +128,9 @@ class Trace:
             assert len(write.order) == len(sp.preference)
             assert write.dry_run == self.policy.dry_run
             assert not all(self.world.regions[r].state is RegionState.UNHEALTHY for r in sp.preference)
-            leaving = before.strategies[write.strategy].active_region
+            # The region the write leaves: the one the strategy routes to as of this step (a snapshot
+            # in this very step may have moved it), not before it.
+            leaving = write.from_region
             if write.kind == "failover" and leaving in sp.preference:
                 assert leaving is not None
                 # only a confirmed-unhealthy region is ever failed away from, never UNKNOWN
