@@ -23,7 +23,7 @@ from watcher.core import Event, Reweight, WriteFailed, WriteSkipped, WriteSuccee
 from watcher.daemon.followers import Followers, version_or_none
 from watcher.daemon.leadership import Leadership
 from watcher.events import AuditRecord, AuditTrail
-from watcher.genesys import GenesysClient, GenesysError
+from watcher.genesys import Copies, GenesysClient, GenesysError, Priority, request_priority
 from watcher.metrics import WatcherMetrics
 from watcher.reweight import PlanError
 from watcher.writer import WriteOutcome, WriteRefused, write_strategy_order
@@ -111,8 +111,11 @@ class Executor:
         readable: Callable[[Any], Any] = lambda d: d,
         may_decide: Callable[[str], bool] = lambda strategy: True,
         intent: Callable[[Reweight], Awaitable[None]] | None = None,
+        copies: Copies | None = None,
     ) -> None:
         self._intent = intent
+        # The last copies read or written: the strategy PUT is planned from its copy (no GET).
+        self._copies = copies
         self._client = client
         # False while a new leader has not yet read (and fenced) the strategy: no write before that.
         self._may_decide = may_decide
@@ -153,7 +156,8 @@ class Executor:
         async with lock:
             self.in_flight.add(action.strategy)
             try:
-                with anyio.CancelScope() as scope:
+                # Started from whichever task decided (a poll, the read-back): a write is urgent.
+                with anyio.CancelScope() as scope, request_priority(Priority.URGENT):
                     self._scopes[action.strategy] = scope
                     try:
                         report = await self._run(action)
@@ -230,6 +234,7 @@ class Executor:
                 attempts=self._attempts,
                 clock=self._clock,
                 confirm=lambda: self.gate.confirm(action.strategy),
+                copies=self._copies,
             )
         except (GenesysError, PlanError, WriteRefused) as exc:
             latency = self._clock() - started

@@ -17,7 +17,7 @@ import structlog
 from watcher.config import RuleSettings
 from watcher.daemon.leadership import Leadership
 from watcher.events import AuditRecord, AuditTrail
-from watcher.genesys import GenesysClient, GenesysError
+from watcher.genesys import Copies, GenesysClient, GenesysError, Priority, request_priority
 from watcher.metrics import WatcherMetrics
 from watcher.reweight import PlanError
 from watcher.writer import WriteOutcome, WriteRefused, write_rule_target
@@ -54,8 +54,10 @@ class Followers:
         trail: AuditTrail | None,
         attempts: int,
         clock: Callable[[], float],
+        copies: Copies | None = None,
     ) -> None:
         self._client = client
+        self._copies = copies
         self._gate = gate
         self._metrics = metrics
         self._trail = trail
@@ -100,6 +102,7 @@ class Followers:
                     attempts=self.attempts,
                     clock=self._clock,
                     confirm=lambda: self._gate.confirm(strategy),
+                    copies=self._copies,
                 )
             except (GenesysError, PlanError, WriteRefused) as exc:
                 errors.append(f"rule {rule.id}: {exc}")
@@ -119,10 +122,26 @@ class Followers:
             if outcome.changed or explanation is not None:
                 await self._audit(strategy, rule.id, outcome, explanation)
 
-        async with anyio.create_task_group() as tg:
-            for rule in self.rules_of(strategy):
-                tg.start_soon(one, rule, name=f"follow:{rule.id}")
+        # Writes are urgent, whoever asks (a switch, or a repair from the read-back's task).
+        with request_priority(Priority.URGENT):
+            async with anyio.create_task_group() as tg:
+                for rule in self.rules_of(strategy):
+                    tg.start_soon(one, rule, name=f"follow:{rule.id}")
         return Followed(tuple(writes), tuple(errors))
+
+    async def learn_targets(self) -> None:
+        """Look up every configured target once, at start, so that no switch spends a request on
+        it (a target not found is left unknown: the switch checks it again, and names it)."""
+        wanted = sorted({t for rules in self._rules.values() for r in rules for t in r.targets.values()})
+        with request_priority(Priority.DEFERRABLE):
+            for target in wanted:
+                if target in self._known_targets:
+                    continue
+                try:
+                    if await self._client.target_exists(target):
+                        self._known_targets.add(target)
+                except GenesysError as exc:
+                    log.warning("cannot look up a rule target yet", target=target, error=str(exc))
 
     async def _missing_target(self, rule: RuleSettings, region: str) -> str | None:
         """Why the rule cannot point at `region`'s target (unmapped, or gone from the API), or None.

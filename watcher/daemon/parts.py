@@ -28,7 +28,7 @@ from watcher.daemon.readback import ReadBack
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.status import WallClock
 from watcher.events import AuditTrail, Dispatcher, Outbox, SequenceStore, SinkSpec
-from watcher.genesys import GenesysClient, WebhookRequest
+from watcher.genesys import Copies, GenesysClient, RequestBudget, WebhookRequest
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.daemon")
@@ -107,9 +107,13 @@ async def assemble(
             cfg.state.dir, max_bytes=cfg.state.audit_max_bytes, backups=cfg.state.audit_backups
         )
         stack.callback(trail.close)
+        g = cfg.genesys
+        budget = RequestBudget(g.requests_per_minute, prioritized=g.write_priority)
         client = await stack.enter_async_context(
-            GenesysClient(cfg.genesys, cfg.client_secret(), transport=transport, metrics=m)
+            GenesysClient(g, cfg.client_secret(), transport=transport, metrics=m, budget=budget)
         )
+        # The last copy of every strategy and rule, shared by the writers and the read-back.
+        copies = Copies() if cfg.executor.write_from_copies else None
         outbox: Outbox | None = None
         dispatcher: Dispatcher | None = None
         if cfg.sinks:
@@ -129,6 +133,7 @@ async def assemble(
             trail=trail,
             attempts=attempts,
             clock=shell.clock,
+            copies=copies,
         )
         executor = Executor(
             client,
@@ -144,6 +149,7 @@ async def assemble(
             readable=shell.wall.convert,
             may_decide=lambda strategy: strategy not in readback.unread,
             intent=shell.announce.intent,
+            copies=copies,
         )
         readback = ReadBack(
             client,
@@ -155,6 +161,7 @@ async def assemble(
             metrics=m,
             stop=shell.stop,
             clock=shell.clock,
+            copies=copies,
         )
         scheduler = PollScheduler(
             cfg.region_ids(),
@@ -165,5 +172,6 @@ async def assemble(
             stop=shell.stop,
             metrics=m,
             clock=shell.clock,
+            decisive=shell.engine.decisive,
         )
         yield Parts(client, trail, outbox, dispatcher, followers, executor, readback, scheduler)

@@ -1,8 +1,9 @@
 """The Genesys Cloud API surface (SPEC §2): one async client, its models and its typed errors."""
 
 from watcher.genesys.auth import TokenSource, TokenThrottled
-from watcher.genesys.budget import RequestBudget
+from watcher.genesys.budget import Priority, RequestBudget, request_priority
 from watcher.genesys.client import ClientState, GenesysClient, make_transport
+from watcher.genesys.copies import Copies
 from watcher.genesys.errors import (
     AuthenticationError,
     BadRequest,
@@ -38,11 +39,13 @@ __all__ = [
     "BadRequest",
     "ClientClosed",
     "ClientState",
+    "Copies",
     "GenesysClient",
     "GenesysError",
     "MalformedResponse",
     "NotFound",
     "PermissionDenied",
+    "Priority",
     "RateLimited",
     "Region",
     "RegionHealthReport",
@@ -61,4 +64,5 @@ __all__ = [
     "Webhook",
     "WebhookRequest",
     "make_transport",
+    "request_priority",
 ]

@@ -2,15 +2,49 @@
 
 Genesys Cloud limits requests per token (300/min by default for client credentials). Staying under the
 budget ourselves keeps 429s rare, so the failover PUT is not the request that gets throttled.
+
+Requests have a priority (`request_priority`, a context variable set by the caller). URGENT ones
+(writes, and the polls that can change a decision) reserve a token at once and are served in
+arrival order. DEFERRABLE ones (polls of regions that cannot change a decision, the periodic
+read-back) hold no reservation while they wait: they take a token only when one is free and no
+urgent request is owed it, so during a mass failover they yield to the writes instead of sitting
+ahead of them in the queue.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import enum
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 
 import anyio
+
+
+class Priority(enum.Enum):
+    URGENT = "urgent"  # the default: writes, polls that can change a decision, anything unmarked
+    DEFERRABLE = "deferrable"  # waits behind every urgent request
+
+
+_PRIORITY: contextvars.ContextVar[Priority] = contextvars.ContextVar(
+    "watcher_request_priority", default=Priority.URGENT
+)
+
+
+@contextlib.contextmanager
+def request_priority(priority: Priority) -> Iterator[None]:
+    """The priority of every request made inside the block (and in tasks started from it)."""
+    token = _PRIORITY.set(priority)
+    try:
+        yield
+    finally:
+        _PRIORITY.reset(token)
+
+
+def current_priority() -> Priority:
+    return _PRIORITY.get()
 
 
 class RequestBudget:
@@ -30,6 +64,7 @@ class RequestBudget:
         burst: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        prioritized: bool = True,
     ) -> None:
         if per_minute <= 0:
             raise ValueError("per_minute must be positive")
@@ -43,6 +78,10 @@ class RequestBudget:
         self._clock = clock
         self._sleep = sleep
         self._updated = clock()
+        # False: every request is served in arrival order, whatever its priority (the old path).
+        self.prioritized = prioritized
+        self._deferred = anyio.Lock()  # deferrable requests wait one at a time, in arrival order
+        self.deferred_waiting = 0
 
     def _refill(self) -> None:
         now = self._clock()
@@ -55,11 +94,29 @@ class RequestBudget:
         self._tokens -= 1.0
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
-    async def acquire(self) -> None:
-        """Wait until a request may be sent."""
+    async def acquire(self, priority: Priority | None = None) -> None:
+        """Wait until a request may be sent (`priority`: the context's, `request_priority`)."""
+        if (priority or _PRIORITY.get()) is Priority.DEFERRABLE and self.prioritized:
+            await self._acquire_deferred()
+            return
         delay = self.reserve()
         if delay > 0:
             await self._sleep(delay)
+
+    async def _acquire_deferred(self) -> None:
+        """Take a token only when one is free now: urgent reservations made meanwhile (which drive
+        the bucket below zero) push the waiter back, so it never holds a slot a write could use."""
+        self.deferred_waiting += 1
+        try:
+            async with self._deferred:
+                while True:
+                    self._refill()
+                    if self._tokens >= 1.0:
+                        self._tokens -= 1.0
+                        return
+                    await self._sleep((1.0 - self._tokens) / self.rate)
+        finally:
+            self.deferred_waiting -= 1
 
     @property
     def available(self) -> float:
