@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 
 import anyio
 
+_EPSILON = 1e-9
+
 
 class Priority(enum.Enum):
     URGENT = "urgent"  # the default: writes, polls that can change a decision, anything unmarked
@@ -111,7 +113,7 @@ class RequestBudget:
             async with self._deferred:
                 while True:
                     self._refill()
-                    if self._tokens >= 1.0:
+                    if self._tokens >= 1.0 - _EPSILON:  # a refill computed to the last bit
                         self._tokens -= 1.0
                         return
                     await self._sleep((1.0 - self._tokens) / self.rate)
