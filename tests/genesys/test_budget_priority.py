@@ -1,6 +1,6 @@
-"""Priorities in the request budget, on a fake clock: urgent requests (writes, the polls that can
-change a decision) go before deferrable ones (other polls, the read-back) that were queued earlier,
-and no 60-second window ever holds more than the budget."""
+"""Priorities in the request budget, on a fake clock: the polls that can change a decision go first,
+then writes, then deferrable requests (other polls, the read-back), whatever was queued earlier; and
+no 60-second window ever holds more than the budget."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from watcher.genesys import Priority, RequestBudget, request_priority
 
 pytestmark = pytest.mark.anyio
 
-URGENT, DEFERRABLE = Priority.URGENT, Priority.DEFERRABLE
+DECISIVE, WRITE, DEFERRABLE = Priority.DECISIVE, Priority.WRITE, Priority.DEFERRABLE
 
 
 async def serve_all(
@@ -46,29 +46,44 @@ async def serve_all(
 async def test_writes_jump_ahead_of_deferrable_polls_queued_before_them() -> None:
     clock = FakeClock()
     budget = RequestBudget(61, burst=1, clock=clock, sleep=clock.sleep)  # 1 token per second
-    arrivals = [("poll-a", DEFERRABLE), ("poll-b", DEFERRABLE), ("put-1", URGENT), ("put-2", URGENT)]
+    arrivals = [("poll-a", DEFERRABLE), ("poll-b", DEFERRABLE), ("put-1", WRITE), ("put-2", WRITE)]
 
     served = await serve_all(clock, budget, arrivals)
 
     assert served == ["put-1", "put-2", "poll-a", "poll-b"]
 
 
-async def test_decisive_polls_keep_their_place_among_the_writes() -> None:
-    # The poll of the failing region is urgent too: it is served in arrival order with the writes,
-    # not after the whole drain, so detection and hysteresis go on while a switch drains the budget.
+async def test_the_failing_regions_poll_goes_before_the_writes_queued_ahead_of_it() -> None:
+    # A switch queues all its writes at once; a poll of the failing region (or of a candidate)
+    # arriving during the drain does not wait for the whole queue, so detection and hysteresis go
+    # on. Polls are paced by their interval: they cannot starve the writes.
     clock = FakeClock()
     budget = RequestBudget(61, burst=1, clock=clock, sleep=clock.sleep)
     arrivals = [
-        ("put-1", URGENT),
+        ("put-1", WRITE),
         ("other-poll", DEFERRABLE),
-        ("put-2", URGENT),
-        ("failing-region-poll", URGENT),
-        ("put-3", URGENT),
+        ("put-2", WRITE),
+        ("failing-region-poll", DECISIVE),
+        ("put-3", WRITE),
+        ("candidate-poll", DECISIVE),
     ]
 
     served = await serve_all(clock, budget, arrivals)
 
-    assert served == ["put-1", "put-2", "failing-region-poll", "put-3", "other-poll"]
+    assert served == ["failing-region-poll", "candidate-poll", "put-1", "put-2", "put-3", "other-poll"]
+
+
+async def test_unmarked_requests_reserve_at_once_as_before() -> None:
+    # Start-up reads and one-shot commands carry no priority: they reserve a token when they ask
+    # (first come first served), so the queue of marked requests waits for them.
+    clock = FakeClock()
+    budget = RequestBudget(61, burst=1, clock=clock, sleep=clock.sleep)
+    await budget.acquire()
+    assert budget.reserve() == pytest.approx(1.0)
+    assert budget.reserve() == pytest.approx(2.0)
+    served = await serve_all(clock, budget, [("put-1", WRITE)])
+    assert served == ["put-1"]
+    assert clock.now == pytest.approx(1000.0 + 3.0)
 
 
 async def test_deferrable_callers_are_served_in_arrival_order_when_alone() -> None:
@@ -86,11 +101,11 @@ async def test_without_priorities_every_request_is_served_first_come_first_serve
     # `genesys.write_priority = false`: the old path, kept for comparison in the benchmark.
     clock = FakeClock()
     budget = RequestBudget(61, burst=1, clock=clock, sleep=clock.sleep, prioritized=False)
-    arrivals = [("poll-a", DEFERRABLE), ("put-1", URGENT), ("poll-b", DEFERRABLE), ("put-2", URGENT)]
+    arrivals = [("poll-a", DEFERRABLE), ("put-1", WRITE), ("poll-b", DECISIVE), ("put-2", WRITE)]
 
     served = await serve_all(clock, budget, arrivals)
 
-    assert served == ["poll-a", "put-1", "poll-b", "put-2"]
+    assert served == ["poll-a", "put-1", "poll-b", "put-2"]  # arrival order, whatever the priority
 
 
 async def test_an_exhausted_platform_window_holds_deferrable_requests_too() -> None:
@@ -131,13 +146,13 @@ async def test_a_cancelled_deferrable_waiter_lets_the_next_one_in() -> None:
             await anyio.wait_all_tasks_blocked()
             tg.start_soon(poll, "next")
             await anyio.wait_all_tasks_blocked()
-            assert budget.deferred_waiting == 2
+            assert budget.waiting == 2
             doomed.cancel_scope.cancel()
         await anyio.wait_all_tasks_blocked()
-        assert budget.deferred_waiting == 1
+        assert budget.waiting == 1
         clock.advance(1.0)
     assert served == ["next"]
-    assert budget.deferred_waiting == 0
+    assert budget.waiting == 0
 
 
 @pytest.mark.parametrize("per_minute", [30, 60])
@@ -148,14 +163,13 @@ async def test_no_sixty_second_window_holds_more_than_the_budget_whatever_the_mi
     sent: list[float] = []
     total = per_minute * 2 + 7
 
-    async def caller(priority: Priority) -> None:
-        with request_priority(priority):
-            await budget.acquire()
+    async def caller(priority: Priority | None) -> None:
+        await budget.acquire(priority)  # None: unmarked, a reservation
         sent.append(clock.now)
 
     async with anyio.create_task_group() as tg:
         for _ in range(total):
-            tg.start_soon(caller, rng.choice([URGENT, DEFERRABLE]))
+            tg.start_soon(caller, rng.choice([None, DECISIVE, WRITE, DEFERRABLE]))
         await anyio.wait_all_tasks_blocked()
         while len(sent) < total:
             wake = clock.next_wake

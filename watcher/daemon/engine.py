@@ -84,10 +84,13 @@ class Engine:
     def decisive(self, region: str) -> bool:
         """Whether a poll of `region` can change a decision now: it is not known healthy (failing,
         recovering, unknown), or it is settling, or some strategy routes to it, is moving to it, or
-        would move to it next (its first healthy region other than the active one)."""
+        would move to it next (its first healthy region other than the active one). A region of no
+        strategy decides nothing."""
         world = self.world
         health = world.regions.get(region)
-        if health is None or not health.healthy or health.settling:
+        if health is None:
+            return False
+        if not health.healthy or health.settling:
             return True
         for sp in self.policy.strategies:
             status = world.strategies.get(sp.id)

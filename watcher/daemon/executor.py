@@ -157,7 +157,7 @@ class Executor:
             self.in_flight.add(action.strategy)
             try:
                 # Started from whichever task decided (a poll, the read-back): a write is urgent.
-                with anyio.CancelScope() as scope, request_priority(Priority.URGENT):
+                with anyio.CancelScope() as scope, request_priority(Priority.WRITE):
                     self._scopes[action.strategy] = scope
                     try:
                         report = await self._run(action)

@@ -65,6 +65,7 @@ class Followers:
         self._clock = clock
         self._rules: Mapping[str, list[RuleSettings]] = _by_strategy(rules)
         self._known_targets: set[str] = set()
+        self._looking: dict[str, anyio.Event] = {}  # lookups in flight: one per target at a time
 
     def set_rules(self, rules: Sequence[RuleSettings]) -> None:
         self._rules = _by_strategy(rules)
@@ -123,11 +124,15 @@ class Followers:
                 await self._audit(strategy, rule.id, outcome, explanation)
 
         # Writes are urgent, whoever asks (a switch, or a repair from the read-back's task).
-        with request_priority(Priority.URGENT):
+        with request_priority(Priority.WRITE):
             async with anyio.create_task_group() as tg:
                 for rule in self.rules_of(strategy):
                     tg.start_soon(one, rule, name=f"follow:{rule.id}")
         return Followed(tuple(writes), tuple(errors))
+
+    @property
+    def known_targets(self) -> frozenset[str]:
+        return frozenset(self._known_targets)
 
     async def learn_targets(self) -> None:
         """Look up every configured target once, at start, so that no switch spends a request on
@@ -151,12 +156,18 @@ class Followers:
         target = rule.targets.get(region)
         if target is None:
             return f"no target configured for region {region}"
+        while (pending := self._looking.get(target)) is not None:
+            await pending.wait()  # a mass failover: forty rules, one target, one lookup
         if target in self._known_targets:
             return None
+        self._looking[target] = done = anyio.Event()
         try:
             exists = await self._client.target_exists(target)
         except GenesysError as exc:
             return f"could not check target {target}: {exc}"
+        finally:
+            del self._looking[target]
+            done.set()
         if not exists:
             return f"target {target} (region {region}) does not exist in the API"
         self._known_targets.add(target)

@@ -81,8 +81,9 @@ class ReadBack:
             await self._read_unread()
         finally:
             self.reading = False
-        await self._followers.learn_targets()
         await self.repair_rules()
+        # After the repairs: deferrable, it may wait while urgent requests use the whole budget.
+        await self._followers.learn_targets()
 
     async def _read_unread(self) -> None:
         failures = 0

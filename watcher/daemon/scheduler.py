@@ -111,7 +111,7 @@ class PollScheduler:
     async def poll_once(self, region: str) -> Observation | None:
         started = self._clock()
         try:
-            priority = Priority.URGENT if self._decisive(region) else Priority.DEFERRABLE
+            priority = Priority.DECISIVE if self._decisive(region) else Priority.DEFERRABLE
             async with self._limiter:
                 with request_priority(priority):
                     obs = await self._source.observe(region)

@@ -3,12 +3,14 @@
 Genesys Cloud limits requests per token (300/min by default for client credentials). Staying under the
 budget ourselves keeps 429s rare, so the failover PUT is not the request that gets throttled.
 
-Requests have a priority (`request_priority`, a context variable set by the caller). URGENT ones
-(writes, and the polls that can change a decision) reserve a token at once and are served in
-arrival order. DEFERRABLE ones (polls of regions that cannot change a decision, the periodic
-read-back) hold no reservation while they wait: they take a token only when one is free and no
-urgent request is owed it, so during a mass failover they yield to the writes instead of sitting
-ahead of them in the queue.
+Requests may carry a priority (`request_priority`, a context variable the caller sets). Marked
+requests wait in one queue, served strictly by priority and then in arrival order, and a waiter
+takes a token only when one is free: nobody holds a slot ahead of time, so a request that matters
+more can always go before the ones already waiting. In a mass failover the polls that can change a
+decision (DECISIVE: few, paced by the poll interval) go first, so detection and hysteresis go on,
+then the writes (WRITE), and the other polls and the read-back (DEFERRABLE) wait behind them.
+Unmarked requests (start-up reads, webhook registration, one-shot commands) reserve a token at once
+and sleep their share of the deficit, first come first served, as before.
 """
 
 from __future__ import annotations
@@ -16,22 +18,27 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import enum
+import heapq
+import itertools
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 
 import anyio
 
-_EPSILON = 1e-9
+_EPSILON = 1e-9  # a refill computed to the last bit still counts as a whole token
 
 
-class Priority(enum.Enum):
-    URGENT = "urgent"  # the default: writes, polls that can change a decision, anything unmarked
-    DEFERRABLE = "deferrable"  # waits behind every urgent request
+class Priority(enum.IntEnum):
+    """Lower is served first."""
+
+    DECISIVE = 0  # a poll of a region that can change a decision now
+    WRITE = 1  # a write and the reads it needs (a switch, a repair)
+    DEFERRABLE = 2  # a poll that can change no decision, the periodic read-back
 
 
-_PRIORITY: contextvars.ContextVar[Priority] = contextvars.ContextVar(
-    "watcher_request_priority", default=Priority.URGENT
+_PRIORITY: contextvars.ContextVar[Priority | None] = contextvars.ContextVar(
+    "watcher_request_priority", default=None
 )
 
 
@@ -45,8 +52,15 @@ def request_priority(priority: Priority) -> Iterator[None]:
         _PRIORITY.reset(token)
 
 
-def current_priority() -> Priority:
-    return _PRIORITY.get()
+class _Waiter:
+    __slots__ = ("key", "wake")
+
+    def __init__(self, priority: Priority, seq: int) -> None:
+        self.key = (int(priority), seq)
+        self.wake = anyio.Event()
+
+    def __lt__(self, other: _Waiter) -> bool:
+        return self.key < other.key
 
 
 class RequestBudget:
@@ -82,8 +96,8 @@ class RequestBudget:
         self._updated = clock()
         # False: every request is served in arrival order, whatever its priority (the old path).
         self.prioritized = prioritized
-        self._deferred = anyio.Lock()  # deferrable requests wait one at a time, in arrival order
-        self.deferred_waiting = 0
+        self._queue: list[_Waiter] = []  # a heap: the head is the next to get a token
+        self._seq = itertools.count()
 
     def _refill(self) -> None:
         now = self._clock()
@@ -98,27 +112,45 @@ class RequestBudget:
 
     async def acquire(self, priority: Priority | None = None) -> None:
         """Wait until a request may be sent (`priority`: the context's, `request_priority`)."""
-        if (priority or _PRIORITY.get()) is Priority.DEFERRABLE and self.prioritized:
-            await self._acquire_deferred()
+        priority = priority if priority is not None else _PRIORITY.get()
+        if priority is not None and self.prioritized:
+            await self._queued(priority)
             return
         delay = self.reserve()
         if delay > 0:
             await self._sleep(delay)
 
-    async def _acquire_deferred(self) -> None:
-        """Take a token only when one is free now: urgent reservations made meanwhile (which drive
-        the bucket below zero) push the waiter back, so it never holds a slot a write could use."""
-        self.deferred_waiting += 1
+    @property
+    def waiting(self) -> int:
+        """Marked requests waiting for a token now."""
+        return len(self._queue)
+
+    async def _queued(self, priority: Priority) -> None:
+        """Wait in the queue; the head takes a token once one is free, then wakes the next head."""
+        me = _Waiter(priority, next(self._seq))
+        heapq.heappush(self._queue, me)
         try:
-            async with self._deferred:
-                while True:
-                    self._refill()
-                    if self._tokens >= 1.0 - _EPSILON:  # a refill computed to the last bit
-                        self._tokens -= 1.0
-                        return
-                    await self._sleep((1.0 - self._tokens) / self.rate)
+            while True:
+                if self._queue[0] is not me:
+                    await me.wake.wait()  # the head hands over when it leaves
+                    me.wake = anyio.Event()
+                    continue
+                self._refill()
+                if self._tokens >= 1.0 - _EPSILON:
+                    self._tokens -= 1.0
+                    return
+                # Someone more urgent may arrive meanwhile: it becomes the head, and this waiter
+                # finds out when it wakes.
+                await self._sleep((1.0 - self._tokens) / self.rate)
         finally:
-            self.deferred_waiting -= 1
+            was_head = self._queue[0] is me
+            if was_head:
+                heapq.heappop(self._queue)
+            else:
+                self._queue.remove(me)
+                heapq.heapify(self._queue)
+            if self._queue and was_head:
+                self._queue[0].wake.set()
 
     @property
     def available(self) -> float:
