@@ -156,6 +156,14 @@ def analyse(n: int, new_path: bool, t0: float, everything: list[dict[str, Any]])
         "ratio_from_decision": (last_ack - decision) / floor,
         "ratio_from_degrade": (last_ack - t0) / floor,
         "requests_by_kind": dict(sorted(by_kind.items())),
+        # Hysteresis goes on while the writes drain the budget: the failing region's poll period.
+        "failing_region_max_poll_gap_s": max(
+            (
+                b - a
+                for a, b in zip(failing_polls, [t for t in failing_polls if t <= last_ack][1:], strict=False)
+            ),
+            default=float("nan"),
+        ),
         "polls_of_failing_region_during_writes": sum(1 for r in during if kind(r) == "poll (failing region)"),
         "polls_of_others_during_writes": sum(1 for r in during if kind(r) == "poll (other regions)"),
         "status_429_whole_run": sum(1 for r in api if r["status"] == 429),

@@ -51,6 +51,10 @@ def mass_table(m: dict[str, Any]) -> list[str]:
         lambda r: str(r["polls_of_failing_region_during_writes"]),
     )
     row("polls of the other regions while writes went out", lambda r: str(r["polls_of_others_during_writes"]))
+    row(
+        "longest gap between polls of the failing region, degrade -> last ack (interval 5 s)",
+        lambda r: f"{r['failing_region_max_poll_gap_s']:.1f}",
+    )
     row("**429s (whole run)**", lambda r: f"**{r['status_429_whole_run']}**")
     row(
         "other non-2xx after the degrade",
