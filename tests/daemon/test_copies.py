@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.daemon._parts import (
@@ -16,6 +17,7 @@ from tests.daemon._parts import (
     RULE_PATH,
     S1,
     STRATEGY_PATH,
+    Gate,
     RecordingReports,
     Rig,
     reweight,
@@ -115,6 +117,37 @@ async def test_a_copy_that_says_nothing_to_do_is_checked_against_the_server(rig:
         ("PUT", STRATEGY_PATH + S1, 200),
     ]
     assert rig.order(S1)[0][0] == SECONDARY
+
+
+async def test_a_copy_older_than_a_fence_is_refused_and_a_deposed_leader_does_not_retry(rig: Rig) -> None:
+    # A leader planned from its copy; meanwhile a new leader fenced the strategy (wrote it back
+    # unchanged: the version moved on) and this instance lost the lease. Its PUT carries the
+    # copy's version: refused with a conflict; the retry reads, asks the gate, and stops.
+    gate = Gate()
+    copies, reports = Copies(), RecordingReports()
+    executor = rig.executor(
+        gate=gate, followers=rig.followers(gate=gate, copies=copies), copies=copies, report=reports
+    )
+    copies.keep_strategy(await rig.client.get_strategy(S1))
+    fenced_order = rig.order(S1)
+    await rig.edit_strategy(S1)  # the new leader's fence
+
+    async def deposed_after_the_conflict(request: httpx.Request, response: httpx.Response) -> None:
+        if request.method == "PUT" and response.status_code == 409:
+            gate.leader = False
+
+    rig.spy.hook = deposed_after_the_conflict
+    rig.sim.state.requests.clear()
+
+    await executor.execute(reweight(S1, FAILOVER))
+
+    assert rig.sim_log(STRATEGY_PATH + S1) == [
+        ("PUT", STRATEGY_PATH + S1, 409),
+        ("GET", STRATEGY_PATH + S1, 200),  # and then the gate says no: nothing more is sent
+    ]
+    assert rig.order(S1) == fenced_order
+    assert gate.confirmed == [S1, S1]
+    assert reports.reports[0].result is SwitchResult.FAILURE
 
 
 async def test_a_write_that_failed_in_transit_is_read_before_it_is_sent_again(rig: Rig) -> None:

@@ -66,8 +66,10 @@ class _Waiter:
 class RequestBudget:
     """A token bucket refilled at `per_minute / 60` per second, holding at most `burst` tokens.
 
-    Callers reserve a token synchronously (the bucket may go negative) and then sleep their share
-    of the deficit, so waiting callers are served in arrival order without a lock.
+    Unmarked callers reserve a token synchronously (the bucket may go negative) and then sleep
+    their share of the deficit, so they are served in arrival order without a lock. Callers with a
+    priority (`request_priority`) wait in a queue by priority instead, holding no slot, and take
+    a token when one is free and nobody more urgent waits (`prioritized=False`: they reserve too).
 
     >>> budget = RequestBudget(per_minute=300)
     >>> # await budget.acquire()  # before each request
