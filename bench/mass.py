@@ -144,10 +144,15 @@ def analyse(n: int, new_path: bool, t0: float, everything: list[dict[str, Any]])
     by_kind = collections.Counter(kind(r) for r in window)
     floor = 2 * n / (PER_MINUTE / 60)
     during = [r for r in window if r["time"] >= min(w["time"] for w in writes)]
+    before = [r["time"] for r in api if r["time"] < t0 and kind(r) == "poll (failing region)"]
     return {
         "n": n,
         "path": "new" if new_path else "old",
         "detection_s": decision - t0,
+        # Detection = (first bad poll: the poll phase at the degrade) + (fall - 1) settling polls.
+        "first_bad_poll_s": failing_polls[0] - t0,
+        "last_good_poll_before_s": t0 - before[-1] if before else float("nan"),
+        "first_to_decision_s": decision - failing_polls[0],
         "first_write_s": min(w["time"] for w in writes) - t0,
         "strategies_moved_s": max(r["time"] for r in strategy_writes) - t0,
         "everything_moved_s": last_ack - t0,

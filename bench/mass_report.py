@@ -33,6 +33,14 @@ def mass_table(m: dict[str, Any]) -> list[str]:
         lines.append(f"| {label} | " + " | ".join(cell(r) for r in runs) + " |")
 
     row("detection (fall-th poll of us-east-1 = the decision)", lambda r: f"{r['detection_s']:.1f}")
+    row(
+        "of which: first bad poll (the poll phase at the degrade)",
+        lambda r: f"{r.get('first_bad_poll_s', float('nan')):.1f}",
+    )
+    row(
+        "of which: first bad poll -> decision (settling polls)",
+        lambda r: f"{r.get('first_to_decision_s', float('nan')):.1f}",
+    )
     row("first write sent", lambda r: f"{r['first_write_s']:.1f}")
     row("every strategy moved (last strategy PUT acked)", lambda r: f"{r['strategies_moved_s']:.1f}")
     row("**everything moved (last write acked)**", lambda r: f"**{r['everything_moved_s']:.1f}**")
