@@ -2,7 +2,9 @@
 
 1. transport: client CPU per request and burst wall time, httpx's own transport versus httpx-aiohttp;
 2. poll cycle: 1,000 regions at 50 ms through the daemon's poll path versus the seeds' sequential loop;
-3. detection to switch: degrade → strategy PUT acked, against its floors.
+3. detection to switch: degrade → strategy PUT acked, against its floors;
+4. mass failover (`--only mass`): 40 and 100 strategies at 300/min, new write path against the old;
+5. steady state (`--only steady`): the daemon's CPU and RSS with 100 regions at a 5 s interval.
 
 The simulator runs in a separate process (`failover-watcher simulate`), pinned to another CPU than
 this one. Results go to bench/results/ (JSON and the markdown table of BENCHMARKS.md).
@@ -23,9 +25,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import mass
+import mass_report
 import poll_cycle
 import report
 import simproc
+import steady
 import switch
 import transport
 
@@ -77,7 +82,19 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="fewer repeats; finishes in under a minute")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the two processes to separate CPUs")
+    parser.add_argument(
+        "--only",
+        default="transport,poll,switch",
+        help="comma-separated benchmarks: transport, poll, switch (the default three; run together), "
+        "mass, steady",
+    )
     args = parser.parse_args(argv)
+    only = set(args.only.split(","))
+    unknown = only - {"transport", "poll", "switch", "mass", "steady"}
+    if unknown:
+        parser.error(f"--only: unknown benchmark(s) {', '.join(sorted(unknown))}")
+    if only & {"mass", "steady"}:
+        return _budget_benchmarks(argv, only, args.quick)
     pin = not args.no_pin
     repeats, cpu_total, switches = (1, 200, 5) if args.quick else (3, 1000, 12)
 
@@ -115,6 +132,39 @@ def main(argv: list[str]) -> int:
     facts["loadavg_after"] = _loadavg()
     results = {"machine": facts, "quick": args.quick, "transport": t, "poll_cycle": c, "switch": s}
     table = report.render(results)
+    print()
+    print(table)
+    (RESULTS / f"bench-{stamp}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    (RESULTS / f"bench-{stamp}.md").write_text(table, encoding="utf-8")
+    print(f"results: {RESULTS / f'bench-{stamp}.json'} and .md; daemon log: {log_path}")
+    return 0
+
+
+def _budget_benchmarks(argv: list[str], only: set[str], quick: bool) -> int:
+    """Benchmarks 4 and 5: the daemon and the simulator each as their own process."""
+    RESULTS.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    log_path = RESULTS / f"daemon-{stamp}.log"
+    started = time.perf_counter()
+    facts = machine(argv, True)
+    facts["bench_cpu"] = f"{facts['bench_cpu']} (the daemon process)"
+
+    def progress(text: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f}s] {text}", flush=True)
+
+    results: dict[str, Any] = {"machine": facts, "quick": quick}
+    tables: list[str] = []
+    if "mass" in only:
+        progress("4. mass failover")
+        results["mass"] = mass.run([40] if quick else [40, 100], log_path, progress)
+        tables += ["", *mass_report.mass_table(results["mass"])]
+    if "steady" in only:
+        progress("5. steady state")
+        results["steady"] = steady.run(60.0 if quick else 300.0, log_path, progress)
+        tables += ["", *mass_report.steady_table(results["steady"])]
+    facts["total_seconds"] = time.perf_counter() - started
+    facts["loadavg_after"] = _loadavg()
+    table = "\n".join([*report.machine_lines(facts), *tables]) + "\n"
     print()
     print(table)
     (RESULTS / f"bench-{stamp}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -17,6 +17,7 @@ import structlog
 
 from watcher.aio import Backoff, Sleeper
 from watcher.genesys.client import GenesysClient
+from watcher.genesys.copies import Copies
 from watcher.genesys.errors import (
     RateLimited,
     RequestTimeout,
@@ -24,7 +25,8 @@ from watcher.genesys.errors import (
     TransportFailure,
     VersionConflict,
 )
-from watcher.reweight import plan_rule, plan_strategy, rule_matches, strategy_matches
+from watcher.genesys.models import RoutingRule, Strategy
+from watcher.reweight import PlanError, plan_rule, plan_strategy, rule_matches, strategy_matches
 
 log = structlog.get_logger("watcher.writer")
 
@@ -86,6 +88,7 @@ async def write_with_retries(
     clock: Callable[[], float],
     confirm: Confirm | None = None,
     sleeper: Sleeper = anyio.sleep,
+    first: V | None = None,
 ) -> WriteOutcome:
     """Read; if it is already as wanted, stop; else write the plan made from what was read.
 
@@ -93,11 +96,22 @@ async def write_with_retries(
     *after* that read: a write is only ever planned on what the server held while we led. A version
     conflict means someone wrote in between; a failure in transit (5xx, transport, timeout, 429)
     may or may not have landed. Either way: read again and plan from that, `attempts` times.
+
+    `first`, a copy of the object as last read or written (with its version), replaces the first
+    read: the first PUT is planned from it and carries its version, so a copy gone stale is refused
+    with a conflict, and the retry reads. A copy that says "already as wanted" proves nothing about
+    the server (someone may have changed it since): the object is read then, as without a copy.
     """
     started = clock()
     conflicts = failures = 0
+    held = first
     while True:
-        current = await read()
+        from_copy = held is not None and not already(held)
+        if from_copy and held is not None:
+            current, held = held, None
+        else:
+            held = None
+            current = await read()
         if already(current):
             return WriteOutcome(
                 kind, object_id, False, current.version, current.version, clock() - started, conflicts
@@ -106,6 +120,10 @@ async def write_with_retries(
             raise WriteRefused(f"{kind} {object_id}: leadership could not be confirmed; not written")
         try:
             written = await write(current)
+        except PlanError:
+            if from_copy:  # the copy does not fit the plan: what does the server hold now?
+                continue
+            raise
         except VersionConflict:
             conflicts += 1
             log.warning(f"{kind} version conflict; re-reading", id=object_id, conflicts=conflicts)
@@ -150,17 +168,39 @@ async def write_strategy_order(
     attempts: int = 5,
     clock: Callable[[], float] = time.monotonic,
     confirm: Confirm | None = None,
+    copies: Copies | None = None,
 ) -> WriteOutcome:
-    """Make `strategy_id` route in `order` with one atomic PUT; re-read and re-plan on conflicts."""
+    """Make `strategy_id` route in `order` with one atomic PUT; re-read and re-plan on conflicts.
+
+    With `copies`, the first attempt is planned from the last copy (no GET), and every read and
+    write keeps the copy current."""
+    store = copies if copies is not None else Copies()
+
+    async def read() -> Strategy:
+        return store.keep_strategy(await client.get_strategy(strategy_id))
+
+    async def write(current: Strategy) -> Strategy:
+        planned = plan_strategy(current, order)
+        try:
+            written = await client.put_strategy(planned, retries=0)
+        except Exception:
+            store.drop_strategy(strategy_id)  # refused or maybe landed: the next attempt reads
+            raise
+        if written is planned:  # no body in the answer: the new version is unknown
+            store.drop_strategy(strategy_id)
+            return written
+        return store.keep_strategy(written)
+
     return await write_with_retries(
         "strategy",
         strategy_id,
-        lambda: client.get_strategy(strategy_id),
+        read,
         lambda current: strategy_matches(current, order),
-        lambda current: client.put_strategy(plan_strategy(current, order), retries=0),
+        write,
         attempts=attempts,
         clock=clock,
         confirm=confirm,
+        first=None if copies is None else copies.strategy(strategy_id),
     )
 
 
@@ -173,15 +213,36 @@ async def write_rule_target(
     attempts: int = 5,
     clock: Callable[[], float] = time.monotonic,
     confirm: Confirm | None = None,
+    copies: Copies | None = None,
 ) -> WriteOutcome:
-    """Point `rule_id` at `region`'s target with the version read; re-read and re-plan on conflicts."""
+    """Point `rule_id` at `region`'s target with the version read; re-read and re-plan on conflicts.
+
+    `copies`: as for `write_strategy_order`."""
+    store = copies if copies is not None else Copies()
+
+    async def read() -> RoutingRule:
+        return store.keep_rule(rule_id, await client.get_rule(rule_id))
+
+    async def write(current: RoutingRule) -> RoutingRule:
+        planned = plan_rule(current, region_targets, region)
+        try:
+            written = await client.put_rule(rule_id, planned, retries=0)
+        except Exception:
+            store.drop_rule(rule_id)
+            raise
+        if written is planned:
+            store.drop_rule(rule_id)
+            return written
+        return store.keep_rule(rule_id, written)
+
     return await write_with_retries(
         "rule",
         rule_id,
-        lambda: client.get_rule(rule_id),
+        read,
         lambda current: rule_matches(current, region_targets, region),
-        lambda current: client.put_rule(rule_id, plan_rule(current, region_targets, region), retries=0),
+        write,
         attempts=attempts,
         clock=clock,
         confirm=confirm,
+        first=None if copies is None else copies.rule(rule_id),
     )

@@ -27,7 +27,7 @@ from watcher.daemon.followers import Followers
 from watcher.daemon.leadership import Leadership, SingleInstance
 from watcher.daemon.status import WallClock
 from watcher.events import AuditTrail, read_trail
-from watcher.genesys import GenesysClient, make_transport
+from watcher.genesys import Copies, GenesysClient, make_transport
 from watcher.metrics import WatcherMetrics
 from watcher.sim import RunningSimulator, SimSeed, SimulatorState, default_seed, rule_seed, running_simulator
 from watcher.sim import strategy_seed as sim_strategy_seed
@@ -275,6 +275,14 @@ class Rig:
     def strategy_puts(self, strategy_id: str = S1) -> list[int]:
         return [status for _, _, status in self.requests("PUT", STRATEGY_PATH + strategy_id)]
 
+    def api_log(self) -> list[tuple[str, str, int]]:
+        """(method, path, status) of every API request the simulator saw (not the admin API)."""
+        return [
+            (r.method, r.path, r.status)
+            for r in self.sim.state.requests_since(None)
+            if r.path.startswith("/api/")
+        ]
+
     def rule_puts(self) -> list[str]:
         return [
             p.removeprefix(RULE_PATH) for _, p, status in self.requests("PUT", RULE_PATH) if status == 200
@@ -311,7 +319,10 @@ class Rig:
     # ------------------------------------------------------------------- the parts under test
 
     def followers(
-        self, gate: Leadership | None = None, rules: Sequence[RuleSettings] | None = None
+        self,
+        gate: Leadership | None = None,
+        rules: Sequence[RuleSettings] | None = None,
+        copies: Copies | None = None,
     ) -> Followers:
         return Followers(
             self.client,
@@ -321,6 +332,7 @@ class Rig:
             trail=self.trail,
             attempts=self.cfg.executor.conflict_retries,
             clock=self.clock,
+            copies=copies,
         )
 
     def executor(
@@ -331,6 +343,7 @@ class Rig:
         report: RecordingReports | None = None,
         followers: Followers | None = None,
         grace_seconds: float = 10.0,
+        copies: Copies | None = None,
     ) -> Executor:
         gate = gate or SingleInstance("test")
         return Executor(
@@ -345,6 +358,7 @@ class Rig:
             grace_seconds=grace_seconds,
             clock=self.clock,
             readable=self.wall.convert,
+            copies=copies,
         )
 
 

@@ -54,7 +54,9 @@ secret = "{secret}"
             (await admin.put(f"/_sim/regions/{PRIMARY}", json={"status": "DOWN"})).raise_for_status()
             await d.until(lambda: d.seen("switch success"))
             state_dir = tmp_path / "state"
-            await d.until(lambda: len(pending_ids(state_dir, "dns-sync")) >= 4)
+            # region_changed x3 (2 healthy, 1 unhealthy), switching and switched: the switch is
+            # logged before its event is stored, so the kill waits for the fifth.
+            await d.until(lambda: len(pending_ids(state_dir, "dns-sync")) >= 5)
             d.process.send_signal(signal.SIGKILL)
             with anyio.fail_after(10):
                 await d.process.wait()

@@ -43,6 +43,7 @@ from watcher.daemon.engine import Engine, policy_from_config
 from watcher.daemon.executor import Executor
 from watcher.daemon.leadership import Leadership
 from watcher.daemon.readback import ReadBack
+from watcher.genesys import Copies
 from watcher.sim import strategy_seed
 
 pytestmark = pytest.mark.anyio
@@ -79,7 +80,12 @@ def core_for(rig: Rig, *, dry_run: bool = False) -> Core:
 
 
 def readback_for(
-    rig: Rig, core: Core, *, leadership: Leadership | None = None, executor: Executor | None = None
+    rig: Rig,
+    core: Core,
+    *,
+    leadership: Leadership | None = None,
+    executor: Executor | None = None,
+    copies: Copies | None = None,
 ) -> tuple[ReadBack, anyio.Event]:
     stop = anyio.Event()
     gate = leadership or Gate(leader=True)
@@ -87,12 +93,13 @@ def readback_for(
         rig.client,
         core.engine,
         executor or rig.executor(feed=RecordingFeed()),
-        rig.followers(gate=gate),
+        rig.followers(gate=gate, copies=copies),
         gate,
         lambda: rig.cfg,
         metrics=rig.metrics,
         stop=stop,
         clock=rig.clock,
+        copies=copies,
     )
     return readback, stop
 
@@ -188,6 +195,26 @@ async def test_the_periodic_read_feeds_the_core_only_while_leader(rig: Rig) -> N
 
     (drift,) = [a for a in core.actions if isinstance(a, DriftDetected)]
     assert (drift.strategy, drift.expected_region, drift.actual_region) == (S1, PRIMARY, SECONDARY)
+
+
+async def test_the_periodic_read_keeps_the_copies_fresh_so_a_switch_sends_one_put(rig: Rig) -> None:
+    copies = Copies()
+    executor = rig.executor(feed=RecordingFeed(), followers=rig.followers(copies=copies), copies=copies)
+    core = core_for(rig)
+    readback, stop = readback_for(rig, core, executor=executor, copies=copies)
+    await readback.initial_read()
+    await rig.edit_strategy(S1)  # behind the watcher's back: the version moves on
+    version = rig.strategy(S1)["version"]
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(readback.run)
+        await until(lambda: getattr(copies.strategy(S1), "version", None) == version)
+        stop.set()
+    rig.sim.state.requests.clear()
+
+    await executor.execute(reweight(S1, FAILOVER))
+
+    assert rig.sim_log(STRATEGY_PATH + S1) == [("PUT", STRATEGY_PATH + S1, 200)]  # no 409, no GET
 
 
 async def test_the_periodic_read_skips_a_strategy_whose_write_is_in_flight(rig: Rig) -> None:

@@ -68,7 +68,15 @@ async def test_a_deposed_leaders_in_flight_write_never_lands(tmp_path: Path, rea
                 },
                 failback={"mode": "auto", "hold_seconds": 0.5},
                 # No periodic read-back during the test: the only strategy GET after the fault is A's.
-                executor={"reconcile_interval_seconds": 60.0, "write_retry_seconds": 0.3},
+                # The held GET is how A is frozen between its read and its write, so A's switch
+                # starts with a read here (no copies). Planned from a copy, A's PUT would carry a
+                # version from before the takeover just the same, and meet B's fence: that case is
+                # tests/daemon/test_copies.py::test_a_copy_older_than_a_fence_...
+                executor={
+                    "reconcile_interval_seconds": 60.0,
+                    "write_retry_seconds": 0.3,
+                    "write_from_copies": False,
+                },
             )
 
         async with process(config("A"), "A") as a:

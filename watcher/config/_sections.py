@@ -48,6 +48,10 @@ class GenesysSettings(_Section):
     request_timeout_seconds: float = Field(default=5.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
     token_refresh_margin_seconds: float = Field(default=300.0, ge=0)
+    write_priority: bool = Field(
+        default=True,
+        description="writes and decisive polls go before other polls and read-backs in the budget",
+    )
     paths: ApiPaths = ApiPaths()
 
     @property
@@ -182,3 +186,6 @@ class ExecutorSettings(_Section):
     reconcile_interval_seconds: float = Field(default=60.0, gt=0)
     write_retry_seconds: float = Field(default=5.0, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, gt=0)
+    write_from_copies: bool = Field(
+        default=True, description="plan a switch's first PUT from the last copy read or written (no GET)"
+    )

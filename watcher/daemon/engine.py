@@ -80,3 +80,29 @@ class Engine:
     def settling(self, region: str) -> bool:
         health = self.world.regions.get(region)
         return health is None or health.settling
+
+    def decisive(self, region: str) -> bool:
+        """Whether a poll of `region` can change a decision now: it is not known healthy (failing,
+        recovering, unknown), or it is settling, or some strategy routes to it, is moving to it, or
+        would move to it next (its first healthy region other than the active one). A region of no
+        strategy decides nothing."""
+        world = self.world
+        health = world.regions.get(region)
+        if health is None:
+            return False
+        if not health.healthy or health.settling:
+            return True
+        for sp in self.policy.strategies:
+            status = world.strategies.get(sp.id)
+            active = None if status is None else status.active_region
+            if status is not None and region in (active, status.pending):
+                return True
+            for candidate in sp.preference:
+                if candidate == active:
+                    continue
+                other = world.regions.get(candidate)
+                if other is not None and other.healthy:
+                    if candidate == region:
+                        return True
+                    break
+        return False

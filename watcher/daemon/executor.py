@@ -25,7 +25,7 @@ from watcher.daemon.followers import Followers, version_or_none
 from watcher.daemon.leadership import Leadership
 from watcher.daemon.virtual import VirtualStrategies
 from watcher.events import AuditRecord, AuditTrail
-from watcher.genesys import GenesysClient, GenesysError
+from watcher.genesys import Copies, GenesysClient, GenesysError, Priority, request_priority
 from watcher.metrics import WatcherMetrics
 from watcher.reweight import PlanError
 from watcher.writer import WriteOutcome, WriteRefused, write_strategy_order
@@ -114,10 +114,13 @@ class Executor:
         may_decide: Callable[[str], bool] = lambda strategy: True,
         intent: Callable[[Reweight], Awaitable[None]] | None = None,
         virtual: VirtualStrategies | None = None,
+        copies: Copies | None = None,
     ) -> None:
         self._intent = intent
         # Where a virtual strategy's decision is written (it has no API object).
         self._virtual = virtual
+        # The last copies read or written: the strategy PUT is planned from its copy (no GET).
+        self._copies = copies
         self._client = client
         # False while a new leader has not yet read (and fenced) the strategy: no write before that.
         self._may_decide = may_decide
@@ -158,7 +161,8 @@ class Executor:
         async with lock:
             self.in_flight.add(action.strategy)
             try:
-                with anyio.CancelScope() as scope:
+                # Started from whichever task decided (a poll, the read-back): a write is urgent.
+                with anyio.CancelScope() as scope, request_priority(Priority.WRITE):
                     self._scopes[action.strategy] = scope
                     try:
                         report = await self._run(action)
@@ -244,6 +248,7 @@ class Executor:
                     attempts=self._attempts,
                     clock=self._clock,
                     confirm=lambda: self.gate.confirm(action.strategy),
+                    copies=self._copies,
                 )
         except (GenesysError, PlanError, WriteRefused) as exc:
             latency = self._clock() - started

@@ -21,7 +21,7 @@ from watcher.daemon.leadership import Leadership
 from watcher.daemon.platform_followers import Decision, Follower
 from watcher.events import AuditRecord, AuditTrail
 from watcher.events.audit_trail import Kind
-from watcher.genesys import GenesysClient, GenesysError
+from watcher.genesys import Copies, GenesysClient, GenesysError, Priority, request_priority
 from watcher.genesys.platform import InvalidTriggerUpdate
 from watcher.metrics import WatcherMetrics
 from watcher.reweight import PlanError
@@ -61,8 +61,10 @@ class Followers:
         clock: Callable[[], float],
         others: Sequence[Follower] = (),
         preferred: Callable[[str], str | None] = lambda strategy: None,
+        copies: Copies | None = None,
     ) -> None:
         self._client = client
+        self._copies = copies
         self._gate = gate
         self._metrics = metrics
         self._trail = trail
@@ -74,6 +76,7 @@ class Followers:
         self.set_others(others)
         # Per follower (kind, id): what it was last made to say, for `/status`.
         self.last: dict[tuple[str, str], dict[str, Any]] = {}
+        self._looking: dict[str, anyio.Event] = {}  # lookups in flight: one per target at a time
 
     def set_rules(self, rules: Sequence[RuleSettings]) -> None:
         self._rules = _by_strategy(rules)
@@ -184,6 +187,7 @@ class Followers:
                     attempts=self.attempts,
                     clock=self._clock,
                     confirm=lambda: self._gate.confirm(strategy),
+                    copies=self._copies,
                 )
             except (GenesysError, PlanError, WriteRefused) as exc:
                 errors.append(f"rule {rule.id}: {exc}")
@@ -203,11 +207,13 @@ class Followers:
             if outcome.changed or explanation is not None:
                 await self._audit(strategy, "rule", rule.id, outcome, explanation)
 
-        async with anyio.create_task_group() as tg:
-            for rule in self.rules_of(strategy) if rules else ():
-                tg.start_soon(one, rule, name=f"follow:{rule.id}")
-            for follower in self.others_of(strategy):
-                tg.start_soon(other, follower, name=f"follow:{follower.kind}:{follower.id}")
+        # Writes are urgent, whoever asks (a switch, or a repair from the read-back's task).
+        with request_priority(Priority.WRITE):
+            async with anyio.create_task_group() as tg:
+                for rule in self.rules_of(strategy) if rules else ():
+                    tg.start_soon(one, rule, name=f"follow:{rule.id}")
+                for follower in self.others_of(strategy):
+                    tg.start_soon(other, follower, name=f"follow:{follower.kind}:{follower.id}")
         return Followed(tuple(writes), tuple(errors))
 
     def _note(
@@ -236,6 +242,24 @@ class Followers:
         for follower in self.others_of(strategy):
             await follower.fence(lambda: self._gate.confirm(strategy))
 
+    @property
+    def known_targets(self) -> frozenset[str]:
+        return frozenset(self._known_targets)
+
+    async def learn_targets(self) -> None:
+        """Look up every configured target once, at start, so that no switch spends a request on
+        it (a target not found is left unknown: the switch checks it again, and names it)."""
+        wanted = sorted({t for rules in self._rules.values() for r in rules for t in r.targets.values()})
+        with request_priority(Priority.DEFERRABLE):
+            for target in wanted:
+                if target in self._known_targets:
+                    continue
+                try:
+                    if await self._client.target_exists(target):
+                        self._known_targets.add(target)
+                except GenesysError as exc:
+                    log.warning("cannot look up a rule target yet", target=target, error=str(exc))
+
     async def _missing_target(self, rule: RuleSettings, region: str) -> str | None:
         """Why the rule cannot point at `region`'s target (unmapped, or gone from the API), or None.
 
@@ -244,12 +268,18 @@ class Followers:
         target = rule.targets.get(region)
         if target is None:
             return f"no target configured for region {region}"
+        while (pending := self._looking.get(target)) is not None:
+            await pending.wait()  # a mass failover: forty rules, one target, one lookup
         if target in self._known_targets:
             return None
+        self._looking[target] = done = anyio.Event()
         try:
             exists = await self._client.target_exists(target)
         except GenesysError as exc:
             return f"could not check target {target}: {exc}"
+        finally:
+            del self._looking[target]
+            done.set()
         if not exists:
             return f"target {target} (region {region}) does not exist in the API"
         self._known_targets.add(target)

@@ -29,7 +29,7 @@ from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.status import WallClock
 from watcher.daemon.virtual import VirtualStrategies
 from watcher.events import AuditTrail, Dispatcher, Outbox, RetryPolicy, SequenceStore, SinkSpec
-from watcher.genesys import GenesysClient, WebhookRequest
+from watcher.genesys import Copies, GenesysClient, RequestBudget, WebhookRequest
 from watcher.genesys.platform import PlatformCalls
 from watcher.health import HealthSources, public_http
 from watcher.metrics import WatcherMetrics
@@ -114,9 +114,13 @@ async def assemble(
             cfg.state.dir, max_bytes=cfg.state.audit_max_bytes, backups=cfg.state.audit_backups
         )
         stack.callback(trail.close)
+        g = cfg.genesys
+        budget = RequestBudget(g.requests_per_minute, prioritized=g.write_priority)
         client = await stack.enter_async_context(
-            GenesysClient(cfg.genesys, cfg.client_secret(), transport=transport, metrics=m)
+            GenesysClient(g, cfg.client_secret(), transport=transport, metrics=m, budget=budget)
         )
+        # The last copy of every strategy and rule, shared by the writers and the read-back.
+        copies = Copies() if cfg.executor.write_from_copies else None
         outbox: Outbox | None = None
         dispatcher: Dispatcher | None = None
         if cfg.sinks:
@@ -140,6 +144,7 @@ async def assemble(
             clock=shell.clock,
             others=platform_followers(platform, cfg.triggers, cfg.emergency_groups),
             preferred=lambda strategy: preferred_region(shell.config(), strategy),
+            copies=copies,
         )
         executor = Executor(
             client,
@@ -156,6 +161,7 @@ async def assemble(
             may_decide=lambda strategy: strategy not in readback.unread,
             intent=shell.announce.intent,
             virtual=virtual,
+            copies=copies,
         )
         readback = ReadBack(
             client,
@@ -168,6 +174,7 @@ async def assemble(
             stop=shell.stop,
             clock=shell.clock,
             virtual=virtual,
+            copies=copies,
         )
         # The status page and `auth = "none"` probes: other hosts, no token, outside the API budget.
         public = await stack.enter_async_context(public_http())
@@ -181,6 +188,7 @@ async def assemble(
             stop=shell.stop,
             metrics=m,
             clock=shell.clock,
+            decisive=shell.engine.decisive,
         )
         yield Parts(
             client, trail, outbox, dispatcher, followers, executor, readback, scheduler, health, platform

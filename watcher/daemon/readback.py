@@ -23,7 +23,7 @@ from watcher.daemon.executor import Executor
 from watcher.daemon.followers import Followers
 from watcher.daemon.leadership import Leadership
 from watcher.daemon.virtual import VirtualStrategies
-from watcher.genesys import GenesysClient, GenesysError, Strategy
+from watcher.genesys import Copies, GenesysClient, GenesysError, Priority, Strategy, request_priority
 from watcher.metrics import WatcherMetrics
 from watcher.writer import WriteRefused, rewrite_unchanged
 
@@ -48,9 +48,12 @@ class ReadBack:
         stop: anyio.Event,
         clock: Callable[[], float],
         virtual: VirtualStrategies | None = None,
+        copies: Copies | None = None,
     ) -> None:
         self._virtual = virtual
         self._client = client
+        # Every strategy read here refreshes its copy: the next switch is planned from it.
+        self._copies = copies if copies is not None else Copies()
         self._engine = engine
         self._executor = executor
         self._followers = followers
@@ -82,6 +85,8 @@ class ReadBack:
         finally:
             self.reading = False
         await self.repair_rules()
+        # After the repairs: deferrable, it may wait while urgent requests use the whole budget.
+        await self._followers.learn_targets()
 
     async def _read_unread(self) -> None:
         failures = 0
@@ -114,22 +119,29 @@ class ReadBack:
         leader planned on a version read before the takeover is refused with a conflict (and the
         deposed instance, which re-reads and re-checks before any retry, does not try again).
         """
-        client, gate = self._client, self._leadership
+        client, gate, copies = self._client, self._leadership, self._copies
         store = self._virtual
         if store is not None and store.is_virtual(strategy_id):
             return await self._read_virtual(store, strategy_id)
         if not gate.fences:
-            return await client.get_strategy(strategy_id)
-        fenced = await rewrite_unchanged(
-            lambda: client.get_strategy(strategy_id),
-            lambda current: client.put_strategy(current, retries=0),
-            lambda: gate.confirm(strategy_id),
+            return copies.keep_strategy(await client.get_strategy(strategy_id))
+        copies.drop_strategy(strategy_id)  # kept again only from the fence's own answer
+        fenced = copies.keep_strategy(
+            await rewrite_unchanged(
+                lambda: client.get_strategy(strategy_id),
+                lambda current: client.put_strategy(current, retries=0),
+                lambda: gate.confirm(strategy_id),
+            )
         )
         for rule in self._followers.rules_of(strategy_id):
-            await rewrite_unchanged(
-                lambda rule_id=rule.id: client.get_rule(rule_id),  # type: ignore[misc]
-                lambda current, rule_id=rule.id: client.put_rule(rule_id, current, retries=0),  # type: ignore[misc]
-                lambda: gate.confirm(strategy_id),
+            copies.drop_rule(rule.id)
+            copies.keep_rule(
+                rule.id,
+                await rewrite_unchanged(
+                    lambda rule_id=rule.id: client.get_rule(rule_id),  # type: ignore[misc]
+                    lambda current, rule_id=rule.id: client.put_rule(rule_id, current, retries=0),  # type: ignore[misc]
+                    lambda: gate.confirm(strategy_id),
+                ),
             )
         await self._followers.fence(strategy_id)
         log.info("fenced as the new leader", strategy=strategy_id, version=fenced.version)
@@ -157,7 +169,7 @@ class ReadBack:
         store = self._virtual
         if store is not None and store.is_virtual(strategy_id) and store.known(strategy_id):
             return await store.get(strategy_id)
-        return await self._client.get_strategy(strategy_id)
+        return self._copies.keep_strategy(await self._client.get_strategy(strategy_id))
 
     async def run(self) -> None:
         """Read strategies back periodically: the core compares them with what it believes (drift)."""
@@ -168,7 +180,9 @@ class ReadBack:
                 if strategy.id in self._executor.in_flight or strategy.id in self.unread:
                     continue
                 try:
-                    current = await self._read_current(strategy.id)
+                    # The read-back waits behind writes and decisive polls when they need the budget.
+                    with request_priority(Priority.DEFERRABLE):
+                        current = await self._read_current(strategy.id)
                 except GenesysError as exc:
                     log.warning("strategy read-back failed", strategy=strategy.id, error=str(exc))
                     continue

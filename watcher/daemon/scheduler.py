@@ -18,6 +18,7 @@ from watcher.aio import sleep
 from watcher.config import HealthSettings
 from watcher.core import Observation
 from watcher.daemon.health import HealthSource, NoEvidence
+from watcher.genesys import Priority, request_priority
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.scheduler")
@@ -34,6 +35,8 @@ class PollScheduler:
     """Polls `regions` through `source` and hands every observation to `deliver`.
 
     `is_settling(region)` tells whether to use the faster interval (the core knows; the scheduler asks).
+    `decisive(region)` whether a poll of it can change a decision now: the polls of the others
+    wait behind writes in the request budget while a switch drains it.
     """
 
     def __init__(
@@ -48,8 +51,10 @@ class PollScheduler:
         metrics: WatcherMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        decisive: Callable[[str], bool] = lambda region: True,
     ) -> None:
         self.regions = list(regions)
+        self._decisive = decisive
         self._source = source
         self._settings = settings
         self._deliver = deliver
@@ -106,8 +111,10 @@ class PollScheduler:
     async def poll_once(self, region: str) -> Observation | None:
         started = self._clock()
         try:
+            priority = Priority.DECISIVE if self._decisive(region) else Priority.DEFERRABLE
             async with self._limiter:
-                obs = await self._source.observe(region)
+                with request_priority(priority):
+                    obs = await self._source.observe(region)
         except NoEvidence as exc:
             self.last_attempt_at = self._clock()
             log.warning("health poll gave no evidence; not counted", region=region, error=str(exc))

@@ -1,8 +1,9 @@
 """The Genesys Cloud API surface (SPEC §2): one async client, its models and its typed errors."""
 
 from watcher.genesys.auth import TokenSource, TokenThrottled
-from watcher.genesys.budget import RequestBudget
+from watcher.genesys.budget import Priority, RequestBudget, request_priority
 from watcher.genesys.client import ClientState, GenesysClient, make_transport
+from watcher.genesys.copies import Copies
 from watcher.genesys.errors import (
     AuthenticationError,
     BadRequest,
@@ -39,11 +40,13 @@ __all__ = [
     "BadRequest",
     "ClientClosed",
     "ClientState",
+    "Copies",
     "GenesysClient",
     "GenesysError",
     "MalformedResponse",
     "NotFound",
     "PermissionDenied",
+    "Priority",
     "ProbeAnswer",
     "RateLimited",
     "Region",
@@ -64,4 +67,5 @@ __all__ = [
     "WebhookRequest",
     "make_transport",
     "probe_api",
+    "request_priority",
 ]

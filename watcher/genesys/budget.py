@@ -2,22 +2,74 @@
 
 Genesys Cloud limits requests per token (300/min by default for client credentials). Staying under the
 budget ourselves keeps 429s rare, so the failover PUT is not the request that gets throttled.
+
+Requests may carry a priority (`request_priority`, a context variable the caller sets). Marked
+requests wait in one queue, served strictly by priority and then in arrival order, and a waiter
+takes a token only when one is free: nobody holds a slot ahead of time, so a request that matters
+more can always go before the ones already waiting. In a mass failover the polls that can change a
+decision (DECISIVE: few, paced by the poll interval) go first, so detection and hysteresis go on,
+then the writes (WRITE), and the other polls and the read-back (DEFERRABLE) wait behind them.
+Unmarked requests (start-up reads, webhook registration, one-shot commands) reserve a token at once
+and sleep their share of the deficit, first come first served, as before.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import enum
+import heapq
+import itertools
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 
 import anyio
+
+_EPSILON = 1e-9  # a refill computed to the last bit still counts as a whole token
+
+
+class Priority(enum.IntEnum):
+    """Lower is served first."""
+
+    DECISIVE = 0  # a poll of a region that can change a decision now
+    WRITE = 1  # a write and the reads it needs (a switch, a repair)
+    DEFERRABLE = 2  # a poll that can change no decision, the periodic read-back
+
+
+_PRIORITY: contextvars.ContextVar[Priority | None] = contextvars.ContextVar(
+    "watcher_request_priority", default=None
+)
+
+
+@contextlib.contextmanager
+def request_priority(priority: Priority) -> Iterator[None]:
+    """The priority of every request made inside the block (and in tasks started from it)."""
+    token = _PRIORITY.set(priority)
+    try:
+        yield
+    finally:
+        _PRIORITY.reset(token)
+
+
+class _Waiter:
+    __slots__ = ("key", "wake")
+
+    def __init__(self, priority: Priority, seq: int) -> None:
+        self.key = (int(priority), seq)
+        self.wake = anyio.Event()
+
+    def __lt__(self, other: _Waiter) -> bool:
+        return self.key < other.key
 
 
 class RequestBudget:
     """A token bucket refilled at `per_minute / 60` per second, holding at most `burst` tokens.
 
-    Callers reserve a token synchronously (the bucket may go negative) and then sleep their share
-    of the deficit, so waiting callers are served in arrival order without a lock.
+    Unmarked callers reserve a token synchronously (the bucket may go negative) and then sleep
+    their share of the deficit, so they are served in arrival order without a lock. Callers with a
+    priority (`request_priority`) wait in a queue by priority instead, holding no slot, and take
+    a token when one is free and nobody more urgent waits (`prioritized=False`: they reserve too).
 
     >>> budget = RequestBudget(per_minute=300)
     >>> # await budget.acquire()  # before each request
@@ -30,6 +82,7 @@ class RequestBudget:
         burst: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        prioritized: bool = True,
     ) -> None:
         if per_minute <= 0:
             raise ValueError("per_minute must be positive")
@@ -43,6 +96,10 @@ class RequestBudget:
         self._clock = clock
         self._sleep = sleep
         self._updated = clock()
+        # False: every request is served in arrival order, whatever its priority (the old path).
+        self.prioritized = prioritized
+        self._queue: list[_Waiter] = []  # a heap: the head is the next to get a token
+        self._seq = itertools.count()
 
     def _refill(self) -> None:
         now = self._clock()
@@ -55,11 +112,47 @@ class RequestBudget:
         self._tokens -= 1.0
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
-    async def acquire(self) -> None:
-        """Wait until a request may be sent."""
+    async def acquire(self, priority: Priority | None = None) -> None:
+        """Wait until a request may be sent (`priority`: the context's, `request_priority`)."""
+        priority = priority if priority is not None else _PRIORITY.get()
+        if priority is not None and self.prioritized:
+            await self._queued(priority)
+            return
         delay = self.reserve()
         if delay > 0:
             await self._sleep(delay)
+
+    @property
+    def waiting(self) -> int:
+        """Marked requests waiting for a token now."""
+        return len(self._queue)
+
+    async def _queued(self, priority: Priority) -> None:
+        """Wait in the queue; the head takes a token once one is free, then wakes the next head."""
+        me = _Waiter(priority, next(self._seq))
+        heapq.heappush(self._queue, me)
+        try:
+            while True:
+                if self._queue[0] is not me:
+                    await me.wake.wait()  # the head hands over when it leaves
+                    me.wake = anyio.Event()
+                    continue
+                self._refill()
+                if self._tokens >= 1.0 - _EPSILON:
+                    self._tokens -= 1.0
+                    return
+                # Someone more urgent may arrive meanwhile: it becomes the head, and this waiter
+                # finds out when it wakes.
+                await self._sleep((1.0 - self._tokens) / self.rate)
+        finally:
+            was_head = self._queue[0] is me
+            if was_head:
+                heapq.heappop(self._queue)
+            else:
+                self._queue.remove(me)
+                heapq.heapify(self._queue)
+            if self._queue and was_head:
+                self._queue[0].wake.set()
 
     @property
     def available(self) -> float:

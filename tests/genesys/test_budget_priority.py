@@ -1,0 +1,181 @@
+"""Priorities in the request budget, on a fake clock: the polls that can change a decision go first,
+then writes, then deferrable requests (other polls, the read-back), whatever was queued earlier; and
+no 60-second window ever holds more than the budget."""
+
+from __future__ import annotations
+
+import random
+
+import anyio
+import pytest
+
+from tests.support import FakeClock
+from watcher.genesys import Priority, RequestBudget, request_priority
+
+pytestmark = pytest.mark.anyio
+
+DECISIVE, WRITE, DEFERRABLE = Priority.DECISIVE, Priority.WRITE, Priority.DEFERRABLE
+
+
+async def serve_all(
+    clock: FakeClock, budget: RequestBudget, arrivals: list[tuple[str, Priority]]
+) -> list[str]:
+    """Start every caller in order on an empty bucket, then let time run: the order they get a token."""
+    served: list[str] = []
+
+    async def caller(name: str, priority: Priority) -> None:
+        with request_priority(priority):
+            await budget.acquire()
+        served.append(name)
+
+    while budget.available >= 1:  # empty the burst first: everyone below has to wait
+        await budget.acquire()
+    async with anyio.create_task_group() as tg:
+        for name, priority in arrivals:
+            tg.start_soon(caller, name, priority)
+            await anyio.wait_all_tasks_blocked()  # arrival order is the order of this list
+        await anyio.wait_all_tasks_blocked()
+        while len(served) < len(arrivals):
+            wake = clock.next_wake
+            assert wake is not None, f"nobody is waiting, yet only {served} were served"
+            clock.advance(wake - clock.now)
+            await anyio.wait_all_tasks_blocked()
+    return served
+
+
+async def test_writes_jump_ahead_of_deferrable_polls_queued_before_them() -> None:
+    clock = FakeClock()
+    budget = RequestBudget(61, burst=1, clock=clock, sleep=clock.sleep)  # 1 token per second
+    arrivals = [("poll-a", DEFERRABLE), ("poll-b", DEFERRABLE), ("put-1", WRITE), ("put-2", WRITE)]
+
+    served = await serve_all(clock, budget, arrivals)
+
+    assert served == ["put-1", "put-2", "poll-a", "poll-b"]
+
+
+async def test_the_failing_regions_poll_goes_before_the_writes_queued_ahead_of_it() -> None:
+    # A switch queues all its writes at once; a poll of the failing region (or of a candidate)
+    # arriving during the drain does not wait for the whole queue, so detection and hysteresis go
+    # on. Polls are paced by their interval: they cannot starve the writes.
+    clock = FakeClock()
+    budget = RequestBudget(61, burst=1, clock=clock, sleep=clock.sleep)
+    arrivals = [
+        ("put-1", WRITE),
+        ("other-poll", DEFERRABLE),
+        ("put-2", WRITE),
+        ("failing-region-poll", DECISIVE),
+        ("put-3", WRITE),
+        ("candidate-poll", DECISIVE),
+    ]
+
+    served = await serve_all(clock, budget, arrivals)
+
+    assert served == ["failing-region-poll", "candidate-poll", "put-1", "put-2", "put-3", "other-poll"]
+
+
+async def test_unmarked_requests_reserve_at_once_as_before() -> None:
+    # Start-up reads and one-shot commands carry no priority: they reserve a token when they ask
+    # (first come first served), so the queue of marked requests waits for them.
+    clock = FakeClock()
+    budget = RequestBudget(61, burst=1, clock=clock, sleep=clock.sleep)
+    await budget.acquire()
+    assert budget.reserve() == pytest.approx(1.0)
+    assert budget.reserve() == pytest.approx(2.0)
+    served = await serve_all(clock, budget, [("put-1", WRITE)])
+    assert served == ["put-1"]
+    assert clock.now == pytest.approx(1000.0 + 3.0)
+
+
+async def test_deferrable_callers_are_served_in_arrival_order_when_alone() -> None:
+    clock = FakeClock()
+    budget = RequestBudget(61, burst=1, clock=clock, sleep=clock.sleep)
+    arrivals = [(f"poll-{i}", DEFERRABLE) for i in range(4)]
+
+    served = await serve_all(clock, budget, arrivals)
+
+    assert served == [name for name, _ in arrivals]
+    assert clock.now == pytest.approx(1000.0 + 4.0)  # the burst is spent: one token per second
+
+
+async def test_without_priorities_every_request_is_served_first_come_first_served() -> None:
+    # `genesys.write_priority = false`: the old path, kept for comparison in the benchmark.
+    clock = FakeClock()
+    budget = RequestBudget(61, burst=1, clock=clock, sleep=clock.sleep, prioritized=False)
+    arrivals = [("poll-a", DEFERRABLE), ("put-1", WRITE), ("poll-b", DECISIVE), ("put-2", WRITE)]
+
+    served = await serve_all(clock, budget, arrivals)
+
+    assert served == ["poll-a", "put-1", "poll-b", "put-2"]  # arrival order, whatever the priority
+
+
+async def test_an_exhausted_platform_window_holds_deferrable_requests_too() -> None:
+    clock = FakeClock()
+    budget = RequestBudget(300, clock=clock, sleep=clock.sleep)
+    budget.follow_platform(count=300, allowed=300, reset_seconds=4)
+    done = anyio.Event()
+
+    async def poll() -> None:
+        with request_priority(DEFERRABLE):
+            await budget.acquire()
+        done.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(poll)
+        await anyio.wait_all_tasks_blocked()
+        clock.advance(3.9)
+        await anyio.wait_all_tasks_blocked()
+        assert not done.is_set()
+        clock.advance(10.0)
+    assert done.is_set()
+
+
+async def test_a_cancelled_deferrable_waiter_lets_the_next_one_in() -> None:
+    clock = FakeClock()
+    budget = RequestBudget(61, burst=1, clock=clock, sleep=clock.sleep)
+    await budget.acquire()
+    served: list[str] = []
+
+    async def poll(name: str) -> None:
+        with request_priority(DEFERRABLE):
+            await budget.acquire()
+        served.append(name)
+
+    async with anyio.create_task_group() as tg:
+        async with anyio.create_task_group() as doomed:
+            doomed.start_soon(poll, "cancelled")
+            await anyio.wait_all_tasks_blocked()
+            tg.start_soon(poll, "next")
+            await anyio.wait_all_tasks_blocked()
+            assert budget.waiting == 2
+            doomed.cancel_scope.cancel()
+        await anyio.wait_all_tasks_blocked()
+        assert budget.waiting == 1
+        clock.advance(1.0)
+    assert served == ["next"]
+    assert budget.waiting == 0
+
+
+@pytest.mark.parametrize("per_minute", [30, 60])
+async def test_no_sixty_second_window_holds_more_than_the_budget_whatever_the_mix(per_minute: int) -> None:
+    clock = FakeClock()
+    budget = RequestBudget(per_minute, clock=clock, sleep=clock.sleep)
+    rng = random.Random(per_minute)
+    sent: list[float] = []
+    total = per_minute * 2 + 7
+
+    async def caller(priority: Priority | None) -> None:
+        await budget.acquire(priority)  # None: unmarked, a reservation
+        sent.append(clock.now)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(total):
+            tg.start_soon(caller, rng.choice([None, DECISIVE, WRITE, DEFERRABLE]))
+        await anyio.wait_all_tasks_blocked()
+        while len(sent) < total:
+            wake = clock.next_wake
+            assert wake is not None
+            clock.advance(wake - clock.now)
+            await anyio.wait_all_tasks_blocked()
+    sent.sort()
+    for i, start in enumerate(sent):
+        assert sum(1 for t in sent[i:] if t < start + 60.0) <= per_minute
