@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from watcher.core import explain
 from watcher.core.actions import (
@@ -58,6 +59,14 @@ def health(regions: Regions, region: str) -> RegionHealth:
     return regions.get(region) or RegionHealth(region)
 
 
+def _set(status: StrategyStatus, **changes: Any) -> StrategyStatus:
+    """`replace`, but the same object when nothing changes: the regular tick settles every
+    strategy, and at steady state that changes nothing (no copy of a 26-field record per step)."""
+    if all(getattr(status, name) == value for name, value in changes.items()):
+        return status
+    return replace(status, **changes)
+
+
 def settle(
     status: StrategyStatus,
     regions: Regions,
@@ -73,9 +82,9 @@ def settle(
     status = _expire(status, now, said)
     status, alerts = _all_down(status, regions, sp, policy, now)
     status, writes = _write(status, regions, sp, policy, now, said)
-    status = replace(status, phase=phase_of(status, sp))
+    status = _set(status, phase=phase_of(status, sp))
     # Unchanged means the same object: the shell tells what changed by identity (gauges).
-    return (before if status == before else status), (*alerts, *writes)
+    return (before if status is before or status == before else status), (*alerts, *writes)
 
 
 def phase_of(status: StrategyStatus, sp: StrategyPolicy) -> StrategyPhase:
@@ -99,10 +108,10 @@ def phase_of(status: StrategyStatus, sp: StrategyPolicy) -> StrategyPhase:
 def _expire(status: StrategyStatus, now: float, said: list[str]) -> StrategyStatus:
     if status.hold_until is not None and now >= status.hold_until:
         said.append(f"operator hold on {status.id} expired")
-        status = replace(status, hold_until=None, hold_reason="", note=None)
+        status = _set(status, hold_until=None, hold_reason="", note=None)
     if status.pin_until is not None and now >= status.pin_until:
         said.append(f"pin of {status.id} to {status.pin_region} expired")
-        status = replace(status, pin_region=None, pin_until=None, pin_reason="", note=None)
+        status = _set(status, pin_region=None, pin_until=None, pin_reason="", note=None)
     return status
 
 
@@ -119,7 +128,7 @@ def _all_down(
             policy,
             (o for h in healths for o in h.recent),
         )
-        status = replace(status, all_down=True, last_decision=expl, note=None)
+        status = _set(status, all_down=True, last_decision=expl, note=None)
         return status, (AllRegionsDown(sp.id, expl),)
     if status.all_down and not down:
         back = [h for h in healths if h.healthy]
@@ -130,7 +139,7 @@ def _all_down(
             policy,
             (o for h in back for o in h.recent),
         )
-        status = replace(status, all_down=False, last_decision=expl, note=None)
+        status = _set(status, all_down=False, last_decision=expl, note=None)
         return status, (AllRegionsDownCleared(sp.id, expl),)
     return status, ()
 
@@ -145,21 +154,21 @@ def _write(
 ) -> tuple[StrategyStatus, tuple[Action, ...]]:
     if not status.snapshot_seen or status.pending is not None:
         return status, ()
-    status = replace(status, failback_eligible_at=None)
+    status = _set(status, failback_eligible_at=None)
     if status.retry_at is not None:
         if now < status.retry_at:
             return status, ()
-        status = replace(status, retry_at=None, failed_target=None)
+        status = _set(status, retry_at=None, failed_target=None)
     status, plan = _plan(status, regions, sp, policy, now, said)
     if plan is None:
-        return replace(status, note=None), ()
+        return _set(status, note=None), ()
     prefix = "".join(f"{s}; " for s in said)
 
     def record(summary: str, key: str) -> StrategyStatus:
         if status.note == key:
             return status
         expl = explain.explanation(prefix + summary, now, policy, plan.observations, **plan.extra)
-        return replace(status, last_decision=expl, note=key)
+        return _set(status, last_decision=expl, note=key)
 
     if plan.target is None:
         # The all-down alert already explains this standstill; do not overwrite it.
@@ -181,7 +190,7 @@ def _write(
         explanation=expl,
         dry_run=policy.dry_run,
     )
-    status = replace(status, pending=plan.target, pending_kind=plan.kind, last_decision=expl, note=None)
+    status = _set(status, pending=plan.target, pending_kind=plan.kind, last_decision=expl, note=None)
     return status, (reweight,)
 
 
@@ -203,7 +212,7 @@ def _plan(
         if pin.unhealthy:
             why = "" if pin.region == active else f": {explain.region(pin, policy)}"
             said.append(f"pin of {sp.id} to {pin.region} broken{why}")
-            status = replace(status, pin_region=None, pin_until=None, pin_reason="")
+            status = _set(status, pin_region=None, pin_until=None, pin_reason="")
         elif pin.healthy and pin.region != active:
             left = explain.seconds((status.pin_until or now) - now)
             reason = f" ({status.pin_reason})" if status.pin_reason else ""
@@ -296,4 +305,4 @@ def _failback(
             "recent_flaps": flaps,
         }
         return status, _Plan(region, "failback", summary, source, "failback", h.recent, extra)
-    return replace(status, failback_eligible_at=earliest), None
+    return _set(status, failback_eligible_at=earliest), None

@@ -94,10 +94,15 @@ def _settle_all(
 ) -> Step:
     strategies = dict(world.strategies)
     actions: list[Action] = []
+    changed = False
     for sp in policy.strategies if only is None else only:
-        status = strategies.get(sp.id) or StrategyStatus(sp.id)
+        before = strategies.get(sp.id)
+        status = before or StrategyStatus(sp.id)
         strategies[sp.id], more = settle(status, world.regions, sp, policy, now, notes)
+        changed = changed or strategies[sp.id] is not before
         actions.extend(more)
+    if not changed:
+        return world, tuple(actions)  # a quiet tick: the same world, nothing copied
     return replace(world, strategies=strategies), tuple(actions)
 
 

@@ -49,7 +49,7 @@ from watcher.genesys.models import (
 )
 from watcher.genesys.reachability import Reachability
 from watcher.genesys.retry import wait_for_retry
-from watcher.genesys.transport import ClientState, TransportKind, make_transport
+from watcher.genesys.transport import ClientState, CookielessClient, TransportKind, make_transport
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.genesys")
@@ -93,7 +93,7 @@ class GenesysClient:
             max_connections=settings.max_concurrency,
             max_keepalive_connections=settings.max_concurrency,
         )
-        self._http = httpx.AsyncClient(
+        self._http = CookielessClient(
             transport=transport or make_transport(transport_kind, limits),
             timeout=httpx.Timeout(settings.request_timeout_seconds),
             headers={"Accept": "application/json", "User-Agent": "failover-watcher"},
