@@ -56,7 +56,7 @@ async def test_writes_jump_ahead_of_deferrable_polls_queued_before_them() -> Non
 async def test_the_failing_regions_poll_goes_before_the_writes_queued_ahead_of_it() -> None:
     # A switch queues all its writes at once; a poll of the failing region (or of a candidate)
     # arriving during the drain does not wait for the whole queue, so detection and hysteresis go
-    # on. Polls are paced by their interval: they cannot starve the writes.
+    # on. But no two decisive polls in a row while a write waits: polls never starve the writes.
     clock = FakeClock()
     budget = RequestBudget(61, burst=1, clock=clock, sleep=clock.sleep)
     arrivals = [
@@ -70,7 +70,21 @@ async def test_the_failing_regions_poll_goes_before_the_writes_queued_ahead_of_i
 
     served = await serve_all(clock, budget, arrivals)
 
-    assert served == ["failing-region-poll", "candidate-poll", "put-1", "put-2", "put-3", "other-poll"]
+    assert served == ["failing-region-poll", "put-1", "candidate-poll", "put-2", "put-3", "other-poll"]
+
+
+async def test_decisive_polls_that_fill_the_budget_do_not_starve_the_writes() -> None:
+    # Many regions settling at once, or a budget too small for the polls: decisive polls keep
+    # arriving faster than tokens. A write still gets every other token.
+    clock = FakeClock()
+    budget = RequestBudget(61, burst=1, clock=clock, sleep=clock.sleep)
+    arrivals = [(f"poll-{i}", DECISIVE) for i in range(6)] + [("put-1", WRITE), ("put-2", WRITE)]
+    arrivals += [(f"poll-{i}", DECISIVE) for i in range(6, 10)]
+
+    served = await serve_all(clock, budget, arrivals)
+
+    assert served[:5] == ["poll-0", "put-1", "poll-1", "put-2", "poll-2"]
+    assert served[5:] == [f"poll-{i}" for i in range(3, 10)]
 
 
 async def test_unmarked_requests_reserve_at_once_as_before() -> None:

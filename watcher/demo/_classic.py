@@ -13,7 +13,7 @@ import httpx
 
 from watcher.config import WatcherConfig
 from watcher.daemon.service import Watcher
-from watcher.demo._ui import Scenario, Story, wait_for
+from watcher.demo._ui import DEMO_PER_MINUTE, Scenario, Story, wait_for
 from watcher.sim import RunningSimulator, SimSeed, rule_seed, strategy_seed
 
 PRIMARY = "us-east-1"
@@ -48,7 +48,7 @@ def demo_config(sim_url: str, state_dir: Path, receiver_url: str, secret: str, s
             "login_base_url": sim_url,
             "client_id": "sim-client",
             "client_secret": "sim-secret",
-            "requests_per_minute": 600,
+            "requests_per_minute": DEMO_PER_MINUTE,
         },
         health={"interval_seconds": interval, "timeout_seconds": interval / 2, "fall": 2, "rise": 2},
         failback={"mode": "auto", "hold_seconds": 6.0 / speed},

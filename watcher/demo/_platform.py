@@ -8,8 +8,9 @@ failed over). The story: the preferred region's status-page component goes into 
 the trigger is retargeted and the emergency group enabled; the component recovers, and after the
 failback hold both go back.
 
-Only what a simulator needs is overridden: the base URLs, the credentials, and the timings (so the
-story takes seconds, not minutes); and failback is automatic here (the profile's is manual).
+Only what a simulator needs is overridden: the base URLs, the credentials, the timings (so the
+story takes seconds, not minutes) and the request budget that goes with them; and failback is
+automatic here (the profile's is manual).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import httpx
 
 from watcher.config import WatcherConfig
 from watcher.daemon.service import Watcher
-from watcher.demo._ui import Scenario, Story, wait_for
+from watcher.demo._ui import DEMO_PER_MINUTE, Scenario, Story, wait_for
 from watcher.sim import RunningSimulator, SimSeed, default_seed
 
 PROFILE = "config/platform.toml"
@@ -54,9 +55,10 @@ def platform_config(
         login_base_url=sim_url,
         client_id="sim-client",
         client_secret="sim-secret",  # noqa: S106 - the simulator's own credentials
+        requests_per_minute=DEMO_PER_MINUTE,  # the simulated org's budget, for the faster polls
     )
     data.setdefault("statuspage", {}).update(
-        url=f"{sim_url}/api/v2/components.json", interval_seconds=interval
+        url=f"{sim_url}/api/v2/components.json", interval_seconds=interval, timeout_seconds=interval / 2
     )
     health = data.setdefault("health", {})
     health.update(interval_seconds=interval, timeout_seconds=interval / 2)

@@ -19,12 +19,17 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from watcher.config import WatcherConfig
+from watcher.config import ConfigError, WatcherConfig, cross_check
 from watcher.daemon.service import Watcher
 from watcher.events import generate_secret, running_receiver
 from watcher.logs import configure_logging
 from watcher.serving import bind_socket
 from watcher.sim import RunningSimulator, SimSeed, SimulatorState, running_simulator
+
+# The simulated org's request budget: the demo polls faster than a real org would (`--speed`), and
+# its config raises the watcher's budget to match (the config check still applies).
+SIM_PER_MINUTE = 6000
+DEMO_PER_MINUTE = 3000
 
 Config = Callable[[str, Path, str, str, float], WatcherConfig]
 Script = Callable[[Watcher, httpx.AsyncClient, RunningSimulator, "Scenario", float], Awaitable[None]]
@@ -105,7 +110,7 @@ async def run_story(story: Story, forever: bool, port: int, speed: float, consol
     configure_logging(json=True, stream=log_file)
     scenario = Scenario()
     async with (
-        running_simulator(SimulatorState(story.seed())) as sim,
+        running_simulator(SimulatorState(story.seed(), per_minute=SIM_PER_MINUTE)) as sim,
         running_receiver([secret]) as received,
         httpx.AsyncClient(base_url=sim.base_url) as admin,
     ):
@@ -114,6 +119,9 @@ async def run_story(story: Story, forever: bool, port: int, speed: float, consol
         except OSError:
             sock = bind_socket("127.0.0.1", 0)
         cfg = story.config(sim.base_url, state_dir, received.url, secret.get_secret_value(), speed)
+        problems = cross_check(cfg)
+        if problems:  # the demo runs no config the daemon itself would refuse
+            raise ConfigError(problems)
         watcher = Watcher(cfg, listen_socket=sock)
         metrics_url = f"{sock.getsockname()[0]}:{sock.getsockname()[1]}"
         metrics_url = f"http://{metrics_url}/metrics"

@@ -4,11 +4,14 @@ Genesys Cloud limits requests per token (300/min by default for client credentia
 budget ourselves keeps 429s rare, so the failover PUT is not the request that gets throttled.
 
 Requests may carry a priority (`request_priority`, a context variable the caller sets). Marked
-requests wait in one queue, served strictly by priority and then in arrival order, and a waiter
-takes a token only when one is free: nobody holds a slot ahead of time, so a request that matters
-more can always go before the ones already waiting. In a mass failover the polls that can change a
-decision (DECISIVE: few, paced by the poll interval) go first, so detection and hysteresis go on,
-then the writes (WRITE), and the other polls and the read-back (DEFERRABLE) wait behind them.
+requests wait in one queue, served by priority and then in arrival order, and a waiter takes a
+token only when one is free: nobody holds a slot ahead of time, so a request that matters more can
+always go before the ones already waiting. In a mass failover the polls that can change a decision
+(DECISIVE: few, paced by the poll interval) go first, so detection and hysteresis go on, then the
+writes (WRITE), and the other polls and the read-back (DEFERRABLE) wait behind them. One exception
+keeps a write from starving: a decisive poll never takes two tokens in a row while a write waits
+(polls of many settling regions, or a budget too small for the polls, would otherwise hold every
+write back for as long as they last).
 Unmarked requests (start-up reads, webhook registration, one-shot commands) reserve a token at once
 and sleep their share of the deficit, first come first served, as before.
 """
@@ -18,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import enum
-import heapq
 import itertools
 import math
 import time
@@ -53,14 +55,12 @@ def request_priority(priority: Priority) -> Iterator[None]:
 
 
 class _Waiter:
-    __slots__ = ("key", "wake")
+    __slots__ = ("key", "priority", "wake")
 
     def __init__(self, priority: Priority, seq: int) -> None:
+        self.priority = priority
         self.key = (int(priority), seq)
         self.wake = anyio.Event()
-
-    def __lt__(self, other: _Waiter) -> bool:
-        return self.key < other.key
 
 
 class RequestBudget:
@@ -98,8 +98,9 @@ class RequestBudget:
         self._updated = clock()
         # False: every request is served in arrival order, whatever its priority (the old path).
         self.prioritized = prioritized
-        self._queue: list[_Waiter] = []  # a heap: the head is the next to get a token
+        self._queue: list[_Waiter] = []  # in arrival order; `_head` picks the next to get a token
         self._seq = itertools.count()
+        self._last: Priority | None = None  # the priority the last token went to
 
     def _refill(self) -> None:
         now = self._clock()
@@ -127,32 +128,39 @@ class RequestBudget:
         """Marked requests waiting for a token now."""
         return len(self._queue)
 
+    def _head(self) -> _Waiter:
+        """The next waiter to get a token: the most urgent, the earliest among equals; but a write
+        after a decisive poll, when one waits (a write is never starved by polls)."""
+        head = min(self._queue, key=lambda w: w.key)
+        if head.priority is Priority.DECISIVE and self._last is Priority.DECISIVE:
+            writes = [w for w in self._queue if w.priority is Priority.WRITE]
+            if writes:
+                return min(writes, key=lambda w: w.key)
+        return head
+
     async def _queued(self, priority: Priority) -> None:
         """Wait in the queue; the head takes a token once one is free, then wakes the next head."""
         me = _Waiter(priority, next(self._seq))
-        heapq.heappush(self._queue, me)
+        self._queue.append(me)
         try:
             while True:
-                if self._queue[0] is not me:
+                if self._head() is not me:
                     await me.wake.wait()  # the head hands over when it leaves
                     me.wake = anyio.Event()
                     continue
                 self._refill()
                 if self._tokens >= 1.0 - _EPSILON:
                     self._tokens -= 1.0
+                    self._last = priority
                     return
                 # Someone more urgent may arrive meanwhile: it becomes the head, and this waiter
                 # finds out when it wakes.
                 await self._sleep((1.0 - self._tokens) / self.rate)
         finally:
-            was_head = self._queue[0] is me
-            if was_head:
-                heapq.heappop(self._queue)
-            else:
-                self._queue.remove(me)
-                heapq.heapify(self._queue)
-            if self._queue and was_head:
-                self._queue[0].wake.set()
+            self._queue.remove(me)
+            if self._queue:
+                # Whoever is the head now (this one took a token, or left the queue cancelled).
+                self._head().wake.set()
 
     @property
     def available(self) -> float:
