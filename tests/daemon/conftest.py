@@ -82,6 +82,7 @@ async def running_watcher(
     state: SimulatorState | None = None,
     transport_wrapper: Callable[[httpx.AsyncBaseTransport, str], httpx.AsyncBaseTransport] | None = None,
     config: Callable[[str], WatcherConfig] | None = None,
+    config_path: Path | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Harness]:
     """The simulator and a daemon on it; `config(sim_url)` replaces the default config."""
@@ -96,7 +97,11 @@ async def running_watcher(
         sock = bind_socket("127.0.0.1", 0)
         # Not under systemd, whatever the environment of the test run says.
         watcher = Watcher(
-            cfg, listen_socket=sock, transport=transport, notifier=SystemdNotifier(address=None)
+            cfg,
+            config_path=str(config_path) if config_path else None,
+            listen_socket=sock,
+            transport=transport,
+            notifier=SystemdNotifier(address=None),
         )
         port = sock.getsockname()[1]
         async with (

@@ -9,16 +9,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import anyio
 import httpx
 import pytest
 
-from tests.daemon.conftest import Harness, watcher_config
+from tests.daemon.conftest import Harness, running_watcher, watcher_config
 from watcher.config import WatcherConfig
-from watcher.daemon.service import Watcher
-from watcher.serving import bind_socket
 from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator
-from watcher.systemd_notify import SystemdNotifier
 
 COMPONENTS = "/api/v2/components.json"
 US_EAST, DUBLIN = "Americas (US East)", "EMEA (Dublin)"
@@ -64,27 +60,12 @@ async def daemon(
 ) -> AsyncIterator[Harness]:
     """A simulator and a watcher daemon pointed at it; `overrides(sim_url)` changes the test config
     (the status page URL is the simulator's, known only once it runs), or `cfg(sim_url)` replaces it."""
-    async with running_simulator(SimulatorState(default_seed(), seed_rng=7)) as sim:
+
+    def build(sim_url: str) -> WatcherConfig:
         if cfg is not None:
-            config = cfg(sim.base_url)
-        else:
-            config = watcher_config(sim.base_url, tmp_path / "state", **overrides(sim.base_url))
-        sock = bind_socket("127.0.0.1", 0)
-        watcher = Watcher(
-            config,
-            config_path=str(config_path) if config_path else None,
-            listen_socket=sock,
-            notifier=SystemdNotifier(address=None),
-        )
-        port = sock.getsockname()[1]
-        async with (
-            anyio.create_task_group() as tg,
-            httpx.AsyncClient(base_url=sim.base_url) as admin,
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
-        ):
-            tg.start_soon(watcher.serve)
-            await watcher.started.wait()
-            try:
-                yield Harness(sim, watcher, admin, http)
-            finally:
-                watcher.request_stop()
+            return cfg(sim_url)
+        return watcher_config(sim_url, tmp_path / "state", **overrides(sim_url))
+
+    state = SimulatorState(default_seed(), seed_rng=7)
+    async with running_watcher(tmp_path, state=state, config=build, config_path=config_path) as h:
+        yield h
