@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from tests.daemon.conftest import PRIMARY, SECONDARY, TARGETS, running_watcher
 from watcher.core import Observation, StrategySnapshot
@@ -133,3 +135,70 @@ async def test_the_decisive_regions_are_the_active_the_candidate_and_those_not_k
     assert engine.decisive(SECONDARY)  # settling: its next answers decide
     await engine.feed(Observation(SECONDARY, ok=False, at=t + 2, reason="http 503"))
     assert engine.decisive("eu-central-1")  # the candidate now that the secondary is down
+
+
+def decisive_by_full_scan(engine: Engine, region: str) -> bool:
+    """The definition, read straight: every strategy looked at (what `Engine.decisive` shortcuts)."""
+    world = engine.world
+    health = world.regions.get(region)
+    if health is None:
+        return False
+    if not health.healthy or health.settling:
+        return True
+    for sp in engine.policy.strategies:
+        status = world.strategies.get(sp.id)
+        active = None if status is None else status.active_region
+        if status is not None and region in (active, status.pending):
+            return True
+        nxt = next(
+            (c for c in sp.preference if c != active and (h := world.regions.get(c)) and h.healthy), None
+        )
+        if nxt == region:
+            return True
+    return False
+
+
+SCAN_REGIONS = (PRIMARY, SECONDARY, "eu-central-1", BYSTANDER)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    events=st.lists(
+        st.one_of(
+            # Mostly good answers, so that regions settle healthy and the routing rules matter.
+            st.tuples(
+                st.just("obs"), st.sampled_from(SCAN_REGIONS), st.sampled_from((True, True, True, False))
+            ),
+            # A snapshot may route a strategy to a region outside its preference (an edit by hand).
+            st.tuples(st.just("snap"), st.sampled_from(("s1", "s2", "s3")), st.sampled_from(SCAN_REGIONS)),
+        ),
+        max_size=60,
+    )
+)
+# Routed to, and no strategy's next candidate: decisive only because s3 routes there.
+@example(
+    events=[("obs", PRIMARY, True), ("obs", PRIMARY, True), ("snap", "s3", "eu-central-1")]
+    + [("obs", "eu-central-1", True)] * 2
+)
+async def test_decisive_agrees_with_a_scan_of_every_strategy(events: list[tuple[str, str, Any]]) -> None:
+    cfg = {
+        "regions": [{"id": r} for r in SCAN_REGIONS],
+        "strategies": [
+            {"id": "s1", "regions": [PRIMARY, SECONDARY, "eu-central-1"]},
+            {"id": "s2", "regions": [SECONDARY, PRIMARY]},
+            # A region no strategy would move to: only being routed to makes its polls decisive.
+            {"id": "s3", "regions": ["eu-central-1"]},
+        ],
+        "rules": [],
+        "health": {"fall": 2, "rise": 2},
+    }
+    engine = engine_for(cfg)
+    version = 0
+    for t, (kind, who, what) in enumerate(events, start=1):
+        if kind == "obs":
+            await engine.feed(Observation(who, ok=what, at=float(t), reason="ok" if what else "http 503"))
+        else:
+            version += 1
+            await engine.feed(StrategySnapshot(who, what, version, float(t), initial=version % 4 != 0))
+        for region in SCAN_REGIONS:
+            assert engine.decisive(region) == decisive_by_full_scan(engine, region), (region, engine.world)

@@ -7,7 +7,7 @@ decides anything: the core does.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import anyio
 
@@ -63,6 +63,7 @@ class Engine:
         self._on_actions = on_actions
         self._lock = anyio.Lock()
         self.events = 0
+        self._routed: tuple[Mapping[str, StrategyStatus] | None, frozenset[str]] = (None, frozenset())
 
     async def feed(self, event: Event) -> None:
         async with self._lock:
@@ -85,18 +86,20 @@ class Engine:
         """Whether a poll of `region` can change a decision now: it is not known healthy (failing,
         recovering, unknown), or it is settling, or some strategy routes to it, is moving to it, or
         would move to it next (its first healthy region other than the active one). A region of no
-        strategy decides nothing."""
+        strategy decides nothing.
+
+        Asked before every poll, so it looks only at the strategies that list the region, and at
+        the regions routed to, which are worked out again only when a strategy's status changed.
+        """
         world = self.world
         health = world.regions.get(region)
         if health is None:
             return False
-        if not health.healthy or health.settling:
+        if not health.healthy or health.settling or region in self._routed_to(world.strategies):
             return True
-        for sp in self.policy.strategies:
+        for sp in self.policy.strategies_of(region):
             status = world.strategies.get(sp.id)
             active = None if status is None else status.active_region
-            if status is not None and region in (active, status.pending):
-                return True
             for candidate in sp.preference:
                 if candidate == active:
                     continue
@@ -106,3 +109,13 @@ class Engine:
                         return True
                     break
         return False
+
+    def _routed_to(self, strategies: Mapping[str, StrategyStatus]) -> frozenset[str]:
+        """The regions some strategy routes to or is moving to (`step` keeps the same mapping while
+        no strategy changes, so this is worked out once per change)."""
+        if self._routed[0] is not strategies:
+            routed = frozenset(
+                r for s in strategies.values() for r in (s.active_region, s.pending) if r is not None
+            )
+            self._routed = (strategies, routed)
+        return self._routed[1]

@@ -63,7 +63,7 @@ class PollScheduler:
         self._metrics = metrics
         self._clock = clock
         self._rng = rng or random.Random()
-        self._limiter = anyio.CapacityLimiter(settings.concurrency)
+        self._limiter = anyio.Semaphore(settings.concurrency, fast_acquire=True)
         # When a poll last produced an observation (readiness: is the health data fresh?) and when
         # a poll attempt last finished at all (liveness: is the loop turning?). They differ while the
         # platform throttles us: the data goes stale, but restarting the process would not help.
@@ -95,7 +95,7 @@ class PollScheduler:
         self.regions = list(regions)
         self._settings = settings
         self._source = source or self._source
-        self._limiter = anyio.CapacityLimiter(settings.concurrency)
+        self._limiter = anyio.Semaphore(settings.concurrency, fast_acquire=True)
         if self._scope is not None:
             self._scope.cancel()
 

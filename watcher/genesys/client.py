@@ -49,7 +49,7 @@ from watcher.genesys.models import (
 )
 from watcher.genesys.reachability import Reachability
 from watcher.genesys.retry import wait_for_retry
-from watcher.genesys.transport import ClientState, CookielessClient, TransportKind, make_transport
+from watcher.genesys.transport import ClientState, CookielessClient, TransportKind, exchange, make_transport
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.genesys")
@@ -98,6 +98,8 @@ class GenesysClient:
             timeout=httpx.Timeout(settings.request_timeout_seconds),
             headers={"Accept": "application/json", "User-Agent": "failover-watcher"},
         )
+        # The headers `httpx.AsyncClient` would send (its defaults and ours), for `_send`.
+        self._headers = dict(self._http.headers)
         self.budget = budget or RequestBudget(settings.requests_per_minute, clock=clock, sleep=sleep)
         self.tokens = TokenSource(
             self._http,
@@ -111,7 +113,7 @@ class GenesysClient:
             sleep=sleep,
             timeout=settings.request_timeout_seconds,
         )
-        self._limiter = anyio.CapacityLimiter(settings.max_concurrency)
+        self._limiter = anyio.Semaphore(settings.max_concurrency, fast_acquire=True)
         self._urls: dict[str, httpx.URL] = {}
         self.state = ClientState.UNOPENED
         self.reachability = Reachability(clock)
@@ -234,16 +236,12 @@ class GenesysClient:
     ) -> httpx.Response:
         await self.budget.acquire()
         deadline = timeout or self.settings.request_timeout_seconds
+        headers = {**self._headers, "Authorization": f"Bearer {token}"}
         try:
             async with self._limiter:
                 with anyio.fail_after(deadline):
-                    response = await self._http.request(
-                        method,
-                        self._parsed(url),
-                        params=dict(params) if params else None,
-                        json=json,
-                        headers={"Authorization": f"Bearer {token}"},
-                        timeout=deadline,
+                    response = await exchange(
+                        self._http, method, self._parsed(url), params, json, headers, deadline
                     )
         except (TimeoutError, httpx.RequestError) as exc:
             error = transport_error(exc, endpoint, deadline)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
-from typing import Literal
+import functools
+import time
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import httpx
 
@@ -49,3 +53,45 @@ class CookielessClient(httpx.AsyncClient):
     @cookies.setter
     def cookies(self, value: object) -> None:
         return None
+
+
+@functools.cache
+def _timeouts(seconds: float) -> dict[str, float | None]:
+    """The transport's timeout extension for one deadline (connect, read, write and pool)."""
+    return httpx.Timeout(seconds).as_dict()
+
+
+async def exchange(
+    client: httpx.AsyncClient,
+    method: str,
+    url: httpx.URL,
+    params: Mapping[str, str | int] | None,
+    json: Any,
+    headers: dict[str, str],
+    timeout: float,
+) -> httpx.Response:
+    """One request, its answer read whole, through the transport `client` picks for the URL.
+
+    What `client.request` does, less its auth flow, redirects, cookies, event hooks and header
+    merging: the API needs none of them, and at twenty polls a second they cost as much CPU as the
+    transport itself (BENCHMARKS.md, 5). `headers` are sent as given (the caller includes the
+    client's own). The transport is the client's choice for the URL (`_transport_for_url`, as in
+    `send`), so mounts, and respx's mocks of it, still apply; `elapsed` is set as `send` sets it.
+    """
+    request = httpx.Request(
+        method,
+        url,
+        params=dict(params) if params else None,
+        json=json,
+        headers=headers,
+        extensions={"timeout": _timeouts(timeout)},
+    )
+    transport = client._transport_for_url(url)
+    started = time.perf_counter()
+    response = await transport.handle_async_request(request)
+    try:
+        await response.aread()
+    finally:
+        await response.aclose()
+        response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
+    return response
