@@ -143,3 +143,34 @@ def test_after_the_retry_is_consumed_a_stray_snapshot_is_drift_again() -> None:
     assert reweights(shell.tick(7.0)) == []
     (drift,) = shell.feed(snap("b", 8.0))
     assert isinstance(drift, DriftDetected)
+
+
+def test_reconcile_mode_adopts_a_move_into_the_preference_from_a_region_outside_it() -> None:
+    # Found by hypothesis: the watcher believed c (none of s1's regions); the API was moved to a,
+    # still unconfirmed. Reconciling back to c is never what the rules do, and failing over away from
+    # a merely unknown a would move traffic off a region nobody saw fail.
+    policy = make_policy(StrategyPolicy("s1", ("a", "b"), drift="reconcile"))
+    shell = started(policy, active="c", healthy=())
+    (drift,) = shell.feed(snap("a", 1.0))
+    assert isinstance(drift, DriftDetected)
+    assert (drift.expected_region, drift.actual_region) == ("c", "a")
+    assert "not one of its regions" in drift.explanation.summary
+    assert shell.status().active_region == "a"
+    assert not shell.status().drift
+    assert reweights(shell.up("b", 2.0)) == []  # a is unknown, not failed
+    write = only_reweight(shell.down("a", 3.0))
+    assert (write.from_region, write.to_region, write.kind) == ("a", "b", "failover")
+
+
+def test_a_failover_target_the_api_already_routes_to_is_a_reconcile_not_a_failover() -> None:
+    # The API was moved to b while a was unconfirmed (drift=reconcile cannot write a back); then a
+    # fails. b is where the rules want to go, and where the API already is: nothing is failed away
+    # from, the write only puts s1's order back.
+    policy = make_policy(StrategyPolicy("s1", ("a", "b", "c"), drift="reconcile"))
+    shell = started(policy, healthy=("b", "c"))
+    (drift,) = shell.feed(snap("b", 1.0))
+    assert isinstance(drift, DriftDetected)
+    assert "cannot reconcile" in drift.explanation.summary
+    write = only_reweight(shell.down("a", 2.0))
+    assert (write.from_region, write.to_region, write.kind) == ("b", "b", "reconcile")
+    assert "already routes s1 to b" in write.explanation.summary

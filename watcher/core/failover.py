@@ -249,6 +249,11 @@ def _plan(
             )
             summary = f"{cause}; no healthy region to switch {sp.id} to ({others})"
             return status, _Plan(None, "failover", summary, source, f"stuck:{active}", seen)
+        if target == source:
+            # The API already routes there (a drift the watcher was told of): nothing is left,
+            # so this is no failover; the write only puts the strategy's own order back.
+            summary = f"{cause}; the API already routes {sp.id} to {target}: writing its order back"
+            return status, _Plan(target, "reconcile", summary, source, "reconcile", seen)
         summary = f"{cause}; switching {sp.id} to {target}"
         return status, _Plan(target, "failover", summary, source, "failover", seen)
 

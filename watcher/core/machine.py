@@ -183,6 +183,28 @@ def _snapshot(ev: StrategySnapshot) -> Handler:
             expl = explain.explanation(summary, ev.at, p, moved.recent if moved else ())
             drifted = DriftDetected(s.id, s.active_region, ev.active_region, expl)
             return replace(adopted, last_decision=expl), (drifted,), ()
+        if s.active_region not in sp.preference and ev.active_region in sp.preference:
+            # Reconciling back to a region that is none of the strategy's is never what the rules
+            # would do: what the API routes to is adopted, and the rules go on from there (a
+            # failover away from it waits for it to be confirmed unhealthy, like any other).
+            summary = (
+                f"{s.id} drifted: the API routes to {ev.active_region}, not {s.active_region}, which is "
+                f"not one of its regions {sp.preference}; adopted"
+            )
+            moved = health(w.regions, ev.active_region)
+            expl = explain.explanation(summary, ev.at, p, moved.recent)
+            adopted = replace(
+                s,
+                active_region=ev.active_region,
+                version=ev.version,
+                drift=False,
+                drift_actual=None,
+                drift_reported=None,
+                skipped_target=None,
+                last_decision=expl,
+                note=None,
+            )
+            return adopted, (DriftDetected(s.id, s.active_region, ev.active_region, expl),), ()
         s = replace(s, version=ev.version, drift=True, drift_actual=ev.active_region)
         if s.drift_reported == pair:
             return s, (), ()
