@@ -193,3 +193,58 @@ async def test_no_sixty_second_window_holds_more_than_the_budget_whatever_the_mi
     sent.sort()
     for i, start in enumerate(sent):
         assert sum(1 for t in sent[i:] if t < start + 60.0) <= per_minute
+
+
+async def test_deferrable_requests_leave_the_burst_for_the_writes_of_a_switch() -> None:
+    # A read-back of every strategy and rule each minute, or polls that change no decision, must
+    # not keep the bucket empty: when a region dies, its writes find the whole burst there.
+    clock = FakeClock()
+    budget = RequestBudget(300, clock=clock, sleep=clock.sleep)  # burst 30, refill 4.5 a second
+    served: list[float] = []
+
+    async def read_back(n: int) -> None:
+        with request_priority(DEFERRABLE):
+            for _ in range(n):
+                await budget.acquire()
+                served.append(clock.now)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read_back, 200)
+        await anyio.wait_all_tasks_blocked()
+        while len(served) < 200:
+            clock.advance(clock.next_wake - clock.now if clock.next_wake else 1.0)
+            await anyio.wait_all_tasks_blocked()
+    # Deferrable traffic still gets the whole refill (200 reads took 200 / 4.5 s, less one token
+    # that was free at the start) ...
+    assert served[-1] - served[0] == pytest.approx(199 / budget.rate, rel=0.01)
+    # ... and the burst is still whole for the switch that comes next.
+    assert budget.available >= budget.capacity - 1 - 1e-6  # the last read took the overflow
+    with request_priority(WRITE):
+        for _ in range(29):
+            await budget.acquire()
+    assert clock.now == pytest.approx(served[-1], abs=0.25)  # 29 writes at once, no waiting
+
+
+async def test_a_write_arriving_while_deferrable_requests_wait_for_a_full_bucket_goes_at_once() -> None:
+    clock = FakeClock()
+    budget = RequestBudget(300, clock=clock, sleep=clock.sleep)
+    for _ in range(10):
+        await budget.acquire()  # 20 tokens left: not full, so deferrable requests wait
+    served: list[str] = []
+
+    async def caller(name: str, priority: Priority) -> None:
+        with request_priority(priority):
+            await budget.acquire()
+        served.append(name)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(caller, "poll", DEFERRABLE)
+        await anyio.wait_all_tasks_blocked()
+        assert served == []
+        tg.start_soon(caller, "put", WRITE)
+        await anyio.wait_all_tasks_blocked()
+        assert served == ["put"]  # the write does not wait behind the deferrable poll
+        while len(served) < 2:
+            clock.advance(clock.next_wake - clock.now if clock.next_wake else 1.0)
+            await anyio.wait_all_tasks_blocked()
+    assert served == ["put", "poll"]

@@ -11,7 +11,11 @@ always go before the ones already waiting. In a mass failover the polls that can
 writes (WRITE), and the other polls and the read-back (DEFERRABLE) wait behind them. One exception
 keeps a write from starving: a decisive poll never takes two tokens in a row while a write waits
 (polls of many settling regions, or a budget too small for the polls, would otherwise hold every
-write back for as long as they last).
+write back for as long as they last). And deferrable requests spend only what would overflow the
+bucket: they take a token only while it is full, so the burst is always there for the writes of a
+switch when a region dies (a read-back of every strategy and rule each minute would otherwise keep
+the bucket empty, and the first writes would wait for the refill). Over time they get the same
+share: what decisive polls and writes leave of the refill.
 Unmarked requests (start-up reads, webhook registration, one-shot commands) reserve a token at once
 and sleep their share of the deficit, first come first served, as before.
 """
@@ -140,11 +144,12 @@ class RequestBudget:
 
     async def _queued(self, priority: Priority) -> None:
         """Wait in the queue; the head takes a token once one is free, then wakes the next head."""
+        needed = self._needed(priority)
         if not self._queue:
             # Nobody waits: this request would be the head at once. Take a free token without
             # queueing (the common case at steady state, twenty times a second).
             self._refill()
-            if self._tokens >= 1.0 - _EPSILON:
+            if self._tokens >= needed - _EPSILON:
                 self._tokens -= 1.0
                 self._last = priority
                 return
@@ -157,18 +162,23 @@ class RequestBudget:
                     me.wake = anyio.Event()
                     continue
                 self._refill()
-                if self._tokens >= 1.0 - _EPSILON:
+                if self._tokens >= needed - _EPSILON:
                     self._tokens -= 1.0
                     self._last = priority
                     return
                 # Someone more urgent may arrive meanwhile: it becomes the head, and this waiter
                 # finds out when it wakes.
-                await self._sleep((1.0 - self._tokens) / self.rate)
+                await self._sleep((needed - self._tokens) / self.rate)
         finally:
             self._queue.remove(me)
             if self._queue:
                 # Whoever is the head now (this one took a token, or left the queue cancelled).
                 self._head().wake.set()
+
+    def _needed(self, priority: Priority) -> float:
+        """The tokens the bucket must hold for `priority` to take one: a deferrable request leaves
+        the burst whole (it takes the token that would overflow a full bucket)."""
+        return self.capacity if priority is Priority.DEFERRABLE else 1.0
 
     @property
     def available(self) -> float:
