@@ -248,3 +248,23 @@ async def test_a_write_arriving_while_deferrable_requests_wait_for_a_full_bucket
             clock.advance(clock.next_wake - clock.now if clock.next_wake else 1.0)
             await anyio.wait_all_tasks_blocked()
     assert served == ["put", "poll"]
+
+
+async def test_a_budget_configured_above_the_platforms_keeps_deferrable_requests_going() -> None:
+    # requests_per_minute = 6000 against a platform that allows 300: the burst of 600 can never be
+    # reached (the platform's headers cap the bucket at what its window has left), so the reserve
+    # follows the platform's window; a deferrable request must not wait for ever.
+    clock = FakeClock()
+    budget = RequestBudget(6000, clock=clock, sleep=clock.sleep)
+    budget.follow_platform(count=20, allowed=300, reset_seconds=40)
+    done = anyio.Event()
+
+    async def read_back() -> None:
+        with request_priority(DEFERRABLE):
+            await budget.acquire()
+        done.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(read_back)
+        await anyio.wait_all_tasks_blocked()
+        assert done.is_set()  # 280 left in the platform's window: more than its tenth

@@ -105,6 +105,8 @@ class RequestBudget:
         self._queue: list[_Waiter] = []  # in arrival order; `_head` picks the next to get a token
         self._seq = itertools.count()
         self._last: Priority | None = None  # the priority the last token went to
+        # What deferrable requests leave in the bucket: the burst, less the token they take.
+        self._reserve = self.capacity - 1.0
 
     def _refill(self) -> None:
         now = self._clock()
@@ -178,7 +180,7 @@ class RequestBudget:
     def _needed(self, priority: Priority) -> float:
         """The tokens the bucket must hold for `priority` to take one: a deferrable request leaves
         the burst whole (it takes the token that would overflow a full bucket)."""
-        return self.capacity if priority is Priority.DEFERRABLE else 1.0
+        return 1.0 + self._reserve if priority is Priority.DEFERRABLE else 1.0
 
     @property
     def available(self) -> float:
@@ -189,6 +191,10 @@ class RequestBudget:
         """The platform's own count (`inin-ratelimit-*` headers): never believe in more room than it
         says is left in its window. With nothing left, nothing goes out until the window ends."""
         self._refill()
+        # The platform's window never holds more room than `allowed`: a budget configured above
+        # it must not keep a reserve the platform could never let the bucket reach (deferrable
+        # requests would wait for ever). The burst kept is then a tenth of the platform's window.
+        self._reserve = max(0.0, min(self.capacity, allowed / 10.0) - 1.0)
         remaining = allowed - count
         if remaining <= 0:
             self._tokens = min(self._tokens, -max(0.0, reset_seconds) * self.rate)
