@@ -49,5 +49,15 @@ async def test_a_manual_move_is_adopted_and_protected_in_report_mode(tmp_path: P
         )
         puts = await b.admin.puts(STRATEGY_PATH, since)
         assert [p["status"] for p in puts] == [200], puts
-        assert (await d.view.strategy(STRATEGY))["activeRegion"] == PRIMARY
+
+        # The simulator logs the PUT before the watcher has read its answer: wait for the ack.
+        async def acknowledged() -> bool:
+            return bool((await d.view.strategy(STRATEGY))["activeRegion"] == PRIMARY)
+
+        await eventually(
+            acknowledged,
+            f"/status activeRegion is {PRIMARY} again",
+            5,
+            detail=lambda: d.view.strategy(STRATEGY),
+        )
         assert not d.exited_unexpectedly, d.crash
