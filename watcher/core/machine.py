@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from watcher.core import explain
 from watcher.core.actions import Action, DriftDetected, Refused, RegionTransition
@@ -163,26 +164,22 @@ def _snapshot(ev: StrategySnapshot) -> Handler:
         if sp.drift == "report":
             # The watcher protects what the API routes to: a manual move is adopted, not ignored,
             # so that an outage of the region it was moved to is failed over like any other.
-            adopted = replace(
-                s,
-                active_region=ev.active_region,
-                version=ev.version,
-                drift=True,
-                drift_actual=ev.active_region,
-                drift_reported=pair,
-                adopted=True,
-                skipped_target=None,
-                note=None,
-            )
             summary = (
                 f"{s.id} was moved behind the watcher's back: the API routes to {ev.active_region}, not "
                 f"{s.active_region}; adopted (drift=report): {ev.active_region} is now watched as the "
                 "active region, and no automatic failback undoes the move"
             )
-            moved = health(w.regions, ev.active_region) if ev.active_region else None
-            expl = explain.explanation(summary, ev.at, p, moved.recent if moved else ())
-            drifted = DriftDetected(s.id, s.active_region, ev.active_region, expl)
-            return replace(adopted, last_decision=expl), (drifted,), ()
+            return _adopt(
+                s,
+                ev,
+                w,
+                p,
+                summary,
+                drift=True,
+                drift_actual=ev.active_region,
+                drift_reported=pair,
+                adopted=True,
+            )
         if s.active_region not in sp.preference and ev.active_region in sp.preference:
             # Reconciling back to a region that is none of the strategy's is never what the rules
             # would do: what the API routes to is adopted, and the rules go on from there (a
@@ -191,20 +188,7 @@ def _snapshot(ev: StrategySnapshot) -> Handler:
                 f"{s.id} drifted: the API routes to {ev.active_region}, not {s.active_region}, which is "
                 f"not one of its regions {sp.preference}; adopted"
             )
-            moved = health(w.regions, ev.active_region)
-            expl = explain.explanation(summary, ev.at, p, moved.recent)
-            adopted = replace(
-                s,
-                active_region=ev.active_region,
-                version=ev.version,
-                drift=False,
-                drift_actual=None,
-                drift_reported=None,
-                skipped_target=None,
-                last_decision=expl,
-                note=None,
-            )
-            return adopted, (DriftDetected(s.id, s.active_region, ev.active_region, expl),), ()
+            return _adopt(s, ev, w, p, summary, drift=False, drift_actual=None, drift_reported=None)
         s = replace(s, version=ev.version, drift=True, drift_actual=ev.active_region)
         if s.drift_reported == pair:
             return s, (), ()
@@ -221,6 +205,25 @@ def _snapshot(ev: StrategySnapshot) -> Handler:
         return replace(s, drift_reported=pair, last_decision=expl, note=None), (drifted,), ()
 
     return handle
+
+
+def _adopt(
+    s: StrategyStatus, ev: StrategySnapshot, w: WorldState, p: CorePolicy, summary: str, **drift: Any
+) -> _Handled:
+    """A move behind the watcher's back, adopted: the API's region becomes the active one, and
+    `DriftDetected` tells why (`drift`: how the status remembers the move)."""
+    moved = health(w.regions, ev.active_region) if ev.active_region else None
+    expl = explain.explanation(summary, ev.at, p, moved.recent if moved else ())
+    adopted = replace(
+        s,
+        active_region=ev.active_region,
+        version=ev.version,
+        skipped_target=None,
+        last_decision=expl,
+        note=None,
+        **drift,
+    )
+    return adopted, (DriftDetected(s.id, s.active_region, ev.active_region, expl),), ()
 
 
 def _succeeded(ev: WriteSucceeded) -> Handler:
