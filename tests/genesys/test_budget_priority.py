@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 
 import anyio
+import anyio.abc
 import pytest
 
 from tests.support import FakeClock
@@ -41,6 +42,20 @@ async def serve_all(
             clock.advance(wake - clock.now)
             await anyio.wait_all_tasks_blocked()
     return served
+
+
+async def deferrable_request(tg: anyio.abc.TaskGroup, budget: RequestBudget) -> anyio.Event:
+    """Start one deferrable request (a read-back) and let it run until it blocks; set when served."""
+    done = anyio.Event()
+
+    async def read_back() -> None:
+        with request_priority(DEFERRABLE):
+            await budget.acquire()
+        done.set()
+
+    tg.start_soon(read_back)
+    await anyio.wait_all_tasks_blocked()
+    return done
 
 
 async def test_writes_jump_ahead_of_deferrable_polls_queued_before_them() -> None:
@@ -126,16 +141,9 @@ async def test_an_exhausted_platform_window_holds_deferrable_requests_too() -> N
     clock = FakeClock()
     budget = RequestBudget(300, clock=clock, sleep=clock.sleep)
     budget.follow_platform(count=300, allowed=300, reset_seconds=4)
-    done = anyio.Event()
-
-    async def poll() -> None:
-        with request_priority(DEFERRABLE):
-            await budget.acquire()
-        done.set()
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(poll)
-        await anyio.wait_all_tasks_blocked()
+        done = await deferrable_request(tg, budget)
         clock.advance(3.9)
         await anyio.wait_all_tasks_blocked()
         assert not done.is_set()
@@ -257,14 +265,7 @@ async def test_a_budget_configured_above_the_platforms_keeps_deferrable_requests
     clock = FakeClock()
     budget = RequestBudget(6000, clock=clock, sleep=clock.sleep)
     budget.follow_platform(count=20, allowed=300, reset_seconds=40)
-    done = anyio.Event()
-
-    async def read_back() -> None:
-        with request_priority(DEFERRABLE):
-            await budget.acquire()
-        done.set()
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(read_back)
-        await anyio.wait_all_tasks_blocked()
+        done = await deferrable_request(tg, budget)
         assert done.is_set()  # 280 left in the platform's window: more than its tenth
