@@ -15,7 +15,9 @@ write back for as long as they last). And deferrable requests spend only what wo
 bucket: they take a token only while it is full, so the burst is always there for the writes of a
 switch when a region dies (a read-back of every strategy and rule each minute would otherwise keep
 the bucket empty, and the first writes would wait for the refill). Over time they get the same
-share: what decisive polls and writes leave of the refill.
+share: what decisive polls and writes leave of the refill. When the platform's headers show a
+window smaller than the configured budget, the burst kept is a tenth of the platform's window,
+one the bucket can reach.
 Unmarked requests (start-up reads, webhook registration, one-shot commands) reserve a token at once
 and sleep their share of the deficit, first come first served, as before.
 """
