@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import AsyncIterator
 
+import anyio
 import httpx
 import pytest
 import respx
 from pydantic import SecretStr
 
-from watcher.genesys import GenesysClient, RoutingRule
+from watcher.genesys import GenesysClient, RequestTimeout, RoutingRule
 from watcher.genesys.probe import probe_api
 
 from ._support import API, AUDIT_PATH, HEALTH_PATH, RULE_PATH, SECRET, FakeGenesys, json_response, settings
@@ -82,3 +84,28 @@ async def test_respx_still_mocks_the_client_transport() -> None:
         async with GenesysClient(settings(), SecretStr(SECRET), transport_kind="httpx") as client:
             assert (await client.region_health("us-east-1")).status == "HEALTHY"
     assert route.calls.last.request.headers["Authorization"] == "Bearer t-1"
+
+
+class _HeadersThenNothing(httpx.AsyncByteStream):
+    """An answer whose status and headers arrive, then whose body never does (a stalled gateway)."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b'{"status": '
+        await anyio.sleep_forever()
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_body_that_never_ends_is_a_timeout_within_the_deadline(
+    api: FakeGenesys, client: GenesysClient
+) -> None:
+    # The body is read inside the request's deadline, as `AsyncClient.request` read it: a stalled
+    # answer cannot hold a poll (or a PUT) past its timeout.
+    api.on(
+        "GET",
+        HEALTH_PATH,
+        httpx.Response(200, headers={"Content-Type": "application/json"}, stream=_HeadersThenNothing()),
+    )
+    with anyio.fail_after(5), pytest.raises(RequestTimeout):
+        await client.region_health("us-east-1", timeout=0.2)
