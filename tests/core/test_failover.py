@@ -279,3 +279,36 @@ def test_a_candidate_that_recovers_from_one_bad_poll_becomes_the_target() -> Non
     assert reweights(shell.down("a", 10.0)) == []
     write = only_reweight(shell.observe("b", True, 11.0))
     assert write.to_region == "b"
+
+
+def test_leaving_all_down_waits_for_an_active_region_that_is_coming_back_too() -> None:
+    # One shared outage ends: b's polls land a few ms before a's, so b crosses rise while a is one
+    # good observation short. Switching now would be a failover and, after the hold, a failback.
+    shell = started(make_policy(StrategyPolicy("s1", ("a", "b"))), active="a", healthy=("a", "b"))
+    shell.down("b", 1.0)
+    shell.down("a", 1.0)
+    assert shell.status().all_down
+    for at in (10.0, 11.0):
+        shell.observe("b", True, at)
+        shell.observe("a", True, at + 0.01)
+    actions = shell.observe("b", True, 12.0)
+    assert reweights(actions) == []
+    assert [type(a).__name__ for a in actions] == ["RegionTransition", "AllRegionsDownCleared"]
+    shell.tick(12.005)
+    summary = shell.status().last_decision.summary if shell.status().last_decision else ""
+    assert "not switching s1 yet: a is coming back (2/3 good observations)" in summary, summary
+    # a's next answer is good: it is healthy, s1 never moved.
+    shell.observe("a", True, 12.01)
+    assert reweights(shell.history) == []
+    assert shell.status().phase is StrategyPhase.STEADY
+
+
+def test_an_active_region_whose_recovery_breaks_is_failed_away_from_at_once() -> None:
+    shell = started(make_policy(StrategyPolicy("s1", ("a", "b"))), active="a", healthy=("a", "b"))
+    shell.down("b", 1.0)
+    shell.down("a", 1.0)
+    shell.observe("a", True, 9.0)
+    assert reweights(shell.up("b", 10.0)) == []
+    # The wait lasts no longer than a's next verdict: a bad one ends it with the failover.
+    write = only_reweight(shell.observe("a", False, 11.0))
+    assert (write.from_region, write.to_region, write.kind) == ("a", "b", "failover")

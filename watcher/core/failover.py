@@ -7,7 +7,10 @@ Rules, in order (SPEC §4):
    normal rules apply; a pin to a region not yet confirmed waits for it (normal failover still
    applies meanwhile, failback does not).
 2. Failover: the active region is UNHEALTHY (crossed `fall`; never merely UNKNOWN) or is not one
-   of the strategy's regions -> the first HEALTHY region in preference order.
+   of the strategy's regions -> the first HEALTHY region in preference order. Two waits, each
+   no longer than one region's next verdicts: a candidate whose latest answer was bad is not
+   switched to (it may be going down with the active one), and an active region whose latest
+   answers are good is not left (it is coming back, as after an outage both shared).
 3. Failback (`auto` only, not while pinned): the first more preferred HEALTHY region whose
    effective hold has elapsed since it recovered. While one is waiting, `failback_eligible_at`
    says when.
@@ -254,6 +257,18 @@ def _plan(
             # so this is no failover; the write only puts the strategy's own order back.
             summary = f"{cause}; the API already routes {sp.id} to {target}: writing its order back"
             return status, _Plan(target, "reconcile", summary, source, "reconcile", seen)
+        if current is not None and current.good_streak:
+            # The mirror of the rule above: the active region's latest answers are good, it is
+            # coming back, likely from the same outage as the candidate (one shared cause ending,
+            # its polls a few ms behind). Switching now is a failover and, after the hold, a
+            # failback. Its next verdict decides: good ones make it healthy within `rise - 1`
+            # polls (at the settling pace), one bad one ends the wait with the failover.
+            rise = policy.thresholds.rise
+            summary = (
+                f"{cause}; not switching {sp.id} yet: {active} is coming back "
+                f"({current.good_streak}/{rise} good observations) and its next answers decide"
+            )
+            return status, _Plan(None, "failover", summary, source, f"rising:{active}", seen)
         summary = f"{cause}; switching {sp.id} to {target}"
         return status, _Plan(target, "failover", summary, source, "failover", seen)
 
