@@ -109,6 +109,7 @@ class Trace:
             if isinstance(event, WriteSucceeded) and mark is not None:
                 self.mark_acked[event.strategy] = mark
         self.check(before, actions)
+        self.check_not_stranded()
         for write in reweights(actions):
             self.inflight[write.strategy] = write
             if write.kind == "failover":
@@ -140,6 +141,25 @@ class Trace:
                 assert leaving is not None
                 bad_since = self.bad_seen.get(leaving, 0) - mark.get(leaving, 0)
                 assert bad_since >= self.policy.thresholds.fall
+
+    def check_not_stranded(self) -> None:
+        """Liveness (SPEC §4.1, "it protects what the API routes to"): after any step, a strategy
+        free to write (snapshot seen, nothing in flight, no retry wait, no operator hold) is never
+        left on a region that is unhealthy and whose latest answer is bad, or on no region of its
+        own, while one of its regions is healthy with a clean latest answer."""
+        regions = self.world.regions
+        for sp in self.policy.strategies:
+            status = self.world.strategies[sp.id]
+            free = status.snapshot_seen and status.pending is None and status.retry_at is None
+            if not free or status.hold_until is not None:
+                continue
+            active = status.active_region
+            if active in sp.preference:
+                assert active is not None
+                if not (regions[active].unhealthy and regions[active].good_streak == 0):
+                    continue
+            clean = [r for r in sp.preference if regions[r].healthy and regions[r].bad_streak == 0]
+            assert not clean, f"{sp.id} left on {active} while {clean} are healthy"
 
     def run(self, op: tuple[object, ...]) -> None:
         kind = op[0]
