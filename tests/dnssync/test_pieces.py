@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dns.name
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.dnssync.bind import tsig_keygen
@@ -117,6 +117,20 @@ def test_the_tsig_keygen_block_and_raw_base64_are_both_accepted() -> None:
     assert raw.name is None
     # Comments are allowed around the block (an operator's note).
     assert parse_tsig_material("# rotated 2025-01\n" + block).name == "failover-watcher."
+
+
+@example(b"sec\xff\xff")  # "c2Vj//8=": a "//" in the middle of the secret
+@example(b"\xff" * 60)  # "////...": wrapped, a line starts with "//"
+@given(st.binary(min_size=1, max_size=96))
+def test_any_secret_reads_back_whole_raw_wrapped_or_in_a_block(secret: bytes) -> None:
+    # Base64 may hold "//", named.conf's comment marker: a secret file must never be cut there.
+    b64 = base64.b64encode(secret).decode()
+    wrapped = "\n".join(b64[i : i + 76] for i in range(0, len(b64), 76))  # as `base64` prints it
+    block = f'key "k." {{\n\talgorithm hmac-sha256;\n\tsecret "{b64}"; // rotated\n}};\n'
+    for text in (b64, b64 + "\n", wrapped + "\n", "# rotated 2025-01\n" + b64 + "\n", block):
+        material = parse_tsig_material(text)
+        key = TsigKey.from_text("k.", "hmac-sha256", material.secret_b64)
+        assert key.dnspython_key().secret == secret, text
 
 
 @pytest.mark.parametrize(

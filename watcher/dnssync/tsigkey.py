@@ -30,8 +30,10 @@ ALGORITHMS: dict[str, dns.name.Name] = {
     "hmac-sha512": dns.tsig.HMAC_SHA512,
 }
 
-# A comment, or a quoted string (kept: a base64 secret may well contain "//").
+# named.conf's comments in a key block, or a quoted string (kept: a base64 secret may well
+# contain "//"). A raw secret is unquoted, so there only "#" (never in base64) starts a comment.
 _COMMENT = re.compile(r'"[^"]*"|(?:#|//)[^\n]*')
+_RAW_COMMENT = re.compile(r"#[^\n]*")
 _KEY_BLOCK = re.compile(r'^\s*key\s+(?:"([^"]*)"|([^\s{]+))\s*\{(.*)\}\s*;?\s*$', re.S)
 _ALGORITHM = re.compile(r'\balgorithm\s+(?:"([^"]*)"|([^\s;]+))\s*;')
 _SECRET = re.compile(r'\bsecret\s+"([^"]*)"\s*;')
@@ -59,14 +61,15 @@ def parse_tsig_material(text: str) -> TsigMaterial:
     True
     """
     stripped = _COMMENT.sub(lambda m: m.group(0) if m.group(0).startswith('"') else "", text).strip()
-    if not stripped:
-        raise TsigKeyError("empty")
     block = _KEY_BLOCK.match(stripped)
     if block is None:
-        if stripped.lstrip().startswith("key"):
+        if stripped.startswith("key"):
             raise TsigKeyError("looks like a key block but is not one tsig-keygen writes")
-        _decode(stripped)
-        return TsigMaterial(secret_b64=stripped)
+        raw = _RAW_COMMENT.sub("", text).strip()
+        if not raw:
+            raise TsigKeyError("empty")
+        _decode(raw)
+        return TsigMaterial(secret_b64=raw)
     name = block.group(1) if block.group(1) is not None else block.group(2)
     body = block.group(3)
     secrets = _SECRET.findall(body)
