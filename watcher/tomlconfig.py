@@ -28,7 +28,8 @@ class ConfigError(Exception):
 
     def report(self, path: object) -> str:
         """What a command prints before refusing to start: a headline, then one line per problem."""
-        lines = [f"{path}: configuration refused ({len(self.problems)} problems)"]
+        count = len(self.problems)
+        lines = [f"{path}: configuration refused ({count} problem{'' if count == 1 else 's'})"]
         return "\n".join([*lines, *(f"  {p}" for p in self.problems)])
 
 

@@ -53,3 +53,11 @@ def test_bad_config_exits_2_with_one_line_per_problem(
 def test_missing_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", "--config", str(tmp_path / "nope.toml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_one_problem_is_one_problem(write_config: Write, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(FULL.replace("fall = 2", "fall = 0"))
+    assert main(["check-config", "--config", str(path)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"{path}: configuration refused (1 problem)"
+    assert [line.strip() for line in lines[1:]] == ["health.fall: must be at least 1 (got 0)"]

@@ -59,7 +59,8 @@ def _refusal(done: subprocess.CompletedProcess[str], path: Path) -> list[str]:
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stdout == ""
     headline, *lines = done.stderr.splitlines()
-    assert headline == f"{path}: configuration refused ({len(lines)} problems)"
+    count = f"{len(lines)} problem" + ("" if len(lines) == 1 else "s")
+    assert headline == f"{path}: configuration refused ({count})"
     return [line.strip() for line in lines]
 
 
