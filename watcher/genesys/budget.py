@@ -149,14 +149,10 @@ class RequestBudget:
     async def _queued(self, priority: Priority) -> None:
         """Wait in the queue; the head takes a token once one is free, then wakes the next head."""
         needed = self._needed(priority)
-        if not self._queue:
-            # Nobody waits: this request would be the head at once. Take a free token without
-            # queueing (the common case at steady state, twenty times a second).
-            self._refill()
-            if self._tokens >= needed - _EPSILON:
-                self._tokens -= 1.0
-                self._last = priority
-                return
+        # Nobody waits: this request would be the head at once. Take a free token without
+        # queueing (the common case at steady state, twenty times a second).
+        if not self._queue and self._take(priority, needed):
+            return
         me = _Waiter(priority, next(self._seq))
         self._queue.append(me)
         try:
@@ -165,10 +161,7 @@ class RequestBudget:
                     await me.wake.wait()  # the head hands over when it leaves
                     me.wake = anyio.Event()
                     continue
-                self._refill()
-                if self._tokens >= needed - _EPSILON:
-                    self._tokens -= 1.0
-                    self._last = priority
+                if self._take(priority, needed):
                     return
                 # Someone more urgent may arrive meanwhile: it becomes the head, and this waiter
                 # finds out when it wakes.
@@ -178,6 +171,15 @@ class RequestBudget:
             if self._queue:
                 # Whoever is the head now (this one took a token, or left the queue cancelled).
                 self._head().wake.set()
+
+    def _take(self, priority: Priority, needed: float) -> bool:
+        """Take a token for `priority` if the bucket holds `needed`; say whether it did."""
+        self._refill()
+        if self._tokens < needed - _EPSILON:
+            return False
+        self._tokens -= 1.0
+        self._last = priority
+        return True
 
     def _needed(self, priority: Priority) -> float:
         """The tokens the bucket must hold for `priority` to take one: a deferrable request leaves
