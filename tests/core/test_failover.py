@@ -312,3 +312,18 @@ def test_an_active_region_whose_recovery_breaks_is_failed_away_from_at_once() ->
     # The wait lasts no longer than a's next verdict: a bad one ends it with the failover.
     write = only_reweight(shell.observe("a", False, 11.0))
     assert (write.from_region, write.to_region, write.kind) == ("a", "b", "failover")
+
+
+def test_while_the_active_region_is_coming_back_unanswered_polls_move_nothing() -> None:
+    # A 429 storm or an API blackout during the wait: polls that were not answered reach the core
+    # as no observation at all (SPEC §4.1, evidence), only time passes. Nothing is written on time
+    # alone; the next answer about the active region decides.
+    shell = started(make_policy(StrategyPolicy("s1", ("a", "b"))), active="a", healthy=("a", "b"))
+    shell.down("b", 1.0)
+    shell.down("a", 1.0)
+    shell.observe("a", True, 9.0)
+    shell.up("b", 10.0)
+    for at in (11.0, 30.0, 300.0):
+        assert reweights(shell.tick(at)) == []
+    write = only_reweight(shell.observe("a", False, 301.0))
+    assert (write.from_region, write.to_region) == ("a", "b")
