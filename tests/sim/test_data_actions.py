@@ -43,7 +43,7 @@ async def test_config_only_when_asked(api: httpx.AsyncClient) -> None:
     assert (plain["id"], plain["version"], plain["secure"]) == ("action-1", 1, False)
     assert configured["config"]["request"]["requestUrlTemplate"] == USE1_URL
     assert {key: value for key, value in configured.items() if key != "config"} == plain
-    assert expanded["contract"]["input"]["properties"] == {"customerId": {"type": "string"}}
+    assert expanded["contract"]["input"]["inputSchema"]["properties"] == {"customerId": {"type": "string"}}
     assert expanded["config"] == configured["config"]
     assert (await api.get("/api/v2/integrations/actions/nope")).status_code == 404
 

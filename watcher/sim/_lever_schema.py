@@ -3,7 +3,8 @@ actions and flows, as the official SDK (PureCloudPlatformClientV2 269.0.0) model
 
 :data:`MODELS` is each model's fields (JSON names) and their types, copied from the SDK's
 ``swagger_types``/``attribute_map``; nested models the simulator does not look into (an
-``Edge``, a ``LocationDefinition``, a ``User``) are ``object``. :func:`conform` checks a body
+``Edge``, a ``LocationDefinition``, a ``User``) are ``object`` (any JSON object), and the SDK's
+own ``object`` (any JSON value) is ``any``. :func:`conform` checks a body
 against a model the way the SDK would deserialize it and answers the body the simulator keeps:
 
 * ``strict=False`` (the public PUT/PATCH): fields the model does not have are dropped, as the
@@ -63,7 +64,20 @@ MODELS: dict[str, dict[str, str]] = {
         **{"config": "ActionConfig", "selfUri": "str"},
     },
     "UpdateActionInput": {"category": "str", "name": "str", "config": "ActionConfig", "version": "int"},
-    "ActionContract": {"output": "object", "input": "object"},
+    "ActionContract": {"output": "ActionOutput", "input": "ActionInput"},
+    "ActionInput": {
+        **{"inputSchema": "JsonSchemaDocument", "inputSchemaFlattened": "JsonSchemaDocument"},
+        "inputSchemaUri": "str",
+    },
+    "ActionOutput": {
+        **{"successSchema": "JsonSchemaDocument", "successSchemaUri": "str"},
+        **{"errorSchema": "JsonSchemaDocument", "errorSchemaUri": "str"},
+        **{"successSchemaFlattened": "object", "errorSchemaFlattened": "object"},
+    },
+    "JsonSchemaDocument": {
+        **{"id": "str", "$schema": "str", "title": "str", "description": "str", "type": "str"},
+        **{"required": "list[str]", "properties": "object", "additionalProperties": "any"},
+    },
     "ActionConfig": {"timeoutSeconds": "int", "request": "RequestConfig", "response": "ResponseConfig"},
     "RequestConfig": {
         **{"requestUrlTemplate": "str", "requestTemplate": "str", "requestTemplateUri": "str"},
@@ -78,7 +92,7 @@ MODELS: dict[str, dict[str, str]] = {
         **{"type": "str", "lockedUser": "object", "lockedClient": "DomainEntityRef"},
         **{"active": "bool", "system": "bool", "deleted": "bool"},
         **{"publishedVersion": "FlowVersion", "savedVersion": "FlowVersion"},
-        **{"inputSchema": "object", "outputSchema": "object"},
+        **{"inputSchema": "any", "outputSchema": "any"},
         **{"checkedInVersion": "FlowVersion", "debugVersion": "FlowVersion"},
         **{"publishedBy": "object", "currentOperation": "object", "nluInfo": "object"},
         **{"supportedLanguages": "list[object]", "compatibleFlowTypes": "list[str]"},
@@ -89,7 +103,11 @@ MODELS: dict[str, dict[str, str]] = {
         **{"type": "str", "secure": "bool", "debug": "bool", "createdBy": "object"},
         **{"createdByClient": "DomainEntityRef", "configurationUri": "str", **_FLOW_VERSION_RUNS},
         **{"generationId": "str", "publishResultUri": "str"},
-        **{"inputSchema": "object", "outputSchema": "object", "virtualAgentEnabled": "bool"},
+        **{
+            "inputSchema": "JsonSchemaDocument",
+            "outputSchema": "JsonSchemaDocument",
+            "virtualAgentEnabled": "bool",
+        },
         **{"datePublished": "datetime", "datePublishedEnd": "datetime", "nluInfo": "object"},
         **{"supportedLanguages": "list[object]", "compatibleFlowTypes": "list[str]", "selfUri": "str"},
     },
@@ -164,7 +182,7 @@ def _scalar(value: object, type_name: str, where: str) -> Any:
 
 def conform(value: object, type_name: str, where: str = "", *, strict: bool) -> Any:
     """``value`` checked as ``type_name`` (a :data:`MODELS` name, ``list[...]``, ``dict[str]``,
-    ``object`` or a scalar); answers what the simulator keeps (nulls and, unless ``strict``,
+    ``object``, ``any`` or a scalar); answers what the simulator keeps (nulls and, unless ``strict``,
     unknown fields left out). Raises :class:`ShapeError`."""
     if type_name.startswith("list["):
         if not isinstance(value, list):
@@ -175,6 +193,8 @@ def conform(value: object, type_name: str, where: str = "", *, strict: bool) -> 
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
             raise ShapeError(f"{where}: must be an object of strings")
         return dict(value)
+    if type_name == "any":
+        return value
     if type_name == "object":
         if not isinstance(value, Mapping):
             raise ShapeError(f"{where}: must be an object, got {type(value).__name__}")

@@ -84,8 +84,20 @@ def default_levers() -> dict[str, list[dict[str, Any]]]:
                 "integrationId": "integration-1",
                 "category": "Customer backend",
                 "contract": {
-                    "input": {"type": "object", "properties": {"customerId": {"type": "string"}}},
-                    "output": {"type": "object", "properties": {"tier": {"type": "string"}}},
+                    "input": {
+                        "inputSchema": {
+                            "type": "object",
+                            "required": ["customerId"],
+                            "properties": {"customerId": {"type": "string"}},
+                        }
+                    },
+                    "output": {
+                        "successSchema": {
+                            "type": "object",
+                            "properties": {"tier": {"type": "string"}},
+                            "additionalProperties": True,
+                        }
+                    },
                 },
                 "secure": False,
                 "config": {
