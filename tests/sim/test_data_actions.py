@@ -26,7 +26,7 @@ async def _read(api: httpx.AsyncClient, query: str = "?includeConfig=true") -> d
 
 
 def _moved(action: dict[str, Any], url: str = EUW1_URL) -> dict[str, Any]:
-    config = copy.deepcopy(action["config"])
+    config: dict[str, Any] = copy.deepcopy(action["config"])
     config["request"]["requestUrlTemplate"] = url
     return config
 
