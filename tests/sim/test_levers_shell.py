@@ -84,3 +84,20 @@ def test_every_lever_call_names_its_permission() -> None:
     assert (
         PERMISSIONS[("PUT", "/api/v2/telephony/providers/edges/sites/{entity_id}")] == "telephony:plugin:all"
     )
+
+
+async def test_the_admin_snapshot_holds_the_levers(client: httpx.AsyncClient) -> None:
+    await client.put("/_sim/sites/site-2", json={"name": "Second", "mediaRegions": ["us-west-2"]})
+
+    state = (await client.get("/_sim/state")).json()
+
+    assert [site["id"] for site in state["sites"]] == ["site-1", "site-2"]
+    assert [ivr["id"] for ivr in state["ivrs"]] == ["ivr-main"]
+    assert state["dataActions"][0]["config"]["request"]["requestUrlTemplate"].startswith("https://use1.")
+    assert [flow["id"] for flow in state["flows"]] == [
+        "flow-use1",
+        "flow-euw1",
+        "flow-closed",
+        "flow-emergency",
+    ]
+    assert state["audit"][-1]["entityType"] == "telephonySite"
