@@ -14,6 +14,14 @@ names); and ``inin-ratelimit-count``/``-allowed``/``-reset`` on every API answer
 watcher's back, version bumped) and ``PUT /_sim/status/components/{idOrName}``
 ``{"status", "group"?, "description"?, "onlyShowIfDegraded"?}``.
 
+The real levers of an organization (SPEC §6.2.1, see :mod:`watcher.sim._lever_api`):
+``GET``/``PUT /api/v2/telephony/providers/edges/sites/{id}``, ``GET``/``PUT
+/api/v2/architect/ivrs/{id}``, ``GET /api/v2/integrations/actions/{id}`` (``config`` only with
+``includeConfig=true``) and ``PATCH`` it with ``{version, config}``, ``GET /api/v2/flows/{id}``;
+admin ``PUT /_sim/sites/{id}``, ``/_sim/ivrs/{id}``, ``/_sim/dataactions/{id}``,
+``/_sim/flows/{id}``. The default org has ``site-1``, ``ivr-main``, ``action-1`` and the flows
+they name (:mod:`watcher.sim._lever_seed`).
+
 The default status page (unless a seed lists ``statusComponents``) has one group per seeded
 region, named as the public page names the region (``us-east-1`` -> ``Americas (US East)``,
 ``eu-west-1`` -> ``EMEA (Dublin)``, ``us-west-2`` -> ``Americas (US West)``, ... see
@@ -32,6 +40,8 @@ Example::
 from watcher.sim._app import create_app
 from watcher.sim._cli import add_simulate_parser, run_simulate
 from watcher.sim._faults import FaultSpec
+from watcher.sim._lever_seed import flow_seed
+from watcher.sim._levers import LeverObjects
 from watcher.sim._org import Org, Region
 from watcher.sim._platform_objects import PlatformObjects
 from watcher.sim._platform_schema import COMPONENT_STATUSES
@@ -61,6 +71,7 @@ __all__ = [
     "STATUS_SERVICES",
     "ApiError",
     "FaultSpec",
+    "LeverObjects",
     "Org",
     "PlatformObjects",
     "Region",
@@ -77,6 +88,7 @@ __all__ = [
     "create_app",
     "default_seed",
     "default_status_components",
+    "flow_seed",
     "load_seed",
     "rule_seed",
     "run_simulate",

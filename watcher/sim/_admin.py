@@ -178,6 +178,7 @@ class AdminEndpoints:
             {
                 **self.org.snapshot(),
                 **self.state.platform.snapshot(),
+                **self.state.levers.snapshot(),
                 "statusComponents": self.state.status_page.snapshot(),
                 "faults": [fault.view() for fault in self.state.faults],
                 "ratelimit": {"perMinute": self.state.budget.per_minute},

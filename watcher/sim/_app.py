@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from watcher.sim._admin import AdminEndpoints
 from watcher.sim._api import GenesysEndpoints
+from watcher.sim._lever_api import LeverEndpoints
 from watcher.sim._platform_api import PlatformEndpoints
 from watcher.sim._responses import error_response
 from watcher.sim._shell import SimulatorShell, silence_dropped_connections
@@ -37,7 +38,10 @@ def create_app(state: SimulatorState) -> Starlette:
     """
     silence_dropped_connections()
     routes = (
-        GenesysEndpoints(state).routes() + PlatformEndpoints(state).routes() + AdminEndpoints(state).routes()
+        GenesysEndpoints(state).routes()
+        + PlatformEndpoints(state).routes()
+        + LeverEndpoints(state).routes()
+        + AdminEndpoints(state).routes()
     )
     return Starlette(
         routes=routes,

@@ -1,8 +1,8 @@
 """``POST /api/v2/audits/query/realtime`` (SPEC §6) over the simulator's one audit log.
 
 Every change the simulator audits (strategies, rules, targets, webhooks, regions, triggers,
-emergency groups) is visible here too, as the SDK's ``AuditLogMessage``. Each internal entity
-type maps to a platform service and entity type:
+emergency groups, sites, IVRs, data actions, flows) is visible here too, as the SDK's
+``AuditLogMessage``. Each internal entity type maps to a platform service and entity type:
 
 =======================  ===================  ====================
 internal                 ``serviceName``      ``entityType``
@@ -14,6 +14,10 @@ webhook                  Webhooks             Webhook
 region                   Architecture         Region
 processAutomationTrigger ProcessAutomation    Trigger
 emergencyGroup           Architect            EmergencyGroup
+telephonySite            Telephony            Site
+architectIvr             Architect            IVR
+integrationAction        Integrations         Action
+architectFlow            Architect            Flow
 =======================  ===================  ====================
 
 Changes made through the API carry ``client: {id}`` (the OAuth client); changes made through
@@ -44,6 +48,10 @@ ENTITY_KINDS: dict[str, tuple[str, str]] = {
     "region": ("Architecture", "Region"),
     "processAutomationTrigger": ("ProcessAutomation", "Trigger"),
     "emergencyGroup": ("Architect", "EmergencyGroup"),
+    "telephonySite": ("Telephony", "Site"),
+    "architectIvr": ("Architect", "IVR"),
+    "integrationAction": ("Integrations", "Action"),
+    "architectFlow": ("Architect", "Flow"),
 }
 # Bookkeeping that moves on every write; not a property anyone changed.
 _UNCHANGING = frozenset({"version", "dateModified", "modifiedBy", "selfUri"})

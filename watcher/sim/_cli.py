@@ -22,7 +22,8 @@ def add_simulate_parser(subparsers: argparse._SubParsersAction[argparse.Argument
             "Serve the Genesys Cloud API surface from memory, with the /_sim admin API for "
             "faults, region health and behind-the-back changes, and the public status page "
             "at /api/v2/components.json. Without --seed-file, a two-region org (us-east-1, "
-            "eu-west-1, strategy-1, rule-1, trigger-1, emergency-group-1) is served."
+            "eu-west-1, strategy-1, rule-1, trigger-1, emergency-group-1, site-1, ivr-main, "
+            "action-1 and their flows) is served."
         ),
     )
     parser.add_argument("--port", type=int, required=True, help="port to listen on (0: any)")

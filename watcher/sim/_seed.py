@@ -14,6 +14,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from watcher.sim._lever_schema import SEED_KINDS, ShapeError, shape
+from watcher.sim._lever_seed import default_levers
 from watcher.sim._platform_schema import (
     TRIGGER_FIELDS,
     emergency_group_problem,
@@ -132,6 +134,11 @@ class SimSeed(BaseModel):
     targets: list[SeedTarget] = Field(default_factory=list)
     triggers: list[dict[str, Any]] = Field(default_factory=list)
     emergencyGroups: list[dict[str, Any]] = Field(default_factory=list)
+    # The real levers (SPEC §6.2.1): whole SDK models (``Site``, ``IVR``, ``Action``, ``Flow``).
+    sites: list[dict[str, Any]] = Field(default_factory=list)
+    ivrs: list[dict[str, Any]] = Field(default_factory=list)
+    dataActions: list[dict[str, Any]] = Field(default_factory=list)
+    flows: list[dict[str, Any]] = Field(default_factory=list)
     # None: the default page of :func:`default_status_components` for the seed's regions.
     statusComponents: list[SeedStatusComponent] | None = None
 
@@ -172,6 +179,13 @@ class SimSeed(BaseModel):
             problem = emergency_group_problem(body, group_id, require_version=False)
             if problem:
                 raise ValueError(f"emergencyGroups[{index}] ({group_id}): {problem}")
+        for key, model, kind in SEED_KINDS:
+            bodies: list[dict[str, Any]] = getattr(self, key)
+            for index, (entity_id, body) in enumerate(zip(_ids(bodies, key), bodies, strict=True)):
+                try:
+                    shape(body, model, entity_id, kind, strict=True)
+                except ShapeError as exc:
+                    raise ValueError(f"{key}[{index}] ({entity_id}): {exc}") from None
 
     def status_components(self) -> list[SeedStatusComponent]:
         """The status page to start with: as given, or the default for the seed's regions."""
@@ -247,8 +261,9 @@ def rule_seed(rule_id: str, target: str) -> dict[str, Any]:
 
 def default_seed() -> SimSeed:
     """The two-region org of the example config (``config/watcher.toml``), for ``simulate``,
-    plus ``trigger-1`` (targets ``workflow-use1``) and ``emergency-group-1`` (disabled) and the
-    default status page (:func:`default_status_components`)."""
+    plus ``trigger-1`` (targets ``workflow-use1``) and ``emergency-group-1`` (disabled), the
+    levers of :func:`~watcher.sim._lever_seed.default_levers` and the default status page
+    (:func:`default_status_components`)."""
     return SimSeed.model_validate(
         {
             "regions": [
@@ -334,5 +349,6 @@ def default_seed() -> SimSeed:
                     ],
                 }
             ],
+            **default_levers(),
         }
     )

@@ -13,6 +13,7 @@ from typing import Any
 from watcher.sim._access import RequestBudget, TokenBook
 from watcher.sim._audit import AuditLog
 from watcher.sim._faults import Fault, FaultOutcome, FaultSpec, plan_faults
+from watcher.sim._levers import LeverObjects
 from watcher.sim._org import Org
 from watcher.sim._platform_objects import PlatformObjects
 from watcher.sim._seed import SimSeed
@@ -70,6 +71,7 @@ class SimulatorState:
         self.audit = AuditLog()
         self.org = Org(self.audit, seed)
         self.platform = PlatformObjects(self.audit, seed)
+        self.levers = LeverObjects(self.audit, seed)  # sites, IVRs, data actions, flows
         self.status_page = StatusPage(lambda: self.audit.now())  # follows a swapped audit clock
         for component in seed.status_components() if seed is not None else []:
             self.status_page.set(
