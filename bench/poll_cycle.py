@@ -24,7 +24,7 @@ from stats import summary
 
 from watcher.config import WatcherConfig
 from watcher.core import Observation
-from watcher.daemon.health import QuorumSource, RegionHealthEndpoint
+from watcher.health import QuorumSource, RegionHealthEndpoint
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.service import Watcher
 from watcher.genesys import GenesysClient

@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from watcher.config import GenesysSettings, HealthSettings
-from watcher.daemon.health import RegionHealthEndpoint, Throttled
+from watcher.health import RegionHealthEndpoint, Throttled
 from watcher.genesys import GenesysClient
 from watcher.sim import SimulatorState, default_seed, running_simulator
 

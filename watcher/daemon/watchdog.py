@@ -6,7 +6,7 @@ import anyio
 import structlog
 
 from watcher.aio import sleep
-from watcher.daemon.probes import Probes
+from watcher.daemon.selfreport import Probes
 from watcher.daemon.scheduler import PollScheduler
 from watcher.systemd_notify import SystemdNotifier
 
