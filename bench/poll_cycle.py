@@ -24,10 +24,10 @@ from stats import summary
 
 from watcher.config import WatcherConfig
 from watcher.core import Observation
-from watcher.daemon.health import QuorumSource, RegionHealthEndpoint
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.service import Watcher
 from watcher.genesys import GenesysClient
+from watcher.health import QuorumSource, RegionHealthEndpoint
 
 HEALTH_CONCURRENCY = 1000
 

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     from watcher.daemon.commands import add_admin_parsers, add_run_parser
     from watcher.dnssync import add_dns_sync_parser
     from watcher.events.receiver import add_receive_parser
-    from watcher.healthcheck import add_healthcheck_parser
+    from watcher.liveness import add_healthcheck_parser
     from watcher.oneshot import add_oneshot_parsers
     from watcher.sim import add_simulate_parser
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["healthcheck"]:
         # The container HEALTHCHECK runs this every few seconds: skip importing the web stack.
-        from watcher.healthcheck import add_healthcheck_parser
+        from watcher.liveness import add_healthcheck_parser
 
         light = argparse.ArgumentParser(prog="failover-watcher")
         add_healthcheck_parser(light.add_subparsers(dest="command", required=True))

@@ -10,8 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from watcher.config import GenesysSettings, HealthSettings
-from watcher.daemon.health import RegionHealthEndpoint, Throttled
 from watcher.genesys import GenesysClient
+from watcher.health import RegionHealthEndpoint, Throttled
 from watcher.sim import SimulatorState, default_seed, running_simulator
 
 pytestmark = pytest.mark.anyio

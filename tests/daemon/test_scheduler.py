@@ -22,8 +22,8 @@ from tests.support import FakeClock, until
 from watcher.config import HealthSettings
 from watcher.core import Observation
 from watcher.daemon import scheduler as scheduler_module
-from watcher.daemon.health import Throttled
 from watcher.daemon.scheduler import PollScheduler
+from watcher.health import Throttled
 from watcher.metrics import WatcherMetrics
 
 

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from watcher.healthcheck import add_healthcheck_parser
+from watcher.liveness import add_healthcheck_parser
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from tests.dnssync.bind import tsig_keygen
 from watcher.dnssync import (
     Applied,
+    AppliedSequences,
     MalformedEvent,
     RecordSpec,
     RoutingClaim,
-    SequenceStore,
     TsigKey,
     TsigKeyError,
     UnknownRegion,
@@ -174,7 +174,7 @@ def test_dns_server_addresses(text: str, parsed: tuple[str, int] | None) -> None
 
 
 def test_the_state_file_is_replaced_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = SequenceStore(tmp_path / "state")
+    store = AppliedSequences(tmp_path / "state")
     store.record({"s1": Applied(1, "r1", 1.0)})
     before = store.path.read_text()
 

@@ -13,10 +13,20 @@ import pytest
 import respx
 from pydantic import SecretStr
 
-from watcher.genesys import GenesysClient, RequestTimeout, RoutingRule
-from watcher.genesys.probe import probe_api
+from watcher.genesys import GenesysClient, MalformedResponse, RegionHealthReport, RequestTimeout, RoutingRule
+from watcher.metrics import WatcherMetrics
 
-from ._support import API, AUDIT_PATH, HEALTH_PATH, RULE_PATH, SECRET, FakeGenesys, json_response, settings
+from ._support import (
+    API,
+    AUDIT_PATH,
+    HEALTH_PATH,
+    RULE_PATH,
+    SECRET,
+    FakeGenesys,
+    json_response,
+    sample,
+    settings,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -67,10 +77,37 @@ async def test_a_compressed_answer_is_decoded(api: FakeGenesys, client: GenesysC
 
 async def test_the_probe_gets_the_answer_time(api: FakeGenesys, client: GenesysClient) -> None:
     api.on("GET", "/api/v2/date", json_response(200, {"currentDate": "2026-12-04T00:00:00.000Z"}))
-    answer = await probe_api(client, client.url("date"), timeout=2.0)
+    answer = await client.probe(client.url("date"), timeout=2.0)
     assert answer.status == 200
     assert answer.latency_ms is not None
     assert answer.latency_ms >= 0
+
+
+async def test_a_probe_without_token_sends_no_credential_and_is_counted_in_the_budget(
+    api: FakeGenesys, client: GenesysClient, metrics: WatcherMetrics
+) -> None:
+    api.on("GET", "/api/v2/date", json_response(401, {"message": "no token"}))
+    before = client.budget.available
+    answer = await client.probe(client.url("date"), timeout=2.0, token=False)
+    # Any answer is the probe's answer: a 401 to a plain GET is a status, not a refresh of our token.
+    assert answer.status == 401
+    assert answer.latency_ms is not None
+    (request,) = api.api_requests()
+    assert "Authorization" not in request.headers
+    assert api.token_requests() == []
+    assert client.budget.available == pytest.approx(before - 1)
+    assert sample(metrics, "failover_watcher_api_requests_total", endpoint="probe", code="401") == 1
+
+
+async def test_an_answer_of_the_wrong_shape_is_malformed_naming_the_field(
+    api: FakeGenesys, client: GenesysClient, metrics: WatcherMetrics
+) -> None:
+    api.on("GET", HEALTH_PATH, json_response(200, {"status": 7}))
+    with pytest.raises(MalformedResponse, match="status"):
+        await client.request_model(
+            "GET", "region_health", RegionHealthReport, path={"regionId": "us-east-1"}, retries=0
+        )
+    assert sample(metrics, "failover_watcher_malformed_responses_total", endpoint="region_health") == 1
 
 
 async def test_respx_still_mocks_the_client_transport() -> None:

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from tests.health.conftest import COMPONENTS, add_fault, served
 from watcher.config import GenesysSettings, ProbeSourceSettings
-from watcher.genesys import GenesysClient
+from watcher.genesys import GenesysClient, RequestBudget
 from watcher.health import ProbeSource, Throttled, Unreachable
 from watcher.metrics import WatcherMetrics
 from watcher.sim import RunningSimulator
@@ -170,3 +170,19 @@ async def test_a_plain_probe_of_another_host_that_is_down_is_bad(probe: ProbeFac
     obs = await probe(url=url, auth="none").observe("us-east-1")
     assert (obs.ok, obs.failure) == (False, "error"), obs.reason
     assert obs.reason == "request failed (ConnectError)"
+
+
+async def test_a_plain_probe_of_the_api_host_is_in_the_api_budget_and_sends_no_token(
+    sim: RunningSimulator, http: httpx.AsyncClient
+) -> None:
+    budget = RequestBudget(6000, clock=lambda: 0.0)  # time stands still: nothing refills
+    async with GenesysClient(_genesys(sim.base_url), SecretStr("sim-secret"), budget=budget) as client:
+        spec = ProbeSourceSettings(kind="probe", auth="none", expect_status=[401])
+        source = ProbeSource(spec, client.url("date"), timeout=1.0, client=client, http=http)
+        before = budget.available
+        obs = await source.observe("us-east-1")
+    # No token: the simulator refuses the call, and that answer is what the probe judges.
+    assert obs.ok is True, obs.reason
+    assert obs.reason.startswith("http 401 in ")
+    assert [r.status for r in sim.state.requests_since(None) if r.path == DATE] == [401]
+    assert budget.available == before - 1

@@ -18,7 +18,7 @@ from tests.safety._config import PRIMARY, SECONDARY, STRATEGY
 from tests.safety._daemon import DaemonView, InProcessDaemon, alive, cli, eventually, in_process
 from tests.safety._sim import STRATEGY_PATH
 from watcher.core import Observation
-from watcher.daemon.health import QuorumSource
+from watcher.health import QuorumSource
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.support import FakeClock
 from watcher.sim import SimulatorState, default_seed, running_simulator
-from watcher.sim._access import RequestBudget
+from watcher.sim._access import RateWindow
 
 from ._support import fetch_token
 
@@ -67,7 +67,7 @@ async def test_token_and_admin_paths_are_not_budgeted(api: httpx.AsyncClient) ->
 
 def test_lowering_the_budget_waits_for_enough_of_the_window_to_expire() -> None:
     clock = FakeClock()
-    budget = RequestBudget(10, clock)
+    budget = RateWindow(10, clock)
     for _ in range(10):
         assert budget.admit("t") is None
         clock.advance(1)  # admitted at 1000..1009, now 1010

@@ -14,7 +14,7 @@ from watcher.core import Event, OperatorHold, OperatorPin, OperatorRelease, Tick
 from watcher.daemon.engine import policy_from_config
 from watcher.daemon.holds import Hold, OperatorState
 from watcher.daemon.parts import Shell
-from watcher.daemon.probes import Probes
+from watcher.daemon.selfreport import Probes
 
 log = structlog.get_logger("watcher.daemon")
 

@@ -17,7 +17,7 @@ from watcher.config import ConfigError, WatcherConfig, load_config
 from watcher.daemon.engine import policy_from_config
 from watcher.daemon.parts import Parts, Shell
 from watcher.daemon.platform_followers import platform_followers
-from watcher.daemon.probes import Probes
+from watcher.daemon.selfreport import Probes
 from watcher.systemd_notify import SystemdNotifier
 
 log = structlog.get_logger("watcher.daemon")

@@ -17,8 +17,8 @@ import structlog
 from watcher.aio import sleep
 from watcher.config import HealthSettings
 from watcher.core import Observation
-from watcher.daemon.health import HealthSource, NoEvidence
 from watcher.genesys import Priority, request_priority
+from watcher.health import HealthSource, NoEvidence
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.scheduler")

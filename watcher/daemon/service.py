@@ -42,9 +42,9 @@ from watcher.daemon.executor import SwitchReport, SwitchResult
 from watcher.daemon.holds import OperatorState
 from watcher.daemon.http import create_app
 from watcher.daemon.parts import Parts, Shell, assemble, build_leadership, register_webhook
-from watcher.daemon.probes import Probes
 from watcher.daemon.reload import Reloader
 from watcher.daemon.scheduler import PollScheduler
+from watcher.daemon.selfreport import Probes
 from watcher.daemon.status import WallClock
 from watcher.daemon.watchdog import systemd_loop
 from watcher.events import Outbox

@@ -6,8 +6,8 @@ import anyio
 import structlog
 
 from watcher.aio import sleep
-from watcher.daemon.probes import Probes
 from watcher.daemon.scheduler import PollScheduler
+from watcher.daemon.selfreport import Probes
 from watcher.systemd_notify import SystemdNotifier
 
 log = structlog.get_logger("watcher.daemon")

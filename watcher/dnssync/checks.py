@@ -221,7 +221,7 @@ def _check_records(cfg: DnsSyncConfig, zone: dns.name.Name | None, problems: lis
                 problems.append(f"records[{i}].name: a CNAME cannot share its name with {', '.join(others)}")
 
 
-def cross_check(cfg: DnsSyncConfig) -> list[str]:
+def config_problems(cfg: DnsSyncConfig) -> list[str]:
     """Every problem of the config, one line each, naming the key."""
     problems: list[str] = []
     _check_receiver(cfg, problems)

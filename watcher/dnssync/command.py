@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from watcher.dnssync.config import DEFAULT_CONFIG_PATH, ConfigError, load_dns_sync_config, masked_dump
+from watcher.dnssync.config import DEFAULT_CONFIG_PATH, ConfigError, masked_config_json
+from watcher.dnssync.loader import load_dns_sync_config
 
 DESCRIPTION = """Receive the watcher's events (a [[sinks]] URL) and keep DNS records on the active region
 of their strategy, by RFC 2136 updates signed with TSIG. The config is a TOML file overlaid by
@@ -35,7 +36,7 @@ def _dns_sync(args: argparse.Namespace) -> int:
         return 2
     if args.check:
         name, algorithm = tsig_identity(cfg, parse_tsig_material(cfg.tsig_text()))
-        print(masked_dump(cfg, key_name=name, algorithm=algorithm))
+        print(masked_config_json(cfg, key_name=name, algorithm=algorithm))
         print(f"{args.config}: OK", file=sys.stderr)
         return 0
     configure_logging(level=args.log_level, json=True if args.log_json else None)

@@ -7,7 +7,8 @@ so a host or a pod that runs both the daemon and the receiver can tell `WATCHER_
 `WATCHER_DNS_SYNC_STATE__DIR`. Secrets are `SecretStr`, inline or from a file (`*_file`, with
 `${VAR}` expanded: systemd credentials, Kubernetes secret volumes).
 
-A bad config is refused as a whole with one line per problem naming the key (`checks.py`).
+A bad config is refused as a whole with one line per problem naming the key (`checks.py`); `loader.py`
+reads, overlays and checks it in one call.
 """
 
 from __future__ import annotations
@@ -19,17 +20,17 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from watcher.tomlconfig import ConfigError, expand_path, load_toml_settings
+from watcher.tomlconfig import ConfigError, expand_path
 from watcher.tomlconfig import Section as _Section
 
 __all__ = [  # the loader's names are the receiver's too
     "DEFAULT_CONFIG_PATH",
     "ENV_PREFIX",
+    "SECRET_SOURCES",
     "ConfigError",
     "DnsSyncConfig",
     "expand_path",
-    "load_dns_sync_config",
-    "masked_dump",
+    "masked_config_json",
     "read_secret_file",
 ]
 
@@ -106,7 +107,7 @@ class StateSettings(_Section):
 
 
 class DnsSyncConfig(BaseSettings):
-    """The whole configuration. Build it with `load_dns_sync_config`, which adds the cross-checks."""
+    """The whole configuration. Build it with `loader.load_dns_sync_config`, which adds the checks."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -157,23 +158,11 @@ def read_secret_file(path: Path) -> str:
     return expand_path(path).read_text(encoding="utf-8")
 
 
-_SECRET_SOURCES = (("receiver", "secret"), ("dns", "tsig_secret"))
+SECRET_SOURCES = (("receiver", "secret"), ("dns", "tsig_secret"))
+"""The secret fields (section, key) that may be given inline or as a `*_file`."""
 
 
-def load_dns_sync_config(path: Path | str | None = None) -> DnsSyncConfig:
-    """Read, overlay and check the configuration; raise `ConfigError` listing every problem."""
-    from watcher.dnssync.checks import cross_check
-
-    return load_toml_settings(
-        DnsSyncConfig,
-        Path(path) if path is not None else DEFAULT_CONFIG_PATH,
-        env_prefix=ENV_PREFIX,
-        secret_sources=_SECRET_SOURCES,
-        cross_check=cross_check,
-    )
-
-
-def masked_dump(cfg: DnsSyncConfig, *, key_name: str | None, algorithm: str | None) -> str:
+def masked_config_json(cfg: DnsSyncConfig, *, key_name: str | None, algorithm: str | None) -> str:
     """The effective configuration as JSON, secrets shown as '**********', the TSIG key's name and
     algorithm as resolved (from the key file when the config leaves them out)."""
     data = cfg.model_dump(mode="json")

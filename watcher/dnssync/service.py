@@ -21,7 +21,7 @@ from watcher.dnssync.checks import dns_server, resolve_records, resolve_tsig_key
 from watcher.dnssync.config import DnsSyncConfig, expand_path
 from watcher.dnssync.metrics import DnsSyncMetrics
 from watcher.dnssync.records import strategies_of
-from watcher.dnssync.state import SequenceStore
+from watcher.dnssync.state import AppliedSequences
 from watcher.dnssync.sync import DnsSync
 from watcher.dnssync.updater import DnsUpdater
 from watcher.events import Verifier
@@ -37,7 +37,7 @@ class DnsSyncService:
 
     cfg: DnsSyncConfig
     metrics: DnsSyncMetrics
-    store: SequenceStore
+    store: AppliedSequences
     updater: DnsUpdater
     sync: DnsSync
     verifier: Verifier
@@ -48,7 +48,7 @@ class DnsSyncService:
         records = resolve_records(cfg)
         metrics = DnsSyncMetrics()
         metrics.precreate(strategies_of(records))
-        store = SequenceStore(expand_path(cfg.state.dir))
+        store = AppliedSequences(expand_path(cfg.state.dir))
         server = dns_server(cfg.dns.server)
         assert server is not None  # checked
         updater = DnsUpdater(

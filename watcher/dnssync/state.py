@@ -38,12 +38,12 @@ class Applied:
     applied_at: float
 
 
-class SequenceStore:
+class AppliedSequences:
     """Last applied sequence per strategy, kept in memory and mirrored to `dir/dns-sync-state.json`.
 
-    >>> store = SequenceStore(Path(tempfile.mkdtemp()))
+    >>> store = AppliedSequences(Path(tempfile.mkdtemp()))
     >>> store.record({"s1": Applied(3, "eu-west-1", 1700000000.0)})
-    >>> SequenceStore(store.path.parent).last("s1").sequence
+    >>> AppliedSequences(store.path.parent).last("s1").sequence
     3
     """
 
@@ -56,7 +56,7 @@ class SequenceStore:
         self._applied = self._load()
 
     def __repr__(self) -> str:
-        return f"SequenceStore(path={str(self.path)!r}, strategies={len(self._applied)})"
+        return f"AppliedSequences(path={str(self.path)!r}, strategies={len(self._applied)})"
 
     def _load(self) -> dict[str, Applied]:
         try:

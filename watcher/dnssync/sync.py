@@ -26,7 +26,7 @@ import structlog
 from watcher.dnssync.event_data import EventReading, MalformedEvent, RoutingClaim, read_event
 from watcher.dnssync.metrics import DnsSyncMetrics
 from watcher.dnssync.records import RecordChange, RecordSpec, UnknownRegion, changes_for
-from watcher.dnssync.state import Applied, SequenceStore
+from watcher.dnssync.state import Applied, AppliedSequences
 from watcher.dnssync.updater import DnsUpdateFailed, DnsUpdater
 
 _log = structlog.get_logger("watcher.dnssync")
@@ -51,7 +51,7 @@ class DnsSync:
     def __init__(
         self,
         records: Sequence[RecordSpec],
-        store: SequenceStore,
+        store: AppliedSequences,
         updater: DnsUpdater,
         metrics: DnsSyncMetrics,
         clock: Callable[[], float] = time.time,

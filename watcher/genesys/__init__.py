@@ -2,7 +2,7 @@
 
 from watcher.genesys.auth import TokenSource, TokenThrottled
 from watcher.genesys.budget import Priority, RequestBudget, request_priority
-from watcher.genesys.client import ClientState, GenesysClient, make_transport
+from watcher.genesys.client import ClientState, GenesysClient, ProbeAnswer, make_transport
 from watcher.genesys.copies import Copies
 from watcher.genesys.errors import (
     AuthenticationError,
@@ -31,10 +31,12 @@ from watcher.genesys.models import (
     Webhook,
     WebhookRequest,
 )
-from watcher.genesys.probe import ProbeAnswer, probe_api
+from watcher.genesys.retry import MAX_RETRY_AFTER, RETRY_BACKOFF, retry_delay
 
 __all__ = [
     "HEALTHY",
+    "MAX_RETRY_AFTER",
+    "RETRY_BACKOFF",
     "AuditEntry",
     "AuthenticationError",
     "BadRequest",
@@ -66,6 +68,6 @@ __all__ = [
     "Webhook",
     "WebhookRequest",
     "make_transport",
-    "probe_api",
     "request_priority",
+    "retry_delay",
 ]

@@ -131,30 +131,33 @@ class PlatformCalls:
         self.client = client
 
     async def get_trigger(self, trigger_id: str) -> Trigger:
-        data = await self.client.request("GET", "trigger", path={"triggerId": trigger_id})
-        return self.client._parse(Trigger, data, "trigger")
+        return await self.client.request_model("GET", "trigger", Trigger, path={"triggerId": trigger_id})
 
     async def put_trigger(self, planned: Trigger, current: Trigger, *, retries: int | None = None) -> Trigger:
         """Send `planned` as an `UpdateTriggerRequest` with `current`'s version, checked locally first."""
         body = trigger_update_body(planned, current)
-        data = await self.client.request(
-            "PUT", "trigger", path={"triggerId": current.id}, json=body, retries=retries
+        return await self.client.request_model(
+            "PUT", "trigger", Trigger, path={"triggerId": current.id}, json=body, retries=retries
         )
-        return self.client._parse(Trigger, data, "trigger")
 
     async def get_emergency_group(self, group_id: str) -> EmergencyGroup:
-        data = await self.client.request("GET", "emergency_group", path={"emergencyGroupId": group_id})
-        return self.client._parse(EmergencyGroup, data, "emergency_group")
+        return await self.client.request_model(
+            "GET", "emergency_group", EmergencyGroup, path={"emergencyGroupId": group_id}
+        )
 
     async def put_emergency_group(
         self, group: EmergencyGroup, *, retries: int | None = None
     ) -> EmergencyGroup:
         """Replace the whole group, with the version it was read with."""
         body = group.model_dump(mode="json", exclude_none=True)
-        data = await self.client.request(
-            "PUT", "emergency_group", path={"emergencyGroupId": group.id}, json=body, retries=retries
+        return await self.client.request_model(
+            "PUT",
+            "emergency_group",
+            EmergencyGroup,
+            path={"emergencyGroupId": group.id},
+            json=body,
+            retries=retries,
         )
-        return self.client._parse(EmergencyGroup, data, "emergency_group")
 
     async def realtime_audit(
         self,
@@ -175,8 +178,7 @@ class PlatformCalls:
             }
             if service_name is not None:
                 query["serviceName"] = service_name
-            data = await self.client.request("POST", "audit_query", json=query)
-            page = self.client._parse(AuditQueryPage, data, "audit_query")
+            page = await self.client.request_model("POST", "audit_query", AuditQueryPage, json=query)
             for entry in page.entities:
                 yield entry
             if number >= page.pageCount or not page.entities:

@@ -1,10 +1,11 @@
 """An HTTP latency probe as a health source (SPEC §6.1).
 
-A GET of `url` (default: the API host's `/api/v2/date`, with the watcher's token, in the request
-budget; `auth = "none"` for another host, with a plain client). Bad on an error, a timeout, a status
-not in `expect_status`, or when the median latency of the last `latency_window` answers is above
-`max_latency_ms`. A probe of the API host that fails in transit follows the blackout rule: evidence
-only if the API host answered something after it.
+A GET of `url` (default: the API host's `/api/v2/date`, with the watcher's token). A probe of the API
+host goes through the client (`GenesysClient.probe`: its budget, its transport, its token unless
+`auth = "none"`); a probe of another host (`auth = "none"`) through a plain client, outside the
+budget. Bad on an error, a timeout, a status not in `expect_status`, or when the median latency of
+the last `latency_window` answers is above `max_latency_ms`. A probe of the API host that fails in
+transit follows the blackout rule: evidence only if the API host answered something after it.
 """
 
 from __future__ import annotations
@@ -18,14 +19,7 @@ import httpx
 
 from watcher.config import ProbeSourceSettings, origin
 from watcher.core import FailureKind, Observation
-from watcher.genesys import (
-    GenesysClient,
-    GenesysError,
-    ProbeAnswer,
-    RequestTimeout,
-    TransportFailure,
-    probe_api,
-)
+from watcher.genesys import GenesysClient, GenesysError, ProbeAnswer, RequestTimeout, TransportFailure
 from watcher.health._evidence import Unreachable
 from watcher.health._region_health import api_answered_after, describe, refused_for_us
 
@@ -77,10 +71,9 @@ class ProbeSource:
         return self._judge(region, answer)
 
     async def _get(self) -> ProbeAnswer:
-        if self.settings.auth == "token":
-            return await probe_api(self._client, self.url, timeout=self._timeout)
-        if self._api_host:
-            await self._client.budget.acquire()  # SPEC §6.1: a probe of the API host is in the budget
+        if self._api_host:  # SPEC §6.1: a probe of the API host is in the budget
+            token = self.settings.auth == "token"
+            return await self._client.probe(self.url, timeout=self._timeout, token=token)
         response = await self._http.get(self.url, timeout=self._timeout)
         return ProbeAnswer(response.status_code, response.elapsed.total_seconds() * 1000)
 

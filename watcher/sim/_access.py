@@ -63,7 +63,7 @@ class TokenBook:
         return len(self._tokens)
 
 
-class RequestBudget:
+class RateWindow:
     """At most ``per_minute`` admitted requests per token in any rolling 60 s window.
 
     Only admitted requests count, so a client that backs off as told by ``Retry-After``

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from watcher.sim._access import RequestBudget, TokenBook
+from watcher.sim._access import RateWindow, TokenBook
 from watcher.sim._audit import AuditLog
 from watcher.sim._faults import Fault, FaultOutcome, FaultSpec, plan_faults
 from watcher.sim._levers import LeverObjects
@@ -83,7 +83,7 @@ class SimulatorState:
                 only_show_if_degraded=component.onlyShowIfDegraded,
             )
         self.tokens = TokenBook(token_lifetime_seconds, clock)
-        self.budget = RequestBudget(per_minute, clock)
+        self.budget = RateWindow(per_minute, clock)
         self.faults: list[Fault] = []
         self._next_fault_id = 1
         self.requests: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
