@@ -150,8 +150,8 @@ class Trace:
         regions = self.world.regions
         for sp in self.policy.strategies:
             status = self.world.strategies[sp.id]
-            free = status.snapshot_seen and status.pending is None and status.retry_at is None
-            if not free or status.hold_until is not None:
+            free = status.snapshot_seen and status.write.target is None and status.write.retry_at is None
+            if not free or status.hold is not None:
                 continue
             active = status.active_region
             if active in sp.preference:

@@ -44,7 +44,16 @@ from watcher.core.policy import (
     StrategyPolicy,
     Thresholds,
 )
-from watcher.core.state import StrategyPhase, StrategyStatus, WorldState
+from watcher.core.state import (
+    Drift,
+    Hold,
+    Pin,
+    Skipped,
+    StrategyPhase,
+    StrategyStatus,
+    WorldState,
+    Write,
+)
 from watcher.core.verdict import health_verdict
 
 __all__ = [
@@ -52,6 +61,7 @@ __all__ = [
     "AllRegionsDown",
     "AllRegionsDownCleared",
     "CorePolicy",
+    "Drift",
     "DriftDetected",
     "DriftMode",
     "Event",
@@ -59,16 +69,19 @@ __all__ = [
     "FailbackMode",
     "FailbackPolicy",
     "FailureKind",
+    "Hold",
     "Observation",
     "OperatorHold",
     "OperatorPin",
     "OperatorRelease",
+    "Pin",
     "Refused",
     "RegionHealth",
     "RegionState",
     "RegionTransition",
     "Reweight",
     "ReweightKind",
+    "Skipped",
     "StrategyPhase",
     "StrategyPolicy",
     "StrategySnapshot",
@@ -76,6 +89,7 @@ __all__ = [
     "Thresholds",
     "Tick",
     "WorldState",
+    "Write",
     "WriteFailed",
     "WriteSkipped",
     "WriteSucceeded",

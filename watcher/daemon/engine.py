@@ -115,7 +115,7 @@ class Engine:
         no strategy changes, so this is worked out once per change)."""
         if self._routed[0] is not strategies:
             routed = frozenset(
-                r for s in strategies.values() for r in (s.active_region, s.pending) if r is not None
+                r for s in strategies.values() for r in (s.active_region, s.write.target) if r is not None
             )
             self._routed = (strategies, routed)
         return self._routed[1]
