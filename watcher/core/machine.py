@@ -22,12 +22,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from watcher.core import explain
-from watcher.core.actions import Action, DriftDetected, Refused, RegionTransition
+from watcher.core.actions import Action, DriftDetected, Refused, RegionTransition, Reweight, ReweightKind
 from watcher.core.failover import health, phase_of, settle
 from watcher.core.inputs import (
     Event,
     Observation,
+    OperatorFailback,
     OperatorHold,
+    OperatorMove,
     OperatorPin,
     OperatorRelease,
     StrategySnapshot,
@@ -66,6 +68,8 @@ def step(world: WorldState, event: Event, policy: CorePolicy) -> Step:
             return _on_strategy(world, policy, event.strategy, event.at, _pin(event))
         case OperatorRelease():
             return _on_strategy(world, policy, event.strategy, event.at, _release(event))
+        case OperatorMove() | OperatorFailback():
+            return _on_strategy(world, policy, event.strategy, event.at, _operator_switch(event))
     return world, ()
 
 
@@ -209,7 +213,9 @@ def _succeeded(ev: WriteSucceeded) -> Handler:
     def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
         if s.write.target is None or s.write.target != ev.region:
             return s, (), ()  # stale or duplicate acknowledgement
-        return s.routing_to(ev.region, ev.version, Write()), (), ()
+        landed = s.routing_to(ev.region, ev.version, Write())
+        # An operator's move: their choice stands, like a manual move adopted (no automatic failback).
+        return (replace(landed, adopted=True) if s.write.kind == "move" else landed), (), ()
 
     return handle
 
@@ -291,5 +297,65 @@ def _release(ev: OperatorRelease) -> Handler:
             note=None,
         )
         return released, (), (f"operator released {s.id}",)
+
+    return handle
+
+
+def _operator_switch(ev: OperatorMove | OperatorFailback) -> Handler:
+    """An operator's `move` or `failback`: one write now, through the same path as the watcher's own
+    (the shell gates it like any other), or a refusal saying why. Never settled in the same step: the
+    write in flight is the decision. The operator's own hold does not block it and stays in force."""
+
+    def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
+        move = isinstance(ev, OperatorMove)
+        target = ev.region if isinstance(ev, OperatorMove) else sp.preference[0]
+        force = isinstance(ev, OperatorMove) and ev.force
+        source = s.drift.actual if s.drift else s.active_region
+        verb = "move" if move else "fail back"
+
+        def refuse(why: str, seen: tuple[Observation, ...] = ()) -> _Handled:
+            summary = f"cannot {verb} {s.id} to {target}: {why}"
+            return s, (Refused(s.id, explain.explanation(summary, ev.at, p, seen)),), None
+
+        if target not in sp.preference:
+            return refuse(f"not one of its regions {sp.preference}")
+        if p.dry_run:
+            return refuse("dry run is on: nothing is written")
+        if not s.snapshot_seen:
+            return refuse("it has not been read from the API yet")
+        if s.write.target is not None:
+            return refuse(f"a write to {s.write.target} is in flight; try again once it has landed")
+        if s.pin is not None:
+            left = explain.seconds(s.pin.until - ev.at)
+            return refuse(f"it is pinned to {s.pin.region} for another {left}; release it first")
+        h = health(w.regions, target)
+        state = explain.region(h, p)
+        if not h.healthy and not force:
+            hint = "; --force moves it anyway" if move and not h.unhealthy else ""
+            return refuse(state + hint, h.recent)
+        if h.unhealthy and not s.held:
+            # Written, the watcher would fail straight back: an unhealthy region is kept only by a hold.
+            return refuse(f"{state}; only a hold keeps {s.id} there: hold it first", h.recent)
+        reason = f" ({ev.reason})" if ev.reason else ""
+        what = "operator move" if move else "operator failback"
+        if target == source == s.active_region:
+            if move:
+                summary = (
+                    f"{what}{reason}: {s.id} already routes to {target}; it stays there (no automatic "
+                    "failback) until it must fail over or is released"
+                )
+            else:
+                summary = f"{what}{reason}: {s.id} already routes to its preferred region {target}"
+            expl = explain.explanation(summary, ev.at, p, h.recent)
+            return replace(s, adopted=move, last_decision=expl, note=None), (), None
+        forced = "" if h.healthy else " (forced)"
+        held = f"; the hold on {s.id} stays in force" if s.held else ""
+        to = f"to {target}" if move else f"back to its preferred region {target}"
+        summary = f"{what}{reason}: switching {s.id} from {source} {to}{forced}; {state}{held}"
+        expl = explain.explanation(summary, ev.at, p, h.recent)
+        kind: ReweightKind = "move" if move else "failback"
+        write = Reweight(s.id, source, target, sp.order_for(target), kind, expl, dry_run=p.dry_run)
+        sent = replace(s, write=s.write.sent(target, kind), skipped=None, last_decision=expl, note=None)
+        return sent, (write,), None
 
     return handle
