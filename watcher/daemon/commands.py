@@ -171,7 +171,8 @@ def _switch_call(args: argparse.Namespace, command: str, body: dict[str, Any]) -
     elif code == 200:
         print(message)
     if code != 200:
-        print(f"failover-watcher: {command} refused (HTTP {code}): {message}", file=sys.stderr)
+        outcome = "refused" if code in (400, 404, 409) else "not done"
+        print(f"failover-watcher: {command} {outcome} (HTTP {code}): {message}", file=sys.stderr)
         return 2 if code in (400, 404) else 1
     return 0
 
