@@ -63,8 +63,7 @@ def test_reconcile_mode_writes_back_the_expected_region() -> None:
     assert (write.from_region, write.to_region, write.kind) == ("c", "a", "reconcile")  # type: ignore[union-attr]
     shell.ack(write, 2.0)  # type: ignore[arg-type]
     status = shell.status()
-    assert not status.drift
-    assert status.drift_reported is None
+    assert status.drift is None
     assert status.phase is StrategyPhase.STEADY
 
 
@@ -111,7 +110,7 @@ def test_initial_snapshot_is_adopted_level_triggered() -> None:
     write = only_reweight(shell.down("c", 2.0))
     assert shell.feed(StrategySnapshot("s1", "b", 9, 3.0, initial=True)) == ()
     status = shell.status()
-    assert (status.active_region, status.pending, status.drift, status.version) == ("b", None, False, 9)
+    assert (status.active_region, status.write.target, status.drift, status.version) == ("b", None, None, 9)
     assert reweights(shell.ack(write, 4.0)) == []  # the old write's ack is stale now
 
 

@@ -59,8 +59,8 @@ def test_active_region_crossing_fall_fails_over_with_the_documented_explanation(
     json.dumps(write.explanation.to_dict())
     status = shell.status("strategy-1")
     assert status.phase is StrategyPhase.FAILING_OVER
-    assert status.pending == "eu-west-1"
-    assert status.pending_kind == "failover"
+    assert status.write.target == "eu-west-1"
+    assert status.write.kind == "failover"
     assert status.last_decision == write.explanation
 
 
@@ -70,7 +70,7 @@ def test_acknowledged_failover_moves_the_active_region() -> None:
     assert shell.ack(write, 11.0, version=2) == ()
     status = shell.status()
     assert status.active_region == "b"
-    assert status.pending is None
+    assert status.write.target is None
     assert status.version == 2
     assert status.phase is StrategyPhase.FAILED_OVER
 
@@ -130,9 +130,9 @@ def test_write_failure_retries_no_sooner_than_retry_seconds_on_the_next_event() 
     write = only_reweight(shell.down("a", 10.0))
     assert shell.fail(write, 11.0, "http 409 version conflict") == ()
     status = shell.status()
-    assert status.pending is None
-    assert status.retry_at == 16.0
-    assert status.last_error == "http 409 version conflict"
+    assert status.write.target is None
+    assert status.write.retry_at == 16.0
+    assert status.write.last_error == "http 409 version conflict"
     assert status.last_decision is not None
     assert status.last_decision.summary == (
         "writing s1 to b failed: http 409 version conflict; re-planning no sooner than 5s from now"
@@ -142,7 +142,7 @@ def test_write_failure_retries_no_sooner_than_retry_seconds_on_the_next_event() 
     assert reweights(shell.observe("c", True, 15.95)) == []
     retry = only_reweight(shell.tick(16.0))
     assert (retry.from_region, retry.to_region, retry.kind) == ("a", "b", "failover")
-    assert shell.status().retry_at is None
+    assert shell.status().write.retry_at is None
 
 
 def test_retry_replans_from_current_health() -> None:
@@ -170,7 +170,7 @@ def test_stale_acknowledgements_are_ignored() -> None:
     assert shell.world == before
     write = only_reweight(shell.down("a", 10.0))
     assert shell.feed(WriteSucceeded("s1", "c", 11.0)) == ()
-    assert shell.status().pending == write.to_region
+    assert shell.status().write.target == write.to_region
 
 
 def test_all_regions_down_changes_nothing_and_alerts_once() -> None:

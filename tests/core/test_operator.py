@@ -20,7 +20,8 @@ def test_hold_freezes_writes_but_still_explains_and_alerts() -> None:
     assert shell.feed(OperatorHold("s1", until=100.0, at=5.0, reason="change window")) == ()
     held = shell.status()
     assert held.phase is StrategyPhase.HELD
-    assert held.hold_until == 100.0
+    assert held.hold is not None
+    assert held.hold.until == 100.0
     assert held.last_decision is not None
     assert held.last_decision.summary == "operator hold (change window): no writes to s1 for 95s"
     actions = shell.down("a", 10.0)
@@ -42,7 +43,7 @@ def test_hold_freezes_writes_but_still_explains_and_alerts() -> None:
     write = only_reweight(shell.tick(100.0))
     assert write.to_region == "b"
     assert write.explanation.summary.startswith("operator hold on s1 expired; a unhealthy")
-    assert shell.status().hold_until is None
+    assert shell.status().hold is None
 
 
 def test_pin_routes_to_a_healthy_region_and_suppresses_failback() -> None:
@@ -55,7 +56,8 @@ def test_pin_routes_to_a_healthy_region_and_suppresses_failback() -> None:
     shell.ack(write, 11.0)
     status = shell.status()
     assert status.phase is StrategyPhase.PINNED
-    assert (status.pin_region, status.pin_until) == ("c", 500.0)
+    assert status.pin is not None
+    assert (status.pin.region, status.pin.until) == ("c", 500.0)
     assert reweights(shell.tick(499.0)) == []
     back = only_reweight(shell.tick(500.0))
     assert (back.to_region, back.kind) == ("a", "failback")
@@ -98,14 +100,14 @@ def test_a_pinned_region_that_fails_breaks_the_pin() -> None:
     write = only_reweight(shell.down("c", 10.0))
     assert (write.to_region, write.kind) == ("a", "failover")
     assert write.explanation.summary.startswith("pin of s1 to c broken; c unhealthy after 2")
-    assert shell.status().pin_region is None
+    assert shell.status().pin is None
 
 
 def test_pin_to_an_unconfirmed_region_that_fails_is_broken_with_its_reason() -> None:
     shell = started(healthy=("a", "b"))
     shell.feed(OperatorPin("s1", "c", 1000.0, 1.0))
     shell.down("c", 2.0)
-    assert shell.status().pin_region is None
+    assert shell.status().pin is None
     write = only_reweight(shell.down("a", 3.0))
     assert write.to_region == "b"
 
@@ -159,7 +161,7 @@ def test_release_clears_hold_and_pin() -> None:
     shell.feed(OperatorPin("s1", "b", 100.0, 1.0))
     shell.feed(OperatorRelease("s1", 2.0))
     status = shell.status()
-    assert (status.hold_until, status.pin_region, status.pin_until) == (None, None, None)
+    assert (status.hold, status.pin) == (None, None)
     assert status.phase is StrategyPhase.STEADY
 
 
@@ -192,7 +194,7 @@ def test_dry_run_decides_against_the_truth_and_acts_when_turned_off() -> None:
     assert decided.dry_run
     shell.feed(WriteSkipped("s1", decided.to_region, 1.5))
     status = shell.status()
-    assert (status.active_region, status.pending, status.drift) == ("a", None, False)
+    assert (status.active_region, status.write.target, status.drift) == ("a", None, None)
     assert reweights(shell.tick(2.0)) == []  # the same decision is not sent again
     shell.policy = _replace(shell.policy, dry_run=False)
     real = only_reweight(shell.tick(2.5))

@@ -15,7 +15,9 @@ from watcher.core import (
     Event,
     FailbackPolicy,
     Observation,
+    OperatorFailback,
     OperatorHold,
+    OperatorMove,
     OperatorPin,
     OperatorRelease,
     RegionState,
@@ -78,6 +80,8 @@ ops = st.lists(
         st.tuples(st.just("hold"), strategy_index, dt, dt),
         st.tuples(st.just("pin"), strategy_index, region_name, dt, dt),
         st.tuples(st.just("release"), strategy_index, dt),
+        st.tuples(st.just("move"), strategy_index, region_name, st.booleans(), dt),
+        st.tuples(st.just("failback"), strategy_index, dt),
     ),
     max_size=80,
 )
@@ -108,19 +112,27 @@ class Trace:
             mark = self.mark_pending.pop(event.strategy, None)
             if isinstance(event, WriteSucceeded) and mark is not None:
                 self.mark_acked[event.strategy] = mark
-        self.check(before, actions)
+        self.check(before, actions, event)
         self.check_not_stranded()
         for write in reweights(actions):
             self.inflight[write.strategy] = write
             if write.kind == "failover":
                 self.mark_pending[write.strategy] = dict(self.bad_seen)
 
-    def check(self, before: WorldState, actions: tuple[Action, ...]) -> None:
+    def check(self, before: WorldState, actions: tuple[Action, ...], event: Event) -> None:
         seen: set[str] = set()
+        if self.policy.dry_run and isinstance(event, OperatorMove | OperatorFailback):
+            assert reweights(actions) == [], "an operator command wrote in dry run"
         for write in reweights(actions):
             sp = self.policy.strategy(write.strategy)
             assert sp is not None
-            assert self.world.regions[write.to_region].state is RegionState.HEALTHY
+            state = self.world.regions[write.to_region].state
+            forced = isinstance(event, OperatorMove) and event.force
+            if forced:
+                # Forced: a region not yet confirmed, or an unhealthy one only while a hold keeps it.
+                assert state is not RegionState.UNHEALTHY or before.strategies[write.strategy].held
+            else:
+                assert state is RegionState.HEALTHY
             assert write.strategy not in self.inflight, "a second write while one is in flight"
             assert write.strategy not in seen
             seen.add(write.strategy)
@@ -128,7 +140,8 @@ class Trace:
             assert sorted(write.order) == sorted(sp.preference)
             assert len(write.order) == len(sp.preference)
             assert write.dry_run == self.policy.dry_run
-            assert not all(self.world.regions[r].state is RegionState.UNHEALTHY for r in sp.preference)
+            if not forced:
+                assert not all(self.world.regions[r].state is RegionState.UNHEALTHY for r in sp.preference)
             # The region the write leaves: the one the strategy routes to as of this step (a snapshot
             # in this very step may have moved it), not before it.
             leaving = write.from_region
@@ -150,8 +163,8 @@ class Trace:
         regions = self.world.regions
         for sp in self.policy.strategies:
             status = self.world.strategies[sp.id]
-            free = status.snapshot_seen and status.pending is None and status.retry_at is None
-            if not free or status.hold_until is not None:
+            free = status.snapshot_seen and status.write.target is None and status.write.retry_at is None
+            if not free or status.hold is not None:
                 continue
             active = status.active_region
             if active in sp.preference:
@@ -185,6 +198,10 @@ class Trace:
         elif kind == "pin":
             until = self.now + float(op[3])  # type: ignore[arg-type]
             self.feed(OperatorPin(name, str(op[2]), until, self.now))
+        elif kind == "move":
+            self.feed(OperatorMove(name, str(op[2]), self.now, force=bool(op[3])))
+        elif kind == "failback":
+            self.feed(OperatorFailback(name, self.now))
         else:
             self.feed(OperatorRelease(name, self.now))
 

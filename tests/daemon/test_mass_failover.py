@@ -148,7 +148,7 @@ def decisive_by_full_scan(engine: Engine, region: str) -> bool:
     for sp in engine.policy.strategies:
         status = world.strategies.get(sp.id)
         active = None if status is None else status.active_region
-        if status is not None and region in (active, status.pending):
+        if status is not None and region in (active, status.write.target):
             return True
         nxt = next(
             (c for c in sp.preference if c != active and (h := world.regions.get(c)) and h.healthy), None

@@ -156,7 +156,7 @@ async def test_a_hold_follows_a_change_of_leader(tmp_path: Path, real_etcd: Real
 
         def held() -> bool:
             status = follower.watcher.engine.world.strategies[STRATEGY]
-            return status.held and status.hold_reason == "maintenance"
+            return status.hold is not None and status.hold.reason == "maintenance"
 
         await until(held, timeout=5)
         (await admin.put(f"/_sim/regions/{PRIMARY}", json={"status": "DOWN"})).raise_for_status()

@@ -71,7 +71,7 @@ def group(h: Harness) -> dict[str, Any]:
 
 def active(h: Harness) -> str | None:
     status = h.watcher.engine.world.strategies[STRATEGY]
-    return None if status.pending is not None else status.active_region
+    return None if status.write.target is not None else status.active_region
 
 
 def sources(status: dict[str, Any], region: str) -> dict[str, dict[str, Any]]:

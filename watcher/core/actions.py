@@ -7,7 +7,8 @@ from typing import Literal
 
 from watcher.core.inputs import Observation
 
-ReweightKind = Literal["failover", "failback", "pin", "reconcile"]
+# "move": an operator's `move` command (an operator's `failback` is a "failback").
+ReweightKind = Literal["failover", "failback", "pin", "reconcile", "move"]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from watcher.core import explain
 from watcher.core.actions import (
@@ -62,14 +61,6 @@ def health(regions: Regions, region: str) -> RegionHealth:
     return regions.get(region) or RegionHealth(region)
 
 
-def _set(status: StrategyStatus, **changes: Any) -> StrategyStatus:
-    """`replace`, but the same object when nothing changes: the regular tick settles every
-    strategy, and at steady state that changes nothing (no copy of a 26-field record per step)."""
-    if all(getattr(status, name) == value for name, value in changes.items()):
-        return status
-    return replace(status, **changes)
-
-
 def settle(
     status: StrategyStatus,
     regions: Regions,
@@ -85,15 +76,18 @@ def settle(
     status = _expire(status, now, said)
     status, alerts = _all_down(status, regions, sp, policy, now)
     status, writes = _write(status, regions, sp, policy, now, said)
-    status = _set(status, phase=phase_of(status, sp))
-    # Unchanged means the same object: the shell tells what changed by identity (gauges).
+    phase = phase_of(status, sp)
+    if status.phase is not phase:
+        status = replace(status, phase=phase)
+    # Unchanged means the same object: the shell tells what changed by identity (gauges). The
+    # regular tick settles every strategy, and at steady state it changes nothing: no copy is made.
     return (before if status is before or status == before else status), (*alerts, *writes)
 
 
 def phase_of(status: StrategyStatus, sp: StrategyPolicy) -> StrategyPhase:
     if not status.snapshot_seen:
         return StrategyPhase.UNKNOWN
-    if status.pending is not None or status.retry_at is not None:
+    if status.write.target is not None or status.write.retry_at is not None:
         return StrategyPhase.FAILING_OVER
     if status.all_down:
         return StrategyPhase.ALL_DOWN
@@ -109,12 +103,12 @@ def phase_of(status: StrategyStatus, sp: StrategyPolicy) -> StrategyPhase:
 
 
 def _expire(status: StrategyStatus, now: float, said: list[str]) -> StrategyStatus:
-    if status.hold_until is not None and now >= status.hold_until:
+    if status.hold is not None and now >= status.hold.until:
         said.append(f"operator hold on {status.id} expired")
-        status = _set(status, hold_until=None, hold_reason="", note=None)
-    if status.pin_until is not None and now >= status.pin_until:
-        said.append(f"pin of {status.id} to {status.pin_region} expired")
-        status = _set(status, pin_region=None, pin_until=None, pin_reason="", note=None)
+        status = replace(status, hold=None, note=None)
+    if status.pin is not None and now >= status.pin.until:
+        said.append(f"pin of {status.id} to {status.pin.region} expired")
+        status = replace(status, pin=None, note=None)
     return status
 
 
@@ -131,7 +125,7 @@ def _all_down(
             policy,
             (o for h in healths for o in h.recent),
         )
-        status = _set(status, all_down=True, last_decision=expl, note=None)
+        status = replace(status, all_down=True, last_decision=expl, note=None)
         return status, (AllRegionsDown(sp.id, expl),)
     if status.all_down and not down:
         back = [h for h in healths if h.healthy]
@@ -142,7 +136,7 @@ def _all_down(
             policy,
             (o for h in back for o in h.recent),
         )
-        status = _set(status, all_down=False, last_decision=expl, note=None)
+        status = replace(status, all_down=False, last_decision=expl, note=None)
         return status, (AllRegionsDownCleared(sp.id, expl),)
     return status, ()
 
@@ -155,32 +149,34 @@ def _write(
     now: float,
     said: list[str],
 ) -> tuple[StrategyStatus, tuple[Action, ...]]:
-    if not status.snapshot_seen or status.pending is not None:
+    if not status.snapshot_seen or status.write.target is not None:
         return status, ()
-    status = _set(status, failback_eligible_at=None)
-    if status.retry_at is not None:
-        if now < status.retry_at:
+    if status.failback_eligible_at is not None:
+        status = replace(status, failback_eligible_at=None)
+    if status.write.retry_at is not None:
+        if now < status.write.retry_at:
             return status, ()
-        status = _set(status, retry_at=None, failed_target=None)
+        status = replace(status, write=status.write.idle())
     status, plan = _plan(status, regions, sp, policy, now, said)
     if plan is None:
-        return _set(status, note=None), ()
+        return (status if status.note is None else replace(status, note=None)), ()
     prefix = "".join(f"{s}; " for s in said)
 
     def record(summary: str, key: str) -> StrategyStatus:
         if status.note == key:
             return status
         expl = explain.explanation(prefix + summary, now, policy, plan.observations, **plan.extra)
-        return _set(status, last_decision=expl, note=key)
+        return replace(status, last_decision=expl, note=key)
 
     if plan.target is None:
         # The all-down alert already explains this standstill; do not overwrite it.
         return (status if status.all_down else record(plan.summary, plan.key)), ()
-    if status.hold_until is not None:
-        left = explain.seconds(status.hold_until - now)
+    if status.hold is not None:
+        left = explain.seconds(status.hold.until - now)
         summary = f"{plan.summary}, but {sp.id} is held by an operator for another {left}"
         return record(summary + "; not writing", f"held:{plan.kind}:{plan.target}"), ()
-    if plan.target == status.skipped_target and (policy.dry_run or status.skipped_follower):
+    skipped = status.skipped
+    if skipped is not None and plan.target == skipped.target and (policy.dry_run or skipped.follower):
         why = "dry run: not written" if policy.dry_run else "another instance leads: not written"
         return record(f"{plan.summary}; {why}", f"skipped:{plan.kind}:{plan.target}"), ()
     expl = explain.explanation(prefix + plan.summary, now, policy, plan.observations, **plan.extra)
@@ -193,7 +189,7 @@ def _write(
         explanation=expl,
         dry_run=policy.dry_run,
     )
-    status = _set(status, pending=plan.target, pending_kind=plan.kind, last_decision=expl, note=None)
+    status = replace(status, write=status.write.sent(plan.target, plan.kind), last_decision=expl, note=None)
     return status, (reweight,)
 
 
@@ -207,18 +203,18 @@ def _plan(
 ) -> tuple[StrategyStatus, _Plan | None]:
     active = status.active_region
     current = health(regions, active) if active in sp.preference else None
-    source = status.drift_actual if status.drift else active
+    source = status.drift.actual if status.drift else active
     hold_failback = False
 
-    if status.pin_region is not None:
-        pin = health(regions, status.pin_region)
+    if (pinned := status.pin) is not None:
+        pin = health(regions, pinned.region)
         if pin.unhealthy:
             why = "" if pin.region == active else f": {explain.region(pin, policy)}"
             said.append(f"pin of {sp.id} to {pin.region} broken{why}")
-            status = _set(status, pin_region=None, pin_until=None, pin_reason="")
+            status = replace(status, pin=None)
         elif pin.healthy and pin.region != active:
-            left = explain.seconds((status.pin_until or now) - now)
-            reason = f" ({status.pin_reason})" if status.pin_reason else ""
+            left = explain.seconds(pinned.until - now)
+            reason = f" ({pinned.reason})" if pinned.reason else ""
             summary = (
                 f"operator pin{reason}: routing {sp.id} to {pin.region} for {left}; "
                 f"{explain.region(pin, policy)}"
@@ -277,9 +273,9 @@ def _plan(
         if plan is not None:
             return status, plan
 
-    if status.drift and sp.drift == "reconcile" and current.healthy and status.drift_actual != active:
+    if status.drift and sp.drift == "reconcile" and current.healthy and status.drift.actual != active:
         summary = (
-            f"{sp.id} was changed behind the watcher's back to {status.drift_actual}; "
+            f"{sp.id} was changed behind the watcher's back to {status.drift.actual}; "
             f"reconciling back to {active} (drift=reconcile); {explain.region(current, policy)}"
         )
         return status, _Plan(active, "reconcile", summary, source, "reconcile", current.recent)
@@ -325,4 +321,6 @@ def _failback(
             "recent_flaps": flaps,
         }
         return status, _Plan(region, "failback", summary, source, "failback", h.recent, extra)
-    return _set(status, failback_eligible_at=earliest), None
+    if status.failback_eligible_at != earliest:
+        status = replace(status, failback_eligible_at=earliest)
+    return status, None

@@ -126,6 +126,33 @@ class OperatorRelease:
     at: float
 
 
+@dataclass(frozen=True)
+class OperatorMove:
+    """Switch a strategy to `region` now, through the normal write path. Refused unless `region` is
+    one of the strategy's regions and HEALTHY; `force` also takes a region not yet confirmed either
+    way, and an UNHEALTHY one only while a hold keeps the strategy there (without one, the watcher
+    would fail straight back). An operator's hold does not block the move: the hold stands after it.
+    Once the move lands, the operator's choice stands (no automatic failback) until the region must
+    be failed over or an operator releases the strategy or fails it back."""
+
+    strategy: str
+    region: str
+    at: float
+    force: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OperatorFailback:
+    """Return a strategy to its preferred region now, through the normal write path: the way back
+    under `failback = "manual"` (or before the automatic hold has run out). Refused unless that region
+    is HEALTHY; like a move, it is not blocked by the operator's own hold."""
+
+    strategy: str
+    at: float
+    reason: str = ""
+
+
 Event = (
     Observation
     | Tick
@@ -136,4 +163,6 @@ Event = (
     | OperatorHold
     | OperatorPin
     | OperatorRelease
+    | OperatorMove
+    | OperatorFailback
 )

@@ -20,15 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from watcher.core import explain
-from watcher.core.actions import Action, DriftDetected, Refused, RegionTransition
+from watcher.core.actions import Action, DriftDetected, Refused, RegionTransition, Reweight, ReweightKind
 from watcher.core.failover import health, phase_of, settle
 from watcher.core.inputs import (
     Event,
     Observation,
+    OperatorFailback,
     OperatorHold,
+    OperatorMove,
     OperatorPin,
     OperatorRelease,
     StrategySnapshot,
@@ -38,7 +39,7 @@ from watcher.core.inputs import (
     WriteSucceeded,
 )
 from watcher.core.policy import CorePolicy, StrategyPolicy
-from watcher.core.state import StrategyStatus, WorldState
+from watcher.core.state import Drift, Hold, Pin, Skipped, StrategyStatus, WorldState, Write
 
 Step = tuple[WorldState, tuple[Action, ...]]
 # A strategy-level handler: the new status, actions of its own, and notes that prefix the
@@ -67,6 +68,8 @@ def step(world: WorldState, event: Event, policy: CorePolicy) -> Step:
             return _on_strategy(world, policy, event.strategy, event.at, _pin(event))
         case OperatorRelease():
             return _on_strategy(world, policy, event.strategy, event.at, _release(event))
+        case OperatorMove() | OperatorFailback():
+            return _on_strategy(world, policy, event.strategy, event.at, _operator_switch(event))
     return world, ()
 
 
@@ -128,38 +131,21 @@ def _snapshot(ev: StrategySnapshot) -> Handler:
     def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
         if ev.initial or not s.snapshot_seen:
             # Level-triggered: what the API holds now is the truth, whatever we thought.
-            adopted = replace(
-                s,
-                snapshot_seen=True,
-                active_region=ev.active_region,
-                version=ev.version,
-                pending=None,
-                pending_kind=None,
-                retry_at=None,
-                failed_target=None,
-                drift=False,
-                drift_actual=None,
-                drift_reported=None,
-                note=None,
-                adopted=False,
-                skipped_target=None,
-                skipped_follower=False,
-            )
-            return adopted, (), ()
-        if s.pending is not None:
+            return s.routing_to(ev.active_region, ev.version, s.write.idle()), (), ()
+        if s.write.target is not None:
             # The write in flight is about to change this; its acknowledgement is authoritative.
             return s, (), ()
         if isinstance(ev.version, int) and isinstance(s.version, int) and ev.version < s.version:
             # Read before a write that has landed since: older than what is known, not drift.
             return s, (), ()
         if ev.active_region == s.active_region or (
-            s.retry_at is not None and ev.active_region == s.failed_target
+            s.write.retry_at is not None and ev.active_region == s.write.failed_target
         ):
             # A failed write may have landed anyway; its retry (still due) settles the matter.
             if s.adopted:  # still where the operator moved it
                 return replace(s, version=ev.version), (), ()
-            return replace(s, version=ev.version, drift=False, drift_actual=None, drift_reported=None), (), ()
-        pair = (s.active_region, ev.active_region)
+            return replace(s, version=ev.version, drift=None), (), ()
+        drift = Drift(s.active_region, ev.active_region)
         expected = health(w.regions, s.active_region) if s.active_region else None
         if sp.drift == "report":
             # The watcher protects what the API routes to: a manual move is adopted, not ignored,
@@ -169,17 +155,7 @@ def _snapshot(ev: StrategySnapshot) -> Handler:
                 f"{s.active_region}; adopted (drift=report): {ev.active_region} is now watched as the "
                 "active region, and no automatic failback undoes the move"
             )
-            return _adopt(
-                s,
-                ev,
-                w,
-                p,
-                summary,
-                drift=True,
-                drift_actual=ev.active_region,
-                drift_reported=pair,
-                adopted=True,
-            )
+            return _adopt(s, ev, w, p, summary, drift, adopted=True)
         if s.active_region not in sp.preference and ev.active_region in sp.preference:
             # Reconciling back to a region that is none of the strategy's is never what the rules
             # would do: what the API routes to is adopted, and the rules go on from there (a
@@ -188,10 +164,9 @@ def _snapshot(ev: StrategySnapshot) -> Handler:
                 f"{s.id} drifted: the API routes to {ev.active_region}, not {s.active_region}, which is "
                 f"not one of its regions {sp.preference}; adopted"
             )
-            return _adopt(s, ev, w, p, summary, drift=False, drift_actual=None, drift_reported=None)
-        s = replace(s, version=ev.version, drift=True, drift_actual=ev.active_region)
-        if s.drift_reported == pair:
-            return s, (), ()
+            return _adopt(s, ev, w, p, summary, None, adopted=s.adopted)
+        if s.drift == drift:  # reported already
+            return replace(s, version=ev.version), (), ()
         if expected is not None and expected.healthy:
             verdict = f"reconciling back to {s.active_region} (drift=reconcile)"
         else:
@@ -202,62 +177,54 @@ def _snapshot(ev: StrategySnapshot) -> Handler:
         )
         expl = explain.explanation(summary, ev.at, p, expected.recent if expected else ())
         drifted = DriftDetected(s.id, s.active_region, ev.active_region, expl)
-        return replace(s, drift_reported=pair, last_decision=expl, note=None), (drifted,), ()
+        return replace(s, version=ev.version, drift=drift, last_decision=expl, note=None), (drifted,), ()
 
     return handle
 
 
 def _adopt(
-    s: StrategyStatus, ev: StrategySnapshot, w: WorldState, p: CorePolicy, summary: str, **drift: Any
+    s: StrategyStatus,
+    ev: StrategySnapshot,
+    w: WorldState,
+    p: CorePolicy,
+    summary: str,
+    drift: Drift | None,
+    *,
+    adopted: bool,
 ) -> _Handled:
     """A move behind the watcher's back, adopted: the API's region becomes the active one, and
-    `DriftDetected` tells why (`drift`: how the status remembers the move)."""
+    `DriftDetected` tells why (`drift`, `adopted`: how the status remembers the move)."""
     moved = health(w.regions, ev.active_region) if ev.active_region else None
     expl = explain.explanation(summary, ev.at, p, moved.recent if moved else ())
-    adopted = replace(
+    status = replace(
         s,
         active_region=ev.active_region,
         version=ev.version,
-        skipped_target=None,
+        skipped=None,
         last_decision=expl,
         note=None,
-        **drift,
+        drift=drift,
+        adopted=adopted,
     )
-    return adopted, (DriftDetected(s.id, s.active_region, ev.active_region, expl),), ()
+    return status, (DriftDetected(s.id, s.active_region, ev.active_region, expl),), ()
 
 
 def _succeeded(ev: WriteSucceeded) -> Handler:
     def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
-        if s.pending is None or s.pending != ev.region:
+        if s.write.target is None or s.write.target != ev.region:
             return s, (), ()  # stale or duplicate acknowledgement
-        landed = replace(
-            s,
-            active_region=ev.region,
-            version=ev.version,
-            pending=None,
-            pending_kind=None,
-            last_error=None,
-            failed_target=None,
-            drift=False,
-            drift_actual=None,
-            drift_reported=None,
-            note=None,
-            adopted=False,
-            skipped_target=None,
-            skipped_follower=False,
-        )
-        return landed, (), ()
+        landed = s.routing_to(ev.region, ev.version, Write())
+        # An operator's move: their choice stands, like a manual move adopted (no automatic failback).
+        return (replace(landed, adopted=True) if s.write.kind == "move" else landed), (), ()
 
     return handle
 
 
 def _skipped(ev: WriteSkipped) -> Handler:
     def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
-        if s.pending is None or s.pending != ev.region:
+        if s.write.target is None or s.write.target != ev.region:
             return s, (), ()
-        skipped = replace(
-            s, pending=None, pending_kind=None, skipped_target=ev.region, skipped_follower=ev.follower
-        )
+        skipped = replace(s, write=s.write.idle(), skipped=Skipped(ev.region, ev.follower))
         # No settle: the decision stands; it is not sent again while the reason does.
         return skipped, (), None
 
@@ -266,7 +233,7 @@ def _skipped(ev: WriteSkipped) -> Handler:
 
 def _failed(ev: WriteFailed) -> Handler:
     def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
-        if s.pending is None or s.pending != ev.region:
+        if s.write.target is None or s.write.target != ev.region:
             return s, (), ()
         summary = (
             f"writing {s.id} to {ev.region} failed: {ev.error}; re-planning no sooner than "
@@ -274,14 +241,7 @@ def _failed(ev: WriteFailed) -> Handler:
         )
         expl = explain.explanation(summary, ev.at, p, retry_seconds=sp.retry_seconds)
         failed = replace(
-            s,
-            pending=None,
-            pending_kind=None,
-            retry_at=ev.at + sp.retry_seconds,
-            failed_target=ev.region,
-            last_error=ev.error,
-            last_decision=expl,
-            note=None,
+            s, write=s.write.failed(ev.error, ev.at + sp.retry_seconds), last_decision=expl, note=None
         )
         # No settle: the retry waits for the next Observation/Tick at or after retry_at.
         return failed, (), None
@@ -294,7 +254,7 @@ def _hold(ev: OperatorHold) -> Handler:
         reason = f" ({ev.reason})" if ev.reason else ""
         summary = f"operator hold{reason}: no writes to {s.id} for {explain.seconds(ev.until - ev.at)}"
         expl = explain.explanation(summary, ev.at, p)
-        held = replace(s, hold_until=ev.until, hold_reason=ev.reason, last_decision=expl, note=None)
+        held = replace(s, hold=Hold(ev.until, ev.reason), last_decision=expl, note=None)
         return held, (), ()
 
     return handle
@@ -316,9 +276,7 @@ def _pin(ev: OperatorPin) -> Handler:
         summary = f"operator pin{reason}: {s.id} to {ev.region} for {explain.seconds(ev.until - ev.at)}{wait}"
         pinned = replace(
             s,
-            pin_region=ev.region,
-            pin_until=ev.until,
-            pin_reason=ev.reason,
+            pin=Pin(ev.region, ev.until, ev.reason),
             last_decision=explain.explanation(summary, ev.at, p, target.recent),
             note=None,
         )
@@ -332,15 +290,72 @@ def _release(ev: OperatorRelease) -> Handler:
         summary = f"operator released {s.id}; normal rules resume"
         released = replace(
             s,
-            hold_until=None,
-            hold_reason="",
-            pin_region=None,
-            pin_until=None,
-            pin_reason="",
+            hold=None,
+            pin=None,
             adopted=False,
             last_decision=explain.explanation(summary, ev.at, p),
             note=None,
         )
         return released, (), (f"operator released {s.id}",)
+
+    return handle
+
+
+def _operator_switch(ev: OperatorMove | OperatorFailback) -> Handler:
+    """An operator's `move` or `failback`: one write now, through the same path as the watcher's own
+    (the shell gates it like any other), or a refusal saying why. Never settled in the same step: the
+    write in flight is the decision. The operator's own hold does not block it and stays in force."""
+
+    def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
+        move = isinstance(ev, OperatorMove)
+        target = ev.region if isinstance(ev, OperatorMove) else sp.preference[0]
+        force = isinstance(ev, OperatorMove) and ev.force
+        source = s.drift.actual if s.drift else s.active_region
+        verb = "move" if move else "fail back"
+
+        def refuse(why: str, seen: tuple[Observation, ...] = ()) -> _Handled:
+            summary = f"cannot {verb} {s.id} to {target}: {why}"
+            return s, (Refused(s.id, explain.explanation(summary, ev.at, p, seen)),), None
+
+        if target not in sp.preference:
+            return refuse(f"not one of its regions {sp.preference}")
+        if p.dry_run:
+            return refuse("dry run is on: nothing is written")
+        if not s.snapshot_seen:
+            return refuse("it has not been read from the API yet")
+        if s.write.target is not None:
+            return refuse(f"a write to {s.write.target} is in flight; try again once it has landed")
+        if s.pin is not None:
+            left = explain.seconds(s.pin.until - ev.at)
+            return refuse(f"it is pinned to {s.pin.region} for another {left}; release it first")
+        h = health(w.regions, target)
+        state = explain.region(h, p)
+        if not h.healthy and not force:
+            hint = "; --force moves it anyway" if move and not h.unhealthy else ""
+            return refuse(state + hint, h.recent)
+        if h.unhealthy and not s.held:
+            # Written, the watcher would fail straight back: an unhealthy region is kept only by a hold.
+            return refuse(f"{state}; only a hold keeps {s.id} there: hold it first", h.recent)
+        reason = f" ({ev.reason})" if ev.reason else ""
+        what = "operator move" if move else "operator failback"
+        if target == source == s.active_region:
+            if move:
+                summary = (
+                    f"{what}{reason}: {s.id} already routes to {target}; it stays there (no automatic "
+                    "failback) until it must fail over or is released"
+                )
+            else:
+                summary = f"{what}{reason}: {s.id} already routes to its preferred region {target}"
+            expl = explain.explanation(summary, ev.at, p, h.recent)
+            return replace(s, adopted=move, last_decision=expl, note=None), (), None
+        forced = "" if h.healthy else " (forced)"
+        held = f"; the hold on {s.id} stays in force" if s.held else ""
+        to = f"to {target}" if move else f"back to its preferred region {target}"
+        summary = f"{what}{reason}: switching {s.id} from {source} {to}{forced}; {state}{held}"
+        expl = explain.explanation(summary, ev.at, p, h.recent)
+        kind: ReweightKind = "move" if move else "failback"
+        write = Reweight(s.id, source, target, sp.order_for(target), kind, expl, dry_run=p.dry_run)
+        sent = replace(s, write=s.write.sent(target, kind), skipped=None, last_decision=expl, note=None)
+        return sent, (write,), None
 
     return handle

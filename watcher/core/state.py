@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from watcher.core.actions import Explanation, ReweightKind
 from watcher.core.hysteresis import RegionHealth
@@ -33,56 +33,115 @@ class StrategyPhase(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Write:
+    """The strategy's write: in flight (`target`, of `kind`), or failed and waiting for its retry
+    (`retry_at`; `failed_target` is what it tried: the PUT may have landed even though the shell saw
+    an error, so a snapshot showing it is not drift). `last_error` stays until a write lands."""
+
+    target: str | None = None
+    kind: ReweightKind | None = None
+    retry_at: float | None = None
+    failed_target: str | None = None
+    last_error: str | None = None
+
+    def sent(self, target: str, kind: ReweightKind) -> Write:
+        return Write(target, kind, last_error=self.last_error)
+
+    def failed(self, error: str, retry_at: float) -> Write:
+        return Write(retry_at=retry_at, failed_target=self.target, last_error=error)
+
+    def idle(self) -> Write:
+        """Nothing in flight and no retry due (skipped, retried, or overtaken by a snapshot)."""
+        return Write(last_error=self.last_error)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """The API routes to `actual` where the watcher expected `expected`. Kept while the drift lasts,
+    so that a persistent drift is reported once (a different pair is reported again)."""
+
+    expected: str | None
+    actual: str | None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An operator hold: no writes until `until`."""
+
+    until: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Pin:
+    """An operator pin: route to `region` until `until`."""
+
+    region: str
+    until: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A switch to `target` decided but not written: a dry run, or (`follower`) this instance does
+    not lead. The belief stays what the API holds, and the same decision is not sent again while
+    the reason stands."""
+
+    target: str
+    follower: bool = False
+
+
+@dataclass(frozen=True)
 class StrategyStatus:
     """What the core knows and wants for one strategy.
 
     `active_region` is what the API routes to as far as the core believes (adopted from the
-    initial snapshot, then moved only by acknowledged writes). `pending` is the target of the
-    write in flight. `drift_actual` is what the API showed when it disagreed; `drift_reported`
-    is the (expected, actual) pair last reported, so a persistent drift is reported once.
-    `failed_target` is the target of a failed write whose retry is pending: the PUT may have
-    landed even though the shell saw an error, so a snapshot showing it is not drift.
-    `note` deduplicates decisions that produce no action (held, nowhere to go) so that a tick
-    every second does not rewrite `last_decision`. `adopted` marks a manual move adopted under
-    `drift="report"`: the operator's choice stands (no automatic failback) until the watcher writes
-    again or an operator releases the strategy. `skipped_target` is a switch decided but not
-    written (dry run, or not the leader): the belief stays what the API holds, and the same
-    decision is not sent again while the reason stands.
+    initial snapshot, then moved only by acknowledged writes); `write` is what it has in flight or
+    must retry; `drift` is set while the API routes elsewhere than the watcher wrote. `note`
+    deduplicates decisions that produce no action (held, nowhere to go) so that a tick every second
+    does not rewrite `last_decision`. `adopted` marks the region routed to as an operator's choice (a
+    manual move adopted under `drift="report"`, or a `move` command): it stands (no automatic
+    failback) until the watcher must write again or an operator releases the strategy.
     """
 
     id: str
     phase: StrategyPhase = StrategyPhase.UNKNOWN
-    active_region: str | None = None
-    pending: str | None = None
-    last_decision: Explanation | None = None
-    hold_until: float | None = None
-    pin_region: str | None = None
-    pin_until: float | None = None
-    failback_eligible_at: float | None = None
-    drift: bool = False
-    pending_kind: ReweightKind | None = None
     snapshot_seen: bool = False
+    active_region: str | None = None
     version: int | str | None = None
-    retry_at: float | None = None
-    last_error: str | None = None
-    all_down: bool = False
-    hold_reason: str = ""
-    pin_reason: str = ""
-    drift_actual: str | None = None
-    drift_reported: tuple[str | None, str | None] | None = None
-    failed_target: str | None = None
-    note: str | None = None
+    write: Write = Write()
+    drift: Drift | None = None
     adopted: bool = False
-    skipped_target: str | None = None
-    skipped_follower: bool = False
+    skipped: Skipped | None = None
+    hold: Hold | None = None
+    pin: Pin | None = None
+    all_down: bool = False
+    failback_eligible_at: float | None = None
+    last_decision: Explanation | None = None
+    note: str | None = None
 
     @property
     def held(self) -> bool:
-        return self.hold_until is not None
+        return self.hold is not None
 
     @property
     def pinned(self) -> bool:
-        return self.pin_region is not None
+        return self.pin is not None
+
+    def routing_to(self, region: str | None, version: int | str | None, write: Write) -> StrategyStatus:
+        """What the API routes to is known for certain (read as the truth, or written by us): the
+        belief becomes it, and whatever was in flight, drifted, skipped or noted is over."""
+        return replace(
+            self,
+            snapshot_seen=True,
+            active_region=region,
+            version=version,
+            write=write,
+            drift=None,
+            adopted=False,
+            skipped=None,
+            note=None,
+        )
 
 
 @dataclass(frozen=True)

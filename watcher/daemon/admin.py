@@ -1,4 +1,5 @@
-"""Operator commands of a running daemon: hold, pin, release, dry run (behind the admin API).
+"""Operator commands of a running daemon: hold, pin, release, dry run, move and failback (behind
+the admin API).
 
 Each command is kept on disk (`holds.py`), written to the audit trail and emitted as an event, and
 so is the expiry of a hold or pin; a restart restores what is still in force.
@@ -8,15 +9,32 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import structlog
 
-from watcher.core import Event, OperatorHold, OperatorPin, OperatorRelease, Tick
+from watcher.core import (
+    Event,
+    OperatorFailback,
+    OperatorHold,
+    OperatorMove,
+    OperatorPin,
+    OperatorRelease,
+    Refused,
+    Reweight,
+    Tick,
+    WriteFailed,
+    WriteSkipped,
+    WriteSucceeded,
+)
 from watcher.daemon.engine import policy_from_config
 from watcher.daemon.holds import Hold, OperatorState
 from watcher.daemon.parts import Shell
 from watcher.daemon.selfreport import Probes
 
 log = structlog.get_logger("watcher.daemon")
+
+# How long `move` and `failback` wait for their write's outcome before answering "still in flight".
+SWITCH_WAIT_SECONDS = 30.0
 
 
 class AdminCommands:
@@ -123,3 +141,88 @@ class AdminCommands:
             await self._shell.announce.operator(
                 "expired", hold.strategy, {"was": hold.command, "region": hold.region}
             )
+
+    # ------------------------------------------------------------------------ move and failback
+
+    async def move(
+        self, strategy: str, region: str, *, force: bool = False, reason: str = ""
+    ) -> tuple[int, dict[str, Any]]:
+        """Switch `strategy` to `region` now through the normal write path: (HTTP status, answer)."""
+        self._known(strategy)
+        data: dict[str, Any] = {"to": region, "force": force, "reason": reason}
+        sp = self._shell.engine.policy.strategy(strategy)
+        if sp is not None and region not in sp.preference:
+            why = f"cannot move {strategy} to {region}: not one of its regions {', '.join(sp.preference)}"
+            return await self._answer(400, "move", strategy, "refused", why, data)
+        event = OperatorMove(strategy, region, self._shell.clock(), force=force, reason=reason)
+        return await self._switch("move", strategy, event, data)
+
+    async def failback(self, strategy: str, *, reason: str = "") -> tuple[int, dict[str, Any]]:
+        """Return `strategy` to its preferred region now: (HTTP status, answer)."""
+        self._known(strategy)
+        event = OperatorFailback(strategy, self._shell.clock(), reason=reason)
+        return await self._switch("failback", strategy, event, {"reason": reason})
+
+    async def _switch(
+        self, command: str, strategy: str, event: OperatorMove | OperatorFailback, data: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """Feed the command, then wait for its write's outcome (the executor feeds it back)."""
+        engine = self._shell.engine
+        log.warning("operator " + command, strategy=strategy, **data)
+        with engine.watching() as fed:
+            actions = await engine.decide(event)
+            refused = next((a for a in actions if isinstance(a, Refused)), None)
+            if refused is not None:
+                return await self._answer(
+                    409, command, strategy, "refused", refused.explanation.summary, data
+                )
+            write = next((a for a in actions if isinstance(a, Reweight)), None)
+            if write is None:  # already there: the core says so in its last decision
+                decision = engine.world.strategies[strategy].last_decision
+                said = decision.summary if decision else f"{strategy}: nothing to do"
+                return await self._answer(200, command, strategy, "unchanged", said, data)
+            outcome: Event | None = None
+            with anyio.move_on_after(SWITCH_WAIT_SECONDS):
+                async for seen, _ in fed:
+                    if isinstance(seen, WriteSucceeded | WriteFailed | WriteSkipped) and (
+                        seen.strategy,
+                        seen.region,
+                    ) == (strategy, write.to_region):
+                        outcome = seen
+                        break
+        data = {**data, "from": write.from_region}
+        done = f"{command} {strategy}: {write.from_region} -> {write.to_region}"
+        match outcome:
+            case WriteSucceeded():
+                return await self._answer(200, command, strategy, "done", f"{done}: written", data)
+            case WriteFailed():
+                return await self._answer(
+                    502, command, strategy, "failed", f"{done}: failed: {outcome.error}", data
+                )
+            case WriteSkipped() if outcome.follower:
+                why = f"{done}: not written: this instance does not lead (ask the leader)"
+                return await self._answer(409, command, strategy, "not written", why, data)
+            case WriteSkipped():
+                return await self._answer(
+                    409, command, strategy, "not written", f"{done}: not written (dry run)", data
+                )
+        why = f"{done}: still in flight after {SWITCH_WAIT_SECONDS:g}s; see /status"
+        return await self._answer(504, command, strategy, "in flight", why, data)
+
+    async def _answer(
+        self, code: int, command: str, strategy: str, result: str, message: str, data: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """Log, audit and emit the command's outcome; the answer is one line and the strategy."""
+        ok = code == 200
+        (log.error if code >= 500 else log.warning)(
+            "operator " + command + " " + result, strategy=strategy, why=message
+        )
+        await self._shell.announce.operator(
+            command, strategy, {**data, "result": result, "message": message}, ok=ok
+        )
+        return code, {
+            "done": ok,
+            "result": result,
+            "message": message,
+            "strategy": self._probes.strategy_doc(strategy),
+        }

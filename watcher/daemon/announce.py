@@ -8,7 +8,7 @@ event type, log level and metric a decision or a switch maps to.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import structlog
@@ -208,12 +208,16 @@ class Announcer:
         }
         await self.publish(SWITCHING, action.strategy, data, active_region=action.from_region)
 
-    async def operator(self, command: str, strategy: str | None, data: Mapping[str, Any]) -> None:
-        """An operator command, or the expiry of one: to the audit trail and the event mesh."""
+    async def operator(
+        self, command: str, strategy: str | None, data: Mapping[str, Any], *, ok: bool = True
+    ) -> None:
+        """An operator command, or the expiry of one: to the audit trail and the event mesh. `ok`
+        False: the command was refused or failed (`data` says why)."""
         payload = {"command": command, "strategy": strategy, **data}
         if self.trail is not None:
+            result: Literal["success", "failure"] = "success" if ok else "failure"
             await self.trail.append(
-                AuditRecord(strategy=strategy or "*", kind="operator", result="success", explanation=payload)
+                AuditRecord(strategy=strategy or "*", kind="operator", result=result, explanation=payload)
             )
         await self.publish(OPERATOR, strategy or "operator", payload)
 

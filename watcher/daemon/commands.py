@@ -1,5 +1,5 @@
 """Command-line entry points of the daemon: `run`, and the admin clients
-`hold`/`release`/`dry-run`."""
+`hold`/`release`/`dry-run`/`move`/`failback`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -118,4 +119,87 @@ def add_admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=lambda a: _admin_call(a, "PUT", "/admin/dry-run", {"enabled": a.mode == "on"}))
 
 
-__all__ = ["add_admin_parsers", "add_run_parser"]
+def _admin_endpoint(args: argparse.Namespace) -> tuple[str, str] | int:
+    """The daemon's base URL and admin token, or the exit code after saying why there are none."""
+    token = os.environ.get("WATCHER_ADMIN_TOKEN")
+    if token is not None:
+        return args.url or "http://127.0.0.1:9464", token
+    try:
+        cfg = load_config(args.config)
+        secret = cfg.admin_token()
+    except (ConfigError, OSError, ValueError) as exc:
+        print(f"failover-watcher: cannot read the admin token: {exc}", file=sys.stderr)
+        return 2
+    if secret is None:
+        print(
+            "failover-watcher: no admin token: set server.admin_token or WATCHER_ADMIN_TOKEN", file=sys.stderr
+        )
+        return 2
+    return args.url or f"http://{cfg.server.listen}", secret.get_secret_value()
+
+
+def _switch_call(args: argparse.Namespace, command: str, body: dict[str, Any]) -> int:
+    """`move` and `failback`: one line saying what was done (the whole answer with `--json`); exit 0
+    only when it was done (or nothing needed doing), 1 when refused or not written, 2 on bad input."""
+    endpoint = _admin_endpoint(args)
+    if isinstance(endpoint, int):
+        return endpoint
+    url, token = endpoint
+    path = f"/admin/strategies/{urllib.parse.quote(args.strategy, safe='')}/{command}"
+    request = urllib.request.Request(  # noqa: S310 - the operator gives the URL
+        url.rstrip("/") + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        # The daemon answers once the write has landed (or after its own 30 s wait).
+        with urllib.request.urlopen(request, timeout=45) as response:  # noqa: S310
+            code, text = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        code, text = exc.code, exc.read()
+    except OSError as exc:
+        print(f"failover-watcher: cannot reach the daemon at {url}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        answer = json.loads(text)
+        message = str(answer.get("message") or answer)
+    except (ValueError, AttributeError):
+        answer, message = None, text.decode(errors="replace")
+    if args.json and answer is not None:
+        print(json.dumps(answer, indent=2))
+    elif code == 200:
+        print(message)
+    if code != 200:
+        outcome = "refused" if code in (400, 404, 409) else "not done"
+        print(f"failover-watcher: {command} {outcome} (HTTP {code}): {message}", file=sys.stderr)
+        return 2 if code in (400, 404) else 1
+    return 0
+
+
+def add_switch_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """`move` and `failback`: an operator-chosen switch through the daemon's gated write path."""
+    admin = argparse.ArgumentParser(add_help=False, parents=[common])
+    admin.add_argument("--url", help="daemon base URL (default: from [server] listen)")
+    admin.add_argument("--strategy", required=True)
+    admin.add_argument("--reason", default="", help="kept in the audit trail and the event")
+    admin.add_argument("--json", action="store_true", help="print the whole answer")
+    p = sub.add_parser(
+        "failback",
+        parents=[admin],
+        help='return a strategy to its preferred region now (the way back under [failback] mode = "manual")',
+    )
+    p.set_defaults(func=lambda a: _switch_call(a, "failback", {"reason": a.reason}))
+    p = sub.add_parser(
+        "move", parents=[admin], help="switch a strategy to one of its regions now (an operator's choice)"
+    )
+    p.add_argument("--to", required=True, metavar="REGION", help="a region of the strategy")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="also to a region not confirmed healthy (an unhealthy one only while the strategy is held)",
+    )
+    p.set_defaults(func=lambda a: _switch_call(a, "move", {"to": a.to, "force": a.force, "reason": a.reason}))
+
+
+__all__ = ["add_admin_parsers", "add_run_parser", "add_switch_parsers"]

@@ -7,9 +7,12 @@ decides anything: the core does.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import math
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from watcher.config import WatcherConfig
 from watcher.core import (
@@ -64,12 +67,33 @@ class Engine:
         self._lock = anyio.Lock()
         self.events = 0
         self._routed: tuple[Mapping[str, StrategyStatus] | None, frozenset[str]] = (None, frozenset())
+        self._watchers: set[MemoryObjectSendStream[tuple[Event, WorldState]]] = set()
 
     async def feed(self, event: Event) -> None:
+        await self.decide(event)
+
+    async def decide(self, event: Event) -> tuple[Action, ...]:
+        """`feed`, for a caller that needs the actions too (an operator command and its refusal)."""
         async with self._lock:
             self.world, actions = step(self.world, event, self.policy)
             self.events += 1
+            for watcher in self._watchers:
+                watcher.send_nowait((event, self.world))
             await self._on_actions(actions, self.world, event)
+            return actions
+
+    @contextmanager
+    def watching(self) -> Iterator[MemoryObjectReceiveStream[tuple[Event, WorldState]]]:
+        """Every event fed from now on, with the world after it (an operator command waits on its
+        write's outcome this way)."""
+        send, receive = anyio.create_memory_object_stream[tuple[Event, WorldState]](math.inf)
+        self._watchers.add(send)
+        try:
+            yield receive
+        finally:
+            self._watchers.discard(send)
+            send.close()
+            receive.close()
 
     def replace_policy(self, policy: CorePolicy) -> None:
         """Adopt a reloaded policy: keep what is known of regions and strategies that remain."""
@@ -115,7 +139,7 @@ class Engine:
         no strategy changes, so this is worked out once per change)."""
         if self._routed[0] is not strategies:
             routed = frozenset(
-                r for s in strategies.values() for r in (s.active_region, s.pending) if r is not None
+                r for s in strategies.values() for r in (s.active_region, s.write.target) if r is not None
             )
             self._routed = (strategies, routed)
         return self._routed[1]

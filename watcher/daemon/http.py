@@ -35,6 +35,10 @@ class Admin(Protocol):
     ) -> dict[str, Any]: ...
     async def release(self, strategy: str) -> dict[str, Any]: ...
     async def set_dry_run(self, enabled: bool) -> dict[str, Any]: ...
+    async def move(
+        self, strategy: str, region: str, *, force: bool = False, reason: str = ""
+    ) -> tuple[int, dict[str, Any]]: ...
+    async def failback(self, strategy: str, *, reason: str = "") -> tuple[int, dict[str, Any]]: ...
 
 
 class HoldRequest(BaseModel):
@@ -50,6 +54,16 @@ class ReleaseRequest(BaseModel):
 
 class DryRunRequest(BaseModel):
     enabled: bool
+
+
+class MoveRequest(BaseModel):
+    to: str = Field(min_length=1, description="a region of the strategy")
+    force: bool = Field(default=False, description="also to a region not confirmed healthy")
+    reason: str = ""
+
+
+class FailbackRequest(BaseModel):
+    reason: str = ""
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
@@ -135,6 +149,35 @@ def create_app(probe: Probe, admin: Admin, admin_token: SecretStr | None) -> Sta
         assert isinstance(body, DryRunRequest)
         return _json(await admin.set_dry_run(body.enabled))
 
+    async def move(request: Request) -> Response:
+        if (denied := authorized(request)) is not None:
+            return denied
+        body = await parse(request, MoveRequest)
+        if isinstance(body, Response):
+            return body
+        assert isinstance(body, MoveRequest)
+        try:
+            code, result = await admin.move(
+                request.path_params["strategy"], body.to, force=body.force, reason=body.reason
+            )
+        except KeyError as exc:
+            return _json({"message": str(exc.args[0])}, 404)
+        return _json(result, code)
+
+    async def failback(request: Request) -> Response:
+        if (denied := authorized(request)) is not None:
+            return denied
+        # An empty body is a failback without a reason.
+        body = await parse(request, FailbackRequest) if await request.body() else FailbackRequest()
+        if isinstance(body, Response):
+            return body
+        assert isinstance(body, FailbackRequest)
+        try:
+            code, result = await admin.failback(request.path_params["strategy"], reason=body.reason)
+        except KeyError as exc:
+            return _json({"message": str(exc.args[0])}, 404)
+        return _json(result, code)
+
     return Starlette(
         routes=[
             Route("/metrics", metrics),
@@ -144,5 +187,7 @@ def create_app(probe: Probe, admin: Admin, admin_token: SecretStr | None) -> Sta
             Route("/admin/hold", hold, methods=["POST"]),
             Route("/admin/release", release, methods=["POST"]),
             Route("/admin/dry-run", dry_run, methods=["PUT", "POST"]),
+            Route("/admin/strategies/{strategy}/move", move, methods=["POST"]),
+            Route("/admin/strategies/{strategy}/failback", failback, methods=["POST"]),
         ]
     )

@@ -72,23 +72,23 @@ def strategy_status(
         "id": status.id,
         "activeRegion": status.active_region,
         "state": status.phase.value,
-        "pending": status.pending,
+        "pending": status.write.target,
         "version": status.version,
-        "drift": status.drift,
-        "driftActual": status.drift_actual,
+        "drift": status.drift is not None,
+        "driftActual": status.drift.actual if status.drift else None,
         "allDown": status.all_down,
-        "hold": {"until": clock.iso(status.hold_until), "reason": status.hold_reason}
-        if status.held
+        "hold": {"until": clock.iso(status.hold.until), "reason": status.hold.reason}
+        if status.hold
         else None,
         "pin": {
-            "region": status.pin_region,
-            "until": clock.iso(status.pin_until),
-            "reason": status.pin_reason,
+            "region": status.pin.region,
+            "until": clock.iso(status.pin.until),
+            "reason": status.pin.reason,
         }
-        if status.pinned
+        if status.pin
         else None,
         "failbackEligibleAt": clock.iso(status.failback_eligible_at),
-        "lastError": status.last_error,
+        "lastError": status.write.last_error,
         "lastDecision": clock.convert(status.last_decision.to_dict()) if status.last_decision else None,
         "lastSwitch": dict(last_switch) if last_switch else None,
     }

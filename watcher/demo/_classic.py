@@ -66,9 +66,8 @@ async def script(
     watcher: Watcher, admin: httpx.AsyncClient, sim: RunningSimulator, scenario: Scenario, speed: float
 ) -> None:
     def all_on(region: str) -> bool:
-        return all(
-            s.active_region == region and s.pending is None for s in watcher.engine.world.strategies.values()
-        )
+        strategies = watcher.engine.world.strategies.values()
+        return all(s.active_region == region and s.write.target is None for s in strategies)
 
     scenario.mark("steady", "all regions healthy; both strategies on us-east-1")
     await anyio.sleep(3 / speed)

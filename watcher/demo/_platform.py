@@ -122,7 +122,7 @@ async def script(
 
     def active() -> str | None:
         status = watcher.engine.world.strategies.get(plan["strategy"])
-        return None if status is None or status.pending is not None else status.active_region
+        return None if status is None or status.write.target is not None else status.active_region
 
     def followers() -> str:
         return f"trigger -> {trigger_target()}, emergency group enabled={group_enabled()}"
