@@ -8,7 +8,9 @@ sources are combined by `QuorumSource`, without the failover core knowing how ma
 
 from watcher.health._evidence import (
     HealthSource,
+    Misconfigured,
     NoEvidence,
+    Reused,
     SourceBoard,
     SourceReading,
     Throttled,
@@ -23,11 +25,13 @@ from watcher.health._statuspage import StatusDocument, StatusPageFeed, StatusPag
 __all__ = [
     "HealthSource",
     "HealthSources",
+    "Misconfigured",
     "NoEvidence",
     "ProbeSource",
     "QuorumSource",
     "RegionHealthEndpoint",
     "RegionSources",
+    "Reused",
     "SourceBoard",
     "SourceReading",
     "StatusDocument",
