@@ -16,6 +16,7 @@ from watcher.health._evidence import (
     Throttled,
     Unreachable,
 )
+from watcher.health._online import online_problems
 from watcher.health._probe import ProbeSource
 from watcher.health._quorum import QuorumSource
 from watcher.health._region_health import RegionHealthEndpoint, api_answered_after, describe
@@ -42,5 +43,6 @@ __all__ = [
     "api_answered_after",
     "describe",
     "judge_component",
+    "online_problems",
     "public_http",
 ]
