@@ -267,9 +267,7 @@ def _typo(tmp_path: Path) -> Path:
     return path
 
 
-TYPO_NAMED = (
-    "component 'Americas (US Eats)' is not on the status page (did you mean 'Americas (US East)'?)"
-)
+TYPO_NAMED = "component 'Americas (US Eats)' is not on the status page (did you mean 'Americas (US East)'?)"
 
 
 @pytest.mark.anyio
@@ -300,8 +298,9 @@ async def test_check_config_online_says_when_the_page_cannot_be_read(
     (await admin.put("/_sim/faults", json={"path": "components", "status": 503})).raise_for_status()
     result = await run_cli("check-config", "--config", str(PLATFORM), "--online")
     assert result.code == 1, result.err
-    assert f"statuspage.url: {sim.base_url}/api/v2/components.json could not be read: status page: http 503" in (
-        result.err
+    assert (
+        f"statuspage.url: {sim.base_url}/api/v2/components.json could not be read: status page: http 503"
+        in (result.err)
     )
 
 

@@ -30,7 +30,9 @@ def fetches(b: Bench, since: float = 0.0, until: float = float("inf")) -> int:
 
 
 def strategy_puts(b: Bench) -> list[Any]:
-    return [r for r in b.sim.state.requests_since(None) if r.method == "PUT" and "/routing/strategies/" in r.path]
+    return [
+        r for r in b.sim.state.requests_since(None) if r.method == "PUT" and "/routing/strategies/" in r.path
+    ]
 
 
 def page(b: Bench, interval: float) -> dict[str, Any]:
@@ -72,7 +74,9 @@ async def test_a_typo_in_a_component_name_is_loud_and_never_a_failover(tmp_path:
                     and sources(status, SECONDARY)["statuspage"]["verdict"] == "good"
                 )
 
-            await eventually(loud, "the typo flagged and the secondary judged", 20, detail=view.status_or_none)
+            await eventually(
+                loud, "the typo flagged and the secondary judged", 20, detail=view.status_or_none
+            )
             # Many fetches and polls: had the typo been "bad" (fall 2), the primary would be gone.
             start = fetches(b)
             await eventually(lambda: fetches(b) >= start + 6, "six more status page fetches", 20)
@@ -85,7 +89,9 @@ async def test_a_typo_in_a_component_name_is_loud_and_never_a_failover(tmp_path:
             typo = sources(status, PRIMARY)["statuspage"]
             assert typo["misconfigured"] is True
             assert typo["verdict"] == "no_evidence"
-            assert f"component {TYPO!r} is not on the status page (did you mean {US_EAST!r}?)" in typo["reason"]
+            assert (
+                f"component {TYPO!r} is not on the status page (did you mean {US_EAST!r}?)" in typo["reason"]
+            )
             assert sources(status, PRIMARY)["region-health"]["verdict"] == "good"
             assert sources(status, SECONDARY)["statuspage"]["misconfigured"] is False
             assert await view.metric(MISCONFIGURED, region=SECONDARY, source="statuspage") == 0
@@ -135,7 +141,9 @@ async def test_fall_counts_status_page_fetches_not_polls(tmp_path: Path) -> None
             switched_at = strategy_puts(b)[0].time
             # The fetches that brought the outage before the switch was written: three, not one.
             assert fetches(b, outage_at, switched_at) >= 3, fetches(b, outage_at, switched_at)
-            reused = await d.view.metric("failover_watcher_health_checks_total", region=PRIMARY, result="reused")
+            reused = await d.view.metric(
+                "failover_watcher_health_checks_total", region=PRIMARY, result="reused"
+            )
             assert reused > 0
             status = await d.view.status()
             (strategy,) = [s for s in status["strategies"] if s["id"] == STRATEGY]

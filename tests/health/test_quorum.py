@@ -111,7 +111,10 @@ async def test_a_stale_bad_page_and_a_fresh_good_probe_under_quorum_2_is_no_new_
     """SPEC §4.2: the verdict is "bad", decided by the stale answer alone: it moves no counter, however
     often the fresh probe is asked."""
     board = SourceBoard()
-    sources = [Standing("statuspage", False, "component 'Americas (US East)' major_outage"), Said("probe", True, "http 200")]
+    sources = [
+        Standing("statuspage", False, "component 'Americas (US East)' major_outage"),
+        Said("probe", True, "http 200"),
+    ]
     with pytest.raises(Reused) as caught:
         await QuorumSource(sources, quorum=2, board=board, clock=FakeClock()).observe(REGION)
     assert caught.value.observation.ok is False  # the verdict stands, for /status
@@ -123,19 +126,19 @@ async def test_a_stale_bad_page_and_a_fresh_good_probe_under_quorum_2_is_no_new_
 
 async def test_a_fresh_answer_among_those_that_decided_is_evidence() -> None:
     # Fresh bad page, stale good probe: "bad", decided by the fresh page.
-    obs = await QuorumSource([Said("statuspage", False, "down"), Standing("probe", True, "ok")], quorum=2).observe(
-        REGION
-    )
+    obs = await QuorumSource(
+        [Said("statuspage", False, "down"), Standing("probe", True, "ok")], quorum=2
+    ).observe(REGION)
     assert obs.ok is False
     # Stale good page, fresh good probe: "good", and the probe that decided it is fresh.
-    obs = await QuorumSource([Standing("statuspage", True, "ok"), Said("probe", True, "ok")], quorum=2).observe(
-        REGION
-    )
+    obs = await QuorumSource(
+        [Standing("statuspage", True, "ok"), Said("probe", True, "ok")], quorum=2
+    ).observe(REGION)
     assert obs.ok is True
     # Stale good page, fresh bad probe under quorum 2: "bad", decided by the fresh probe.
-    obs = await QuorumSource([Standing("statuspage", True, "ok"), Said("probe", False, "slow")], quorum=2).observe(
-        REGION
-    )
+    obs = await QuorumSource(
+        [Standing("statuspage", True, "ok"), Said("probe", False, "slow")], quorum=2
+    ).observe(REGION)
     assert obs.ok is False
 
 

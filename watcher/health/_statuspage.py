@@ -6,9 +6,10 @@ no token, outside the API budget. Each region's `StatusPageSource` judges its ow
 cached document. A failed fetch or a malformed document is no evidence until the next fetch: the
 status page being down says nothing about the regions. A document counts once per region: polls
 between two fetches reuse its verdict (`Reused`) and move no hysteresis counter, so `fall = 3` means
-three fetches (SPEC §4.2). A component the page does not hold is `Misconfigured`: no evidence, loudly. The cache is never older than one interval
-(it is refetched on demand when it is), and a document that could not be refreshed is never judged
-again: an old "major_outage" would otherwise be counted as fresh bad observations.
+three fetches (SPEC §4.2). A component the page does not hold is `Misconfigured`: no evidence,
+loudly. The cache is never older than one interval (it is refetched on demand when it is), and a
+document that could not be refreshed is never judged again: an old "major_outage" would otherwise
+be counted as fresh bad observations.
 """
 
 from __future__ import annotations
