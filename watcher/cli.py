@@ -21,6 +21,17 @@ def _check_config(args: argparse.Namespace) -> int:
         print(exc.report(args.config), file=sys.stderr)
         return 2
     print(json.dumps(masked_dump(cfg), indent=2, default=str))
+    if getattr(args, "online", False):
+        import anyio
+
+        from watcher.health import online_problems
+
+        online = anyio.run(online_problems, cfg)
+        if online:
+            count = len(online)
+            lines = [f"{args.config}: valid, but {count} problem{'' if count == 1 else 's'} online"]
+            print("\n".join([*lines, *(f"  {p}" for p in online)]), file=sys.stderr)
+            return 1
     print(f"{args.config}: OK", file=sys.stderr)
     return 0
 
@@ -73,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate_parser(sub)
     p = sub.add_parser(
         "check-config", parents=[common], help="validate the config and print it, secrets masked"
+    )
+    p.add_argument(
+        "--online",
+        action="store_true",
+        help="also fetch the status page once and check every configured component is on it",
     )
     p.set_defaults(func=_check_config)
     add_oneshot_parsers(sub, common)

@@ -195,6 +195,13 @@ class WatcherMetrics:
             "1 while this instance may write (single-instance mode: always 1).",
             registry=r,
         )
+        self.source_misconfigured = Gauge(
+            "failover_watcher_source_misconfigured",
+            "1 while a region's health source cannot judge it as configured (a status-page component "
+            "the page does not hold: a typo, a rename); it gives no evidence meanwhile. 0 after.",
+            ["region", "source"],
+            registry=r,
+        )
 
     def precreate(
         self,

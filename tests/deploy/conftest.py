@@ -58,4 +58,5 @@ def populated_metrics() -> WatcherMetrics:
     m.task_restarts.labels(task="poller").inc()
     m.dry_run.set(0)
     m.leader.set(1)
+    m.source_misconfigured.labels(region="us-east-1", source="statuspage").set(0)
     return m

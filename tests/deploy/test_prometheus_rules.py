@@ -25,6 +25,7 @@ ALERTS = {
     "TokenRefreshFailures",
     "WatcherDown",
     "DriftDetected",
+    "HealthSourceMisconfigured",
 }
 
 needs_promtool = pytest.mark.skipif(

@@ -138,6 +138,17 @@ def test_an_explicit_region_health_source(write: Write) -> None:
             ("max_latency_ms = 1500", 'name = "statuspage"'),
             "regions[1].health[1].name: duplicate source name",
         ),
+        (
+            # SPEC §4.2: a threshold at or above the timeout could never say "bad".
+            ("max_latency_ms = 1500", "max_latency_ms = 2000"),
+            "regions[1].health[1].max_latency_ms: 2000 must be below the probe's timeout (2000 ms, "
+            "health.timeout_seconds = 2)",
+        ),
+        (
+            ("max_latency_ms = 1500", "max_latency_ms = 1500\ntimeout_seconds = 1"),
+            "regions[1].health[1].max_latency_ms: 1500 must be below the probe's timeout (1000 ms, "
+            "regions[1].health[1].timeout_seconds = 1)",
+        ),
     ],
 )
 def test_a_bad_source_is_one_line_naming_its_key(
@@ -245,3 +256,73 @@ async def test_the_regions_command_shows_every_source_of_platform_toml_against_t
     )
     assert "statuspage: bad" in eu, table.out
     assert "unhealthy" in eu, table.out
+
+
+def _typo(tmp_path: Path) -> Path:
+    """config/platform.toml with the typo of issue 19 in the us-east-1 component."""
+    text = PLATFORM.read_text(encoding="utf-8")
+    assert text.count(f'component = "{US_EAST}"') == 1
+    path = tmp_path / "typo.toml"
+    path.write_text(text.replace(f'component = "{US_EAST}"', 'component = "Americas (US Eats)"'), "utf-8")
+    return path
+
+
+TYPO_NAMED = "component 'Americas (US Eats)' is not on the status page (did you mean 'Americas (US East)'?)"
+
+
+@pytest.mark.anyio
+async def test_check_config_online_exits_1_naming_a_component_the_page_does_not_hold(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sim: RunningSimulator
+) -> None:
+    _platform_environment(monkeypatch, tmp_path, sim.base_url)
+    typo = _typo(tmp_path)
+    offline = await run_cli("check-config", "--config", str(typo))
+    assert offline.code == 0, offline.err  # the file is valid: only the page can tell
+    online = await run_cli("check-config", "--config", str(typo), "--online")
+    assert online.code == 1, online.err
+    assert f"{typo}: valid, but 1 problem online" in online.err
+    assert f"regions[0].health[0].component (region us-east-1): {TYPO_NAMED}" in online.err
+    assert "EMEA (Dublin)" not in online.err
+    assert served(sim, "/api/v2/components.json") == 1
+
+    good = await run_cli("check-config", "--config", str(PLATFORM), "--online")
+    assert good.code == 0, good.err
+    assert good.err.strip().endswith(f"{PLATFORM}: OK")
+
+
+@pytest.mark.anyio
+async def test_check_config_online_says_when_the_page_cannot_be_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sim: RunningSimulator, admin: httpx.AsyncClient
+) -> None:
+    _platform_environment(monkeypatch, tmp_path, sim.base_url)
+    (await admin.put("/_sim/faults", json={"path": "components", "status": 503})).raise_for_status()
+    result = await run_cli("check-config", "--config", str(PLATFORM), "--online")
+    assert result.code == 1, result.err
+    assert (
+        f"statuspage.url: {sim.base_url}/api/v2/components.json could not be read: status page: http 503"
+        in (result.err)
+    )
+
+
+@pytest.mark.anyio
+async def test_the_regions_command_exits_1_naming_a_misconfigured_component(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sim: RunningSimulator
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    _platform_environment(monkeypatch, tmp_path, sim.base_url)
+    typo = _typo(tmp_path)
+    result = await run_cli("regions", "--config", str(typo), "--json")
+    assert result.code == 1, result.err
+    assert f"region us-east-1, source statuspage: misconfigured: {TYPO_NAMED}" in result.err
+    rows = {row["id"]: row for row in json.loads(result.out)["regions"]}
+    us = rows["us-east-1"]
+    assert (us["healthy"], us["misconfigured"]) == (False, ["statuspage"])
+    page = next(s for s in us["sources"] if s["source"] == "statuspage")
+    assert (page["verdict"], page["misconfigured"]) == ("no_evidence", True)
+    assert TYPO_NAMED in page["reason"]
+    assert (rows["eu-west-1"]["healthy"], rows["eu-west-1"]["misconfigured"]) == (True, [])
+
+    table = await run_cli("regions", "--config", str(typo))
+    assert table.code == 1
+    assert "statuspage: misconfigured" in table.out, table.out
+    assert "Americas (US Eats)" in table.out, table.out

@@ -7,7 +7,7 @@ import pytest
 
 from tests.support import FakeClock
 from watcher.core import Observation
-from watcher.health import NoEvidence, QuorumSource, SourceBoard, Throttled
+from watcher.health import Misconfigured, NoEvidence, QuorumSource, Reused, SourceBoard, Throttled
 from watcher.metrics import WatcherMetrics
 
 pytestmark = pytest.mark.anyio
@@ -97,3 +97,78 @@ async def test_the_board_lists_a_region_s_sources_in_the_configured_order() -> N
     assert [r.source for r in board.readings(REGION)] == ["statuspage", "probe"]
     board.configure({REGION: ["probe"]})
     assert [r.source for r in board.readings(REGION)] == ["probe"]
+
+
+class Standing(Said):
+    """A source whose verdict is one already counted (a status page between two fetches)."""
+
+    async def observe(self, region: str) -> Observation:
+        assert self.ok is not None
+        raise Reused(Observation(region, ok=self.ok, at=0.5, reason=self.reason), "already counted")
+
+
+async def test_a_stale_bad_page_and_a_fresh_good_probe_under_quorum_2_is_no_new_evidence() -> None:
+    """SPEC §4.2: the verdict is "bad", decided by the stale answer alone: it moves no counter, however
+    often the fresh probe is asked."""
+    board = SourceBoard()
+    sources = [
+        Standing("statuspage", False, "component 'Americas (US East)' major_outage"),
+        Said("probe", True, "http 200"),
+    ]
+    with pytest.raises(Reused) as caught:
+        await QuorumSource(sources, quorum=2, board=board, clock=FakeClock()).observe(REGION)
+    assert caught.value.observation.ok is False  # the verdict stands, for /status
+    assert "statuspage: component 'Americas (US East)' major_outage (already counted)" in str(caught.value)
+    shown = {r.source: r.to_dict() for r in board.readings(REGION)}
+    assert (shown["statuspage"]["verdict"], shown["statuspage"]["fresh"]) == ("bad", False)
+    assert (shown["probe"]["verdict"], shown["probe"]["fresh"]) == ("good", True)
+
+
+async def test_a_fresh_answer_among_those_that_decided_is_evidence() -> None:
+    # Fresh bad page, stale good probe: "bad", decided by the fresh page.
+    obs = await QuorumSource(
+        [Said("statuspage", False, "down"), Standing("probe", True, "ok")], quorum=2
+    ).observe(REGION)
+    assert obs.ok is False
+    # Stale good page, fresh good probe: "good", and the probe that decided it is fresh.
+    obs = await QuorumSource(
+        [Standing("statuspage", True, "ok"), Said("probe", True, "ok")], quorum=2
+    ).observe(REGION)
+    assert obs.ok is True
+    # Stale good page, fresh bad probe under quorum 2: "bad", decided by the fresh probe.
+    obs = await QuorumSource(
+        [Standing("statuspage", True, "ok"), Said("probe", False, "slow")], quorum=2
+    ).observe(REGION)
+    assert obs.ok is False
+
+
+async def test_under_quorum_1_a_stale_good_page_decides_alone_and_is_no_new_evidence() -> None:
+    sources = [Standing("statuspage", True, "operational"), Said("probe", False, "http 503")]
+    with pytest.raises(Reused) as caught:
+        await QuorumSource(sources, quorum=1).observe(REGION)
+    assert caught.value.observation.ok is True
+
+
+async def test_one_source_that_reuses_its_verdict_is_no_new_evidence() -> None:
+    with pytest.raises(Reused):
+        await QuorumSource([Standing("statuspage", False, "down")]).observe(REGION)
+
+
+async def test_a_misconfigured_source_is_silent_not_bad() -> None:
+    class Typo(Said):
+        async def observe(self, region: str) -> Observation:
+            raise Misconfigured("component 'Americas (US Eats)' is not on the status page")
+
+    metrics = WatcherMetrics()
+    board = SourceBoard(metrics)
+    sources = [Typo("statuspage", None), Said("probe", True, "http 200")]
+    # Under quorum 2 the silent page could still make the quorum: no evidence, never "bad".
+    with pytest.raises(NoEvidence, match="undecided"):
+        await QuorumSource(sources, quorum=2, board=board, clock=FakeClock()).observe(REGION)
+    # Under quorum 1 the probe decides.
+    assert (await QuorumSource(sources, quorum=1, board=board, clock=FakeClock()).observe(REGION)).ok is True
+    value = metrics.registry.get_sample_value
+    assert value("failover_watcher_source_misconfigured", {"region": REGION, "source": "statuspage"}) == 1
+    reading = board.readings(REGION)[0].to_dict()
+    assert reading["misconfigured"] is True
+    assert "Americas (US Eats)" in reading["reason"]

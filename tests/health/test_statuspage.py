@@ -12,7 +12,20 @@ import pytest
 from tests.health.conftest import COMPONENTS, DUBLIN, US_EAST, add_fault, served, set_component
 from tests.support import FakeClock
 from watcher.config import StatusPageSettings
-from watcher.health import NoEvidence, StatusDocument, StatusPageFeed, StatusPageSource, judge_component
+from watcher.core import Observation
+from watcher.core.hysteresis import RegionHealth, RegionState
+from watcher.core.policy import Thresholds
+from watcher.health import (
+    Misconfigured,
+    NoEvidence,
+    QuorumSource,
+    Reused,
+    SourceBoard,
+    StatusDocument,
+    StatusPageFeed,
+    StatusPageSource,
+    judge_component,
+)
 from watcher.metrics import WatcherMetrics
 from watcher.sim import RunningSimulator, StatusPage
 
@@ -87,10 +100,35 @@ def test_a_component_is_found_by_id_as_well_as_by_name() -> None:
     assert (verdict.ok, verdict.status) == (False, "major_outage")
 
 
-def test_a_missing_component_is_bad_and_says_so() -> None:
-    verdict = judge_component(_document(_page()), "Asia Pacific (Tokyo)")
-    assert verdict.ok is False
-    assert verdict.reason == "component 'Asia Pacific (Tokyo)' missing from the status page"
+def test_a_missing_component_is_misconfigured_no_evidence_naming_it() -> None:
+    # SPEC §4.2 (it replaces the earlier rule that a missing component is bad): a typo or a rename on
+    # the page says nothing about the region, and must never fail it over.
+    with pytest.raises(Misconfigured) as caught:
+        judge_component(_document(_page()), "Americas (US Eats)")
+    assert isinstance(caught.value, NoEvidence)
+    assert caught.value.result == "misconfigured"
+    assert str(caught.value).startswith(
+        "component 'Americas (US Eats)' is not on the status page (did you mean 'Americas (US East)'?)"
+    )
+    with pytest.raises(
+        Misconfigured, match=r"^component 'Asia Pacific \(Tokyo\)' is not on the status page:"
+    ):
+        judge_component(_document(_page()), "Asia Pacific (Tokyo)")
+
+
+def test_an_ambiguous_component_name_is_misconfigured() -> None:
+    document = StatusDocument.model_validate(
+        {
+            "components": [
+                {"id": "a", "name": "Twice", "status": "operational"},
+                {"id": "b", "name": "Twice", "status": "major_outage"},
+            ]
+        }
+    )
+    with pytest.raises(
+        Misconfigured, match="2 components have that name on the status page; configure its id"
+    ):
+        judge_component(document, "Twice")
 
 
 def test_an_unknown_status_is_no_evidence() -> None:
@@ -119,7 +157,7 @@ async def test_the_page_is_fetched_once_per_interval_for_every_region(
         async def poll_all() -> None:
             async with anyio.create_task_group() as tg:
                 for source, region in zip(sources, regions, strict=True):
-                    tg.start_soon(source.observe, region)
+                    tg.start_soon(_standing, source, region)  # fresh or reused, as a poll sees it
 
         await poll_all()
         assert served(sim, COMPONENTS) == 1
@@ -127,15 +165,28 @@ async def test_the_page_is_fetched_once_per_interval_for_every_region(
         await set_component(admin, f"{US_EAST} - Voice", "major_outage", group=US_EAST)
         await poll_all()
         assert served(sim, COMPONENTS) == 1  # the cached document, within the interval
-        assert (await sources[0].observe(regions[0])).ok is True
+        # Its verdict stands (good: the outage is not in the cached document), already counted.
+        with pytest.raises(Reused) as reused:
+            await sources[0].observe(regions[0])
+        assert reused.value.observation.ok is True
         clock.advance(1)
+        fresh = await sources[3].observe(regions[3])
+        assert served(sim, COMPONENTS) == 2
         await poll_all()
         assert served(sim, COMPONENTS) == 2
-        obs = await sources[3].observe(regions[3])
-        assert obs.ok is False
-        assert obs.reason == f"component {US_EAST!r}: '{US_EAST} - Voice' major_outage"
-        assert obs.latency_ms is not None
+        for obs in (fresh, await _standing(sources[5], regions[5])):
+            assert obs.ok is False
+            assert obs.reason == f"component {US_EAST!r}: '{US_EAST} - Voice' major_outage"
+            assert obs.latency_ms is not None
         assert served(sim, COMPONENTS) == 2
+
+
+async def _standing(source: StatusPageSource, region: str) -> Observation:
+    """The verdict a source stands by, fresh or reused."""
+    try:
+        return await source.observe(region)
+    except Reused as reused:
+        return reused.observation
 
 
 async def test_a_status_page_that_is_down_is_no_evidence_counted_and_not_retried_each_poll(
@@ -190,3 +241,100 @@ async def test_a_status_page_that_hangs_is_no_evidence_within_its_timeout(
         feed = StatusPageFeed(settings, http)
         with anyio.fail_after(2), pytest.raises(NoEvidence, match=r"no answer within 0\.3s"):
             await StatusPageSource(feed, US_EAST).observe("us-east-1")
+
+
+def _value(metrics: WatcherMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+async def test_fall_counts_fetches_of_the_page_not_the_polls_between_them(
+    sim: RunningSimulator, admin: httpx.AsyncClient
+) -> None:
+    """SPEC §4.2: `fall = 3` on a page fetched every 30 s means three fetches. Polled every 8 s (as
+    in issue 19), the polls between two fetches reuse the verdict and move no counter."""
+    clock = FakeClock()
+    await set_component(admin, f"{US_EAST} - Voice", "major_outage", group=US_EAST)
+    health = RegionHealth("us-east-1", state=RegionState.HEALTHY, since=clock())
+    thresholds = Thresholds(fall=3, rise=3)
+    async with httpx.AsyncClient() as http:
+        feed = StatusPageFeed(_settings(sim.base_url + COMPONENTS), http, clock=clock)
+        region = QuorumSource([StatusPageSource(feed, US_EAST, clock=clock)], clock=clock)
+        counted: list[float] = []
+        reused = 0
+        standing: list[bool] = []
+        unhealthy_at: float | None = None
+        for _ in range(12):  # 0, 8, ..., 88 s
+            try:
+                obs = await region.observe("us-east-1")
+            except Reused as exc:
+                reused += 1
+                standing.append(exc.observation.ok)  # the standing verdict, shown, not counted
+            else:
+                # As the scheduler does: only an observation reaches the hysteresis.
+                counted.append(clock() - 1000)
+                health, _ = health.observe(obs, thresholds, flap_window=600.0)
+                if health.unhealthy and unhealthy_at is None:
+                    unhealthy_at = clock() - 1000
+            clock.advance(8)
+    # Fetches at 0, 32 and 64 s (each when the cached document was 30 s old, or older).
+    assert counted == [0, 32, 64]
+    assert served(sim, COMPONENTS) == 3
+    assert reused == 9
+    assert standing == [False] * 9
+    assert unhealthy_at == 64  # the third fetch, not the third poll (16 s)
+
+
+async def test_a_rebuilt_source_does_not_count_the_same_document_again(
+    sim: RunningSimulator,
+) -> None:
+    """A reload rebuilds the sources but keeps the feed: the document already counted stays counted."""
+    clock = FakeClock()
+    async with httpx.AsyncClient() as http:
+        feed = StatusPageFeed(_settings(sim.base_url + COMPONENTS), http, clock=clock)
+        assert (await StatusPageSource(feed, US_EAST, clock=clock).observe("us-east-1")).ok is True
+        with pytest.raises(Reused):
+            await StatusPageSource(feed, US_EAST, clock=clock).observe("us-east-1")
+        # Another region judging the same component: its first sight of the document counts.
+        assert (await StatusPageSource(feed, US_EAST, clock=clock).observe("eu-west-1")).ok is True
+
+
+async def test_a_misconfigured_component_is_loud_on_the_board_and_never_bad(
+    sim: RunningSimulator, admin: httpx.AsyncClient
+) -> None:
+    clock, metrics = FakeClock(), WatcherMetrics()
+    board = SourceBoard(metrics)
+    typo = "Americas (US Eats)"
+    health = RegionHealth("us-east-1", state=RegionState.HEALTHY, since=clock())
+    async with httpx.AsyncClient() as http:
+        feed = StatusPageFeed(_settings(sim.base_url + COMPONENTS), http, clock=clock, metrics=metrics)
+        region = QuorumSource([StatusPageSource(feed, typo, clock=clock)], board=board, clock=clock)
+        for _ in range(5):
+            with pytest.raises(
+                Misconfigured, match=r"component 'Americas \(US Eats\)' is not on the status page"
+            ):
+                await region.observe("us-east-1")
+            clock.advance(30)
+        assert health.healthy  # nothing reached the hysteresis
+        gauge = "failover_watcher_source_misconfigured"
+        assert _value(metrics, gauge, region="us-east-1", source="statuspage") == 1
+        (reading,) = board.readings("us-east-1")
+        shown = reading.to_dict()
+        assert shown["misconfigured"] is True
+        assert shown["verdict"] == "no_evidence"
+        assert (
+            "'Americas (US Eats)' is not on the status page (did you mean 'Americas (US East)'?)"
+            in shown["reason"]
+        )
+        assert [r.source for _, r in board.misconfigured()] == ["statuspage"]
+        assert (
+            _value(metrics, "failover_watcher_source_healthy", region="us-east-1", source="statuspage")
+            is None
+        )
+
+        # The page gains the component (or the config is fixed): evidence again, and the gauge says 0.
+        await set_component(admin, typo, "operational")
+        obs = await region.observe("us-east-1")
+        assert obs.ok is True
+        assert _value(metrics, gauge, region="us-east-1", source="statuspage") == 0
+        assert board.readings("us-east-1")[0].to_dict()["misconfigured"] is False
+        assert board.misconfigured() == []

@@ -152,6 +152,14 @@ def _probe_problems(
             f"{key}.timeout_seconds: {timeout:g} must be below health.interval_seconds "
             f"({cfg.health.interval_seconds:g}), or probes would overlap"
         )
+    if source.max_latency_ms is not None and source.max_latency_ms >= timeout * 1000:
+        # An answer slower than the timeout never arrives: the latency rule could never say bad,
+        # only the timeout would, and the threshold would read as a promise it does not keep.
+        where = f"{key}.timeout_seconds" if source.timeout_seconds else "health.timeout_seconds"
+        problems.append(
+            f"{key}.max_latency_ms: {source.max_latency_ms:g} must be below the probe's timeout "
+            f"({timeout * 1000:g} ms, {where} = {timeout:g})"
+        )
     return problems
 
 

@@ -18,7 +18,7 @@ from watcher.aio import sleep
 from watcher.config import HealthSettings
 from watcher.core import Observation
 from watcher.genesys import Priority, request_priority
-from watcher.health import HealthSource, NoEvidence
+from watcher.health import HealthSource, NoEvidence, Reused
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.scheduler")
@@ -115,6 +115,13 @@ class PollScheduler:
             async with self._limiter:
                 with request_priority(priority):
                     obs = await self._source.observe(region)
+        except Reused as exc:  # SPEC §4.2: the verdict stands (already counted); a poll, no evidence
+            self.polls += 1
+            self.last_poll_at = self.last_attempt_at = self._clock()
+            log.debug("health verdict unchanged since it was counted", region=region, reason=str(exc))
+            if self._metrics is not None:
+                self._metrics.health_checks.labels(region=region, result=exc.result).inc()
+            return None
         except NoEvidence as exc:
             self.last_attempt_at = self._clock()
             log.warning("health poll gave no evidence; not counted", region=region, error=str(exc))

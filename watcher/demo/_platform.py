@@ -62,6 +62,10 @@ def platform_config(
     )
     health = data.setdefault("health", {})
     health.update(interval_seconds=interval, timeout_seconds=interval / 2)
+    for region in data.get("regions", []):  # a probe's threshold stays below its timeout (SPEC §4.2)
+        for source in region.get("health", []):
+            if source.get("kind") == "probe" and source.get("max_latency_ms"):
+                source["max_latency_ms"] = min(source["max_latency_ms"], interval / 2 * 1000 * 0.8)
     # The profile fails back by an operator's hand; the story shows the automatic way, after the hold.
     data.setdefault("failback", {}).update(mode="auto", hold_seconds=6.0 / speed)
     data["state"] = {"dir": str(state_dir)}

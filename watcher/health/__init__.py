@@ -8,12 +8,15 @@ sources are combined by `QuorumSource`, without the failover core knowing how ma
 
 from watcher.health._evidence import (
     HealthSource,
+    Misconfigured,
     NoEvidence,
+    Reused,
     SourceBoard,
     SourceReading,
     Throttled,
     Unreachable,
 )
+from watcher.health._online import online_problems
 from watcher.health._probe import ProbeSource
 from watcher.health._quorum import QuorumSource
 from watcher.health._region_health import RegionHealthEndpoint, api_answered_after, describe
@@ -23,11 +26,13 @@ from watcher.health._statuspage import StatusDocument, StatusPageFeed, StatusPag
 __all__ = [
     "HealthSource",
     "HealthSources",
+    "Misconfigured",
     "NoEvidence",
     "ProbeSource",
     "QuorumSource",
     "RegionHealthEndpoint",
     "RegionSources",
+    "Reused",
     "SourceBoard",
     "SourceReading",
     "StatusDocument",
@@ -38,5 +43,6 @@ __all__ = [
     "api_answered_after",
     "describe",
     "judge_component",
+    "online_problems",
     "public_http",
 ]

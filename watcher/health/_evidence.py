@@ -32,6 +32,27 @@ class Unreachable(NoEvidence):
     result = "unreachable"
 
 
+class Misconfigured(NoEvidence):
+    """The source cannot judge the region as configured (a status-page component the page does not
+    hold: a typo, a rename). No evidence, loudly: it names what is wrong (SPEC §4.2)."""
+
+    result = "misconfigured"
+
+
+class Reused(NoEvidence):
+    """A verdict already counted: the source has no fresh answer since (a status-page document
+    between two fetches). The verdict stands, but it moves no hysteresis counter (SPEC §4.2).
+
+    `observation` is the standing verdict, as the source (or the quorum) judged it.
+    """
+
+    result = "reused"
+
+    def __init__(self, observation: Observation, why: str) -> None:
+        super().__init__(why)
+        self.observation = observation
+
+
 class HealthSource(Protocol):
     name: str
 
@@ -49,6 +70,7 @@ class SourceReading:
     at: float
     latency_ms: float | None = None
     result: str = "healthy"
+    fresh: bool = True
 
     def to_dict(self, iso: Callable[[float | None], str | None] | None = None) -> dict[str, Any]:
         """As `/status` and `regions --json` show it; `iso` turns the monotonic `at` into wall time."""
@@ -59,6 +81,10 @@ class SourceReading:
             "reason": self.reason,
             "latencyMs": None if self.latency_ms is None else round(self.latency_ms, 3),
             "at": iso(self.at) if iso is not None else self.at,
+            # SPEC §4.2: a verdict reused between fetches is not new evidence; a misconfigured source
+            # (its reason names what is wrong) gives none until the config or the page is fixed.
+            "fresh": self.fresh,
+            "misconfigured": self.result == Misconfigured.result,
         }
 
 
@@ -73,6 +99,18 @@ class SourceBoard:
     def record(
         self, region: str, source: str, kind: str, outcome: Observation | NoEvidence, at: float
     ) -> None:
+        if isinstance(outcome, Reused):
+            # The standing verdict, shown as it is, but no new check: counted once, when it was fresh.
+            obs = outcome.observation
+            result = "healthy" if obs.ok else (obs.failure or "unhealthy")
+            reading = SourceReading(
+                source, kind, obs.ok, obs.reason, obs.at, obs.latency_ms, result, fresh=False
+            )
+            self._readings.setdefault(region, {})[source] = reading
+            if self._metrics is not None:
+                self._metrics.source_healthy.labels(region=region, source=source).set(1 if obs.ok else 0)
+            self._misconfigured(region, source, False)
+            return
         if isinstance(outcome, NoEvidence):
             reading = SourceReading(source, kind, None, f"no evidence: {outcome}", at, result=outcome.result)
         else:
@@ -81,6 +119,10 @@ class SourceBoard:
                 source, kind, outcome.ok, outcome.reason, outcome.at, outcome.latency_ms, result
             )
         self._readings.setdefault(region, {})[source] = reading
+        if isinstance(outcome, Misconfigured):
+            self._misconfigured(region, source, True)
+        elif not isinstance(outcome, NoEvidence):
+            self._misconfigured(region, source, False)
         m = self._metrics
         if m is None:
             return
@@ -89,6 +131,21 @@ class SourceBoard:
             m.source_healthy.labels(region=region, source=source).set(1 if reading.ok else 0)
         if reading.latency_ms is not None:
             m.source_latency.labels(region=region, source=source).set(reading.latency_ms / 1000)
+
+    def _misconfigured(self, region: str, source: str, now: bool) -> None:
+        """`failover_watcher_source_misconfigured`: 1 while the source is, 0 once it answers again
+        (a failed fetch says neither: the gauge keeps its value)."""
+        if self._metrics is not None:
+            self._metrics.source_misconfigured.labels(region=region, source=source).set(1 if now else 0)
+
+    def misconfigured(self) -> list[tuple[str, SourceReading]]:
+        """(region, reading) of every source that is misconfigured now, in region order."""
+        return [
+            (region, r)
+            for region in sorted(self._readings)
+            for r in self.readings(region)
+            if r.result == Misconfigured.result
+        ]
 
     def readings(self, region: str) -> list[SourceReading]:
         """The region's last readings, in the configured order of its sources."""
@@ -102,6 +159,10 @@ class SourceBoard:
         """The configured sources of each region, in order (at start and after a reload); readings
         that no configured (region, source) produces any more are dropped."""
         keep = self._order = sources
+        for region, by_source in self._readings.items():
+            for source, reading in by_source.items():
+                if reading.result == Misconfigured.result and source not in keep.get(region, []):
+                    self._misconfigured(region, source, False)  # no longer configured: not misconfigured
         self._readings = {
             region: {s: r for s, r in by_source.items() if s in keep.get(region, [])}
             for region, by_source in self._readings.items()

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import anyio
 
 from watcher.core import Observation
-from watcher.health._evidence import HealthSource, NoEvidence, SourceBoard, Throttled
+from watcher.health._evidence import HealthSource, NoEvidence, Reused, SourceBoard, Throttled
 
 
 class QuorumSource:
@@ -19,6 +19,11 @@ class QuorumSource:
     evidence (a status page that could not be fetched, a throttled probe) neither votes good nor bad:
     the answer is evidence only when the silent sources could not change it; otherwise the whole
     observation is no evidence (SPEC §4.1: a source's failure is not the region's).
+
+    A source's verdict that is not fresh (`Reused`: a status-page document already counted) still
+    votes, but the poll is new evidence only when a fresh answer is among those that decided the
+    verdict (SPEC §4.2): a stale bad page and a fresh good probe under quorum 2 decide "bad" on the
+    stale answer, and that is `Reused`, no new evidence, however often it is polled.
 
     >>> # QuorumSource([statuspage, probe], quorum=2).observe("us-east-1")
     """
@@ -70,12 +75,20 @@ class QuorumSource:
                 tg.start_soon(ask, i, source)
         # Reasons named by their own source, in the configured order (not in order of arrival).
         ordered = [(self.sources[i], answers[i]) for i in sorted(answers)]
-        seen = [o for _, o in ordered if isinstance(o, Observation)]
+        # Every verdict votes, fresh or reused: (observation, fresh).
+        votes = [
+            (o, True) if isinstance(o, Observation) else (o.observation, False)
+            for _, o in ordered
+            if isinstance(o, Observation | Reused)
+        ]
+        seen = [o for o, _ in votes]
         good = sum(1 for o in seen if o.ok)
         silent = len(self.sources) - len(seen)
         reasons = "; ".join(
             f"{source.name}: {o.reason}"
             if isinstance(o, Observation)
+            else f"{source.name}: {o.observation.reason} (already counted)"
+            if isinstance(o, Reused)
             else f"{source.name}: no evidence ({o})"
             for source, o in ordered
         )
@@ -86,12 +99,14 @@ class QuorumSource:
             # The silent sources could still make the quorum: saying "bad" would blame the region
             # for a source's failure.
             raise NoEvidence(f"undecided with {silent} source(s) silent: {summary}")
+        ok = good >= self.quorum
         at = max(o.at for o in seen)
         latencies = [o.latency_ms for o in seen if o.latency_ms is not None]
-        return Observation(
-            region=region,
-            ok=good >= self.quorum,
-            at=at,
-            reason=summary,
-            latency_ms=max(latencies) if latencies else None,
+        obs = Observation(
+            region=region, ok=ok, at=at, reason=summary, latency_ms=max(latencies) if latencies else None
         )
+        # The verdict was decided by the sources that agree with it; it is new evidence only when one
+        # of them answered afresh.
+        if not any(fresh for o, fresh in votes if o.ok == ok):
+            raise Reused(obs, f"no fresh answer among the sources that decided it: {summary}")
+        return obs

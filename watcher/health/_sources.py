@@ -106,6 +106,11 @@ class HealthSources:
                 for name in names:
                     for result in ("healthy", "unhealthy", "no_evidence"):
                         self._metrics.source_checks.labels(region=region_id, source=name, result=result)
+            for region in cfg.regions:
+                for name, spec in zip(source_names(region.health), region.health, strict=True):
+                    if isinstance(spec, StatusPageSourceSettings):
+                        # 0 from the start (an existing series keeps its value across a reload).
+                        self._metrics.source_misconfigured.labels(region=region.id, source=name)
         default = QuorumSource(
             [RegionHealthEndpoint(self._client, cfg.health, clock=self._clock)],
             board=self.board,

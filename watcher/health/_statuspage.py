@@ -4,13 +4,17 @@ One `StatusPageFeed` fetches the Statuspage document (`components.json`) at most
 `[statuspage] interval_seconds`, for every region at once, with its own HTTP client: another host,
 no token, outside the API budget. Each region's `StatusPageSource` judges its own component in the
 cached document. A failed fetch or a malformed document is no evidence until the next fetch: the
-status page being down says nothing about the regions. The cache is never older than one interval
-(it is refetched on demand when it is), and a document that could not be refreshed is never judged
-again: an old "major_outage" would otherwise be counted as fresh bad observations.
+status page being down says nothing about the regions. A document counts once per region: polls
+between two fetches reuse its verdict (`Reused`) and move no hysteresis counter, so `fall = 3` means
+three fetches (SPEC §4.2). A component the page does not hold is `Misconfigured`: no evidence,
+loudly. The cache is never older than one interval (it is refetched on demand when it is), and a
+document that could not be refreshed is never judged again: an old "major_outage" would otherwise
+be counted as fresh bad observations.
 """
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from watcher.config import StatusPageSettings
 from watcher.core import Observation
-from watcher.health._evidence import NoEvidence
+from watcher.health._evidence import Misconfigured, NoEvidence, Reused
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.health")
@@ -62,18 +66,21 @@ def judge_component(
     """Pure: the verdict of the component named or identified by `key` in `document`.
 
     A group stands for its children (bad when any child is bad); `degraded_performance` and
-    `under_maintenance` are good or bad as configured; a missing component is bad, saying so. An
-    ambiguous name or an unknown status raises `NoEvidence` (a config or format matter, not the
-    region's health).
+    `under_maintenance` are good or bad as configured. A component the page does not hold (a typo, a
+    rename) or an ambiguous name raises `Misconfigured`, and an unknown status `NoEvidence`: a config
+    or format matter, not the region's health (SPEC §4.2).
     """
     by_id = {c.id: c for c in document.components}
     component = by_id.get(key)
     if component is None:
         named = [c for c in document.components if c.name == key]
         if len(named) > 1:
-            raise NoEvidence(f"component {key!r}: {len(named)} components have that name; configure its id")
+            raise Misconfigured(
+                f"component {key!r}: {len(named)} components have that name on the status page; "
+                "configure its id"
+            )
         if not named:
-            return Judgement(False, f"component {key!r} missing from the status page", "missing")
+            raise Misconfigured(missing_component(document, key))
         component = named[0]
     children = [c for c in document.components if c.group_id == component.id]
     children += [by_id[i] for i in component.components or () if i in by_id and by_id[i] not in children]
@@ -105,6 +112,17 @@ def judge_component(
     return Judgement(False, f"component {component.name!r}: {listed}", component.status)
 
 
+def missing_component(document: StatusDocument, key: str) -> str:
+    """Why `key` names no component of `document`, with the closest names (a typo, a rename)."""
+    names = sorted({c.name for c in document.components})
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"component {key!r} is not on the status page{hint}: check the component name or id "
+        "in the config, or whether the page renamed it"
+    )
+
+
 class StatusPageFeed:
     """The status page document, fetched once per interval however many regions ask for it.
 
@@ -130,6 +148,12 @@ class StatusPageFeed:
         self._error: str | None = None
         self.fetches = 0
         self.latency_ms: float | None = None
+        # Successful fetches so far: each brings a new document, which counts once per region.
+        self.generation = 0
+        self.fetched_at: float | None = None
+        # (region, source, component) -> the generation last counted and its verdict. Kept here, not
+        # in the sources, so a reload that rebuilds the sources does not count a document twice.
+        self.counted: dict[tuple[str, str, str], tuple[int, Observation]] = {}
 
     async def document(self) -> StatusDocument:
         """The latest document; raises `NoEvidence` when the last fetch failed."""
@@ -167,6 +191,8 @@ class StatusPageFeed:
                 self._metrics.malformed_responses.labels(endpoint="statuspage").inc()
             return
         self._document, self._error = document, None
+        self.generation += 1
+        self.fetched_at = self._attempted_at
         self.latency_ms = response.elapsed.total_seconds() * 1000
         if self._metrics is not None:
             self._metrics.statuspage_fetches.labels(result="success").inc()
@@ -197,14 +223,28 @@ class StatusPageSource:
         self._clock = clock
 
     async def observe(self, region: str) -> Observation:
-        document = await self._feed.document()
-        s = self._feed.settings
+        """The component's verdict in the latest document: an observation the first time this region
+        sees that document, `Reused` (no new evidence, the same verdict) until the next fetch."""
+        feed = self._feed
+        document = await feed.document()
+        generation, key = feed.generation, (region, self.name, self.component)
+        counted = feed.counted.get(key)
+        if counted is not None and counted[0] == generation:
+            age = self._clock() - (feed.fetched_at if feed.fetched_at is not None else self._clock())
+            raise Reused(
+                counted[1],
+                f"status page verdict already counted (document fetched {age:.1f}s ago; the next "
+                f"fetch is due {feed.settings.interval_seconds:g}s after it)",
+            )
+        s = feed.settings
         verdict = judge_component(document, self.component, degraded=s.degraded, maintenance=s.maintenance)
-        return Observation(
+        obs = Observation(
             region=region,
             ok=verdict.ok,
             at=self._clock(),
             reason=verdict.reason,
             status=verdict.status,
-            latency_ms=self._feed.latency_ms,
+            latency_ms=feed.latency_ms,
         )
+        feed.counted[key] = (generation, obs)
+        return obs

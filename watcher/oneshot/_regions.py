@@ -2,13 +2,16 @@
 
 A region without `[[regions.health]]` is judged by its region-health endpoint (retried like every
 one-shot call: a check is no poll loop). A region with configured sources is judged by them and
-their quorum, each source's verdict, reason and latency shown beside the region's.
+their quorum, each source's verdict, reason and latency shown beside the region's. A source that
+cannot judge its region as configured (a status-page component the page does not hold) is named on
+stderr and fails the check (exit 1): the daemon would get no evidence from it (SPEC §4.2).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 import anyio
@@ -43,6 +46,7 @@ async def _regions(args: argparse.Namespace, cfg: WatcherConfig, client: Genesys
                 # A check that cannot confirm a region's health does not pass it.
                 row |= {"healthy": False, "reason": f"no evidence: {exc}"}
             row["sources"] = [r.to_dict() for r in health.board.readings(region)]
+            row["misconfigured"] = [s["source"] for s in row["sources"] if s["misconfigured"]]
             rows[region] = row
 
         async def region_health(region: str) -> None:
@@ -52,6 +56,12 @@ async def _regions(args: argparse.Namespace, cfg: WatcherConfig, client: Genesys
             for region in ids:
                 tg.start_soon(judge if region in configured else region_health, region)
     ordered = [rows[r] for r in ids]
+    for region, reading in health.board.misconfigured():
+        print(
+            f"failover-watcher: region {region}, source {reading.source}: misconfigured: "
+            f"{reading.reason.removeprefix('no evidence: ')}",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps({"regions": ordered}, indent=2))
     else:
@@ -97,6 +107,8 @@ def _table(rows: list[Row]) -> Table:
         table.add_column(col)
     for row in rows:
         verdict = "[green]healthy[/]" if row["healthy"] else f"[red]unhealthy[/] ({row['reason']})"
+        if row.get("misconfigured"):
+            verdict = f"[red]misconfigured[/] ({', '.join(row['misconfigured'])}): {row['reason']}"
         table.add_row(
             row["id"],
             str(row.get("status", "-")),
@@ -111,7 +123,8 @@ def _table(rows: list[Row]) -> Table:
 def _source_line(source: Row) -> str:
     latency = source.get("latencyMs")
     timing = f" {latency:.0f}ms" if isinstance(latency, int | float) else ""
-    return f"{source['source']}: {source['verdict']}{timing}"
+    verdict = "misconfigured" if source.get("misconfigured") else source["verdict"]
+    return f"{source['source']}: {verdict}{timing}"
 
 
 def _fmt(value: object) -> str:
