@@ -31,9 +31,7 @@ def schedules(draw: st.DrawFn) -> DrillSchedule:
     opens = draw(st.integers(0, 24 * 60 - 1))
     closes = draw(st.integers(0, 24 * 60 - 1).filter(lambda m: m != opens))
     slot = f"{day} {opens // 60:02d}:{opens % 60:02d}-{closes // 60:02d}:{closes % 60:02d}"
-    return DrillSchedule(
-        strategy="s", duration_seconds=60, slot=slot, timezone=draw(st.sampled_from(ZONES))
-    )
+    return DrillSchedule(strategy="s", duration_seconds=60, slot=slot, timezone=draw(st.sampled_from(ZONES)))
 
 
 # Moments over four years, to the second, and biased towards the small hours of Sundays in spring and
@@ -63,7 +61,8 @@ def test_an_instance_contains_now_and_keeps_its_key_inside(schedule: DrillSchedu
     last = found.end - timedelta(microseconds=1)
     for moment in (found.start, now, last, found.start + (found.end - found.start) / 3):
         again = slot_at(schedule, moment)
-        assert again is not None and again.key == found.key
+        assert again is not None
+        assert again.key == found.key
     after = slot_at(schedule, found.end)
     assert after is None or after.key != found.key
     before = slot_at(schedule, found.start - timedelta(microseconds=1))
@@ -82,7 +81,8 @@ def test_a_moment_whose_wall_clock_is_inside_the_slot_is_found(
     if moment >= upcoming.end:
         return
     found = slot_at(schedule, moment)
-    assert found is not None and found.key == upcoming.key
+    assert found is not None
+    assert found.key == upcoming.key
     assert upcoming.start > now
 
 

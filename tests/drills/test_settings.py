@@ -61,7 +61,9 @@ def test_an_unknown_zone_in_a_schedule_is_refused_naming_the_key() -> None:
         ({"alarm_intervall_seconds": 5}, ("alarm_intervall_seconds",), "Extra inputs"),
     ],
 )
-def test_a_bad_table_is_refused_naming_the_key(change: dict[str, object], loc: tuple[str, ...], says: str) -> None:
+def test_a_bad_table_is_refused_naming_the_key(
+    change: dict[str, object], loc: tuple[str, ...], says: str
+) -> None:
     table = {**tomllib.loads(SPEC_EXAMPLE)["drills"], **change}
     with pytest.raises(ValidationError, match=says) as caught:
         DrillsSettings.model_validate(table)
