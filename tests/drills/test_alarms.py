@@ -39,7 +39,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 
 @respx.mock
-async def test_firing_alerts_are_read_by_name_and_only_the_named_ones_count(client: httpx.AsyncClient) -> None:
+async def test_firing_alerts_are_read_by_name_and_only_named_ones_count(client: httpx.AsyncClient) -> None:
     route = respx.get(ALERTS).respond(
         json=answer(
             alert("CallsFailing", severity="page"),
@@ -105,7 +105,8 @@ async def test_a_malformed_answer_is_logged_and_unreadable(
     assert isinstance(reading, AlarmsUnreadable)
     assert reading.reason.startswith(f"{ALERTS}: malformed answer (")
     assert problem in reading.reason
-    assert [(e["event"], e["log_level"], e["url"]) for e in logs] == [("drills.alarms_malformed", "warning", ALERTS)]
+    logged = [(e["event"], e["log_level"], e["url"]) for e in logs]
+    assert logged == [("drills.alarms_malformed", "warning", ALERTS)]
 
 
 @respx.mock

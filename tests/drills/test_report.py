@@ -78,7 +78,8 @@ def test_drill_status_text_for_a_success_and_an_abort_by_alarm() -> None:
     text = status_text(status_json(None, [failed_by_alarm(), succeeded()]))
     print(text)  # the closing note's example (`pytest -s`)
     lines = text.splitlines()
-    assert lines[0] == "no drill running; last: drill-2 of contact-center FAILED at 2025-12-08T10:01:00.500000Z"
+    last = "drill-2 of contact-center FAILED at 2025-12-08T10:01:00.500000Z"
+    assert lines[0] == f"no drill running; last: {last}"
     failed = text.split("\n\n")[1]
     assert failed.splitlines()[0] == f"drill drill-2  contact-center  {PREFERRED} -> {STANDBY}"
     assert "  outcome       FAILED" in failed
