@@ -15,8 +15,9 @@ import anyio
 import httpx
 import pytest
 
+from tests.deploy.live_prometheus import prometheus_binary
 from tests.drills._machine import PREFERRED, Machine
-from tests.drills.live_alerting import Alerting, Flags, flag_endpoint, prometheus_binary, running_alerting
+from tests.drills.live_alerting import Alerting, Flags, flag_endpoint, running_alerting
 from watcher.drills.alarms import read_alarms
 from watcher.drills.inputs import AlarmsRead
 from watcher.drills.readings import AlarmReading, AlarmsFiring, AlarmsUnreadable

@@ -11,6 +11,7 @@ Where each part lives (the daemon wires them; nothing here knows the daemon):
 - `startable`  why a drill may not start now.
 - `drill`      the state machine `step(book, input, policy) -> (book, actions)` (pure).
 - `report`     the `"drills"` part of `/status` and the `drill status` text.
+- `stored`     the book as stored across a restart or a change of leader.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from watcher.drills.inputs import (
 from watcher.drills.readings import AlarmReading, AlarmsFiring, AlarmsUnreadable
 from watcher.drills.record import Drill, DrillWrite, Outcome, Phase
 from watcher.drills.report import drill_json, status_json, status_text
-from watcher.drills.schedule import DrillSchedule, SlotInstance, next_slot, slot_at
+from watcher.drills.schedule import DrillSchedule, SlotInstance, due, next_slot, slot_at
 from watcher.drills.settings import DrillsSettings
+from watcher.drills.stored import book_from_state, book_to_state
 
 __all__ = [
     "AbortDrill",
@@ -66,7 +68,10 @@ __all__ = [
     "Stopping",
     "StrategyFacts",
     "Tick",
+    "book_from_state",
+    "book_to_state",
     "drill_json",
+    "due",
     "next_slot",
     "read_alarms",
     "slot_at",

@@ -205,3 +205,10 @@ def wall_instant(local: datetime, zone: tzinfo) -> datetime:
         else:
             low = middle
     return high
+
+
+def due(schedules: list[DrillSchedule], now: datetime) -> list[tuple[DrillSchedule, SlotInstance]]:
+    """The schedules whose slot is open at `now`, each with its instance (the shell then asks the
+    drill machine to start each one, passing the instance's key; a used key is ignored there)."""
+    open_now = ((s, slot_at(s, now)) for s in schedules)
+    return [(s, instance) for s, instance in open_now if instance is not None]
