@@ -112,6 +112,14 @@ def test_recovery_does_not_move_a_strategy_already_back_or_onto_a_failed_preferr
     assert f"routes to {THIRD}, not the drill region" in (moved_elsewhere.reports()[0].reason or "")
 
 
+def test_recovery_while_this_instance_still_runs_the_drill_does_nothing() -> None:
+    m = Machine()
+    m.start(0.0)  # the move to the standby is in flight
+    assert m.feed(Recovered(1.0, facts(active_region=STANDBY))) == ()
+    assert m.feed(Recovered(1.0, facts(active_region=STANDBY), m.running)) == ()
+    assert [mv.leg for mv in m.moves()] == ["to"]
+
+
 def test_recovery_of_an_ended_drill_or_of_nothing_does_nothing() -> None:
     m = Machine()
     assert m.feed(Recovered(1.0, facts())) == ()

@@ -51,6 +51,7 @@ ops = st.one_of(
     st.tuples(st.just("land"), st.booleans()),
     st.tuples(st.just("stop")),
     st.tuples(st.just("restart")),
+    st.tuples(st.just("regain")),
 )
 
 
@@ -134,6 +135,11 @@ class World:
             self.feed(Stopping(self.now))
         elif kind == "restart":
             self.restart()
+        elif kind == "regain":
+            # Leadership regained in the same process: a stopped drill is recovered from the book.
+            if self.book.running is not None and self.book.running.suspended:
+                self.land(True, feed=False)
+            self.feed(Recovered(self.now, self.facts()))  # type: ignore[arg-type]
 
     def restart(self) -> None:
         """A kill and a new process: what was in flight lands or not; the stored drill is recovered."""

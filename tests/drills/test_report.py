@@ -9,7 +9,7 @@ from tests.drills._machine import PREFERRED, STANDBY, Machine
 from watcher.drills.inputs import AbortDrill, AlarmsRead, Tick
 from watcher.drills.readings import AlarmsFiring
 from watcher.drills.record import Drill, Outcome
-from watcher.drills.report import drill_json, status_json, status_text, summary_line
+from watcher.drills.report import book_status, drill_json, status_json, status_text, summary_line
 
 T0 = 1_765_188_000.0  # 2025-12-08T10:00:00Z
 SPEC_KEYS = {
@@ -64,7 +64,7 @@ def test_a_running_drill_shows_its_phase_and_the_outcome_once_decided() -> None:
         "HOLDING", None, None, None,
     )  # fmt: skip
     m.feed(AbortDrill(T0 + 10.0))
-    returning = status_json(m.running, [])["running"]
+    returning = book_status(m.book)["running"]
     assert (returning["phase"], returning["outcome"]) == ("RETURNING", "INTERRUPTED")
     assert summary_line(status_json(m.running, [])).startswith("drill drill-3 of contact-center is RETURNING")
 

@@ -36,7 +36,7 @@ from watcher.drills.inputs import (
 )
 from watcher.drills.readings import AlarmReading, AlarmsFiring, AlarmsUnreadable
 from watcher.drills.record import Drill, DrillWrite, Outcome, Phase
-from watcher.drills.report import drill_json, status_json, status_text
+from watcher.drills.report import book_status, drill_json, status_json, status_text
 from watcher.drills.schedule import DrillSchedule, SlotInstance, due, next_slot, slot_at
 from watcher.drills.settings import DrillsSettings
 from watcher.drills.stored import book_from_state, book_to_state
@@ -69,6 +69,7 @@ __all__ = [
     "StrategyFacts",
     "Tick",
     "book_from_state",
+    "book_status",
     "book_to_state",
     "drill_json",
     "due",

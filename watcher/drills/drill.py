@@ -229,6 +229,8 @@ def _return(book: DrillBook, run: Running, at: float, policy: DrillPolicy) -> St
 
 
 def _recover(book: DrillBook, ev: Recovered, policy: DrillPolicy) -> Step:
+    if book.running is not None and not book.running.suspended:
+        return book, ()  # this instance is running it: a move may be in flight, never issue a second
     drill = ev.drill if ev.drill is not None else (book.running.drill if book.running else None)
     if drill is None or drill.ended:
         return book, ()

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from watcher.drills.drill import DrillBook
 from watcher.drills.record import Drill
 
 
@@ -57,6 +58,11 @@ def status_json(running: Drill | None, recent: Iterable[Drill], limit: int = 10)
         "running": None if running is None else drill_json(running),
         "recent": [drill_json(d) for d in list(recent)[:limit]],
     }
+
+
+def book_status(book: DrillBook) -> dict[str, Any]:
+    """`status_json` of the machine's book: what `/status` shows under `"drills"`."""
+    return status_json(None if book.running is None else book.running.drill, book.recent)
 
 
 def summary_line(drills: Mapping[str, Any]) -> str:
