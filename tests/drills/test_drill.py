@@ -264,6 +264,8 @@ def test_each_refusal_names_its_reason() -> None:
         ({"ready": frozenset({PREFERRED})}, "no standby region of contact-center is ready"),
         ({"regions": (PREFERRED,)}, "contact-center has no standby region"),
         ({"regions": ()}, "contact-center has no regions"),
+        ({"duration": 0.0}, "the duration must be positive, not 0.0"),
+        ({"duration": float("nan")}, "the duration must be positive, not nan"),
     ]
     for changes, says in cases:
         m = Machine()

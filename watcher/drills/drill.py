@@ -113,6 +113,8 @@ def _start(book: DrillBook, ev: StartDrill, policy: DrillPolicy) -> Step:
     )
     other = book.running.drill if book.running is not None else None
     why = refusals(facts, to, ev.to is not None, ev.alarms, policy, other)
+    if not ev.duration_seconds > 0:  # also NaN
+        why = "; ".join(filter(None, [why, f"the duration must be positive, not {ev.duration_seconds}"]))
     if why:
         if ev.slot_key is not None and ev.slot_key in book.refused_slots:
             return book, ()  # reported at the first refusal in this slot; tried again silently
