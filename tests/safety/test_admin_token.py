@@ -9,7 +9,8 @@ import pytest
 
 from tests.safety._bench import bench
 from tests.safety._config import STRATEGY, base_config, free_port, write_config
-from tests.safety._daemon import CLI, clean_env, in_process, refused_at_start
+from tests.safety._daemon import in_process
+from tests.support.daemon import CLI, clean_env, refused_at_start
 
 pytestmark = pytest.mark.anyio
 
