@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.daemon.conftest import PRIMARY, SECONDARY, STRATEGY, running_watcher
+from tests.harness import daemon_process, write_sim_config
 from tests.support import until
-from tests.support.daemon import daemon_process, write_sim_config
 from watcher.events import RESYNC_ORDERING_KEY, generate_secret, running_receiver
 from watcher.sim import SimulatorState, default_seed, running_simulator
 

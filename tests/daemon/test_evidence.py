@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.metrics import metric_value
+from tests.support import metric_value
 
 from .conftest import PRIMARY, SECONDARY, running_watcher
 

@@ -18,7 +18,7 @@ from tests.daemon.conftest import (
     TARGETS,
     running_watcher,
 )
-from tests.support.metrics import metric_value, sample
+from tests.support import metric_value, sample
 from watcher.sim import SimulatorState, default_seed
 
 pytestmark = pytest.mark.anyio

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from tests.daemon.conftest import PRIMARY, RULE, SECONDARY, STRATEGY, TARGETS
+from tests.harness import daemon_process, write_sim_config
 from tests.support import until
-from tests.support.daemon import daemon_process, write_sim_config
 from watcher.sim import SimulatorState, default_seed, running_simulator
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ import pytest
 
 from tests.daemon._virtual import GROUP, TRIGGER, VIRTUAL, WORKFLOWS, BehindTheBack, virtual_overrides
 from tests.daemon.conftest import PRIMARY, SECONDARY, STRATEGY, Harness, running_watcher
-from tests.support.metrics import sample
+from tests.support import sample
 from watcher.events.audit_trail import read_trail
 from watcher.sim import SimulatorState, default_seed
 

@@ -25,8 +25,8 @@ import anyio
 import httpx
 import pytest
 
+from tests.harness import DaemonProcess, daemon_process
 from tests.support import until
-from tests.support.daemon import DaemonProcess, daemon_process
 from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator
 
 pytestmark = pytest.mark.anyio

@@ -11,7 +11,7 @@ import pytest
 
 from tests.daemon.conftest import PRIMARY, SECONDARY
 from tests.health.conftest import COMPONENTS, DUBLIN, US_EAST, add_fault, daemon, served, set_component
-from tests.support.metrics import sample
+from tests.support import sample
 from watcher.config import WatcherConfig, load_config
 
 pytestmark = pytest.mark.anyio

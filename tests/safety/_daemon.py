@@ -2,7 +2,7 @@
 `Watcher(load_config(F)).serve()` in the test's event loop (cheap, for the scenarios where no process
 is needed). If `serve()` ends before the test asked it to stop, that is recorded as an unexpected
 exit, not raised into the test's task group. The daemon as a child process (signals, exit codes) is
-`tests.support.daemon.daemon_process`; both are seen through the same `DaemonView`.
+`tests.harness.daemon_process`; both are seen through the same `DaemonView`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import anyio
 
+from tests.harness import DaemonProcess, DaemonView, single_errors
 from tests.support import until
-from tests.support.daemon import DaemonProcess, DaemonView, single_errors
 from watcher.config import load_config
 from watcher.systemd_notify import SystemdNotifier
 

@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 
+from tests.harness import DaemonProcess, DaemonView, daemon_process
 from tests.safety._bench import TWO_STRATEGIES, Bench, bench
 from tests.safety._chaos import tally, unreported_switches
 from tests.safety._config import OTHER, PRIMARY, RULE, SECONDARY, STRATEGY, TARGETS
 from tests.safety._daemon import InProcessDaemon, alive, in_process
 from tests.support import until
-from tests.support.daemon import DaemonProcess, DaemonView, daemon_process
 from watcher.sim import strategy_seed
 
 pytestmark = pytest.mark.anyio

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness import DaemonProcess, cli, daemon_process, refused_at_start
 from tests.leader.conftest import RealEtcd
 from tests.safety._bench import Bench, bench
 from tests.safety._chaos import Tally
@@ -38,7 +39,6 @@ from tests.safety._config import (
 from tests.safety._daemon import alive
 from tests.safety._sim import STRATEGY_PATH, Write
 from tests.support import until
-from tests.support.daemon import DaemonProcess, cli, daemon_process, refused_at_start
 
 pytestmark = pytest.mark.anyio
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import DaemonView, cli
 from tests.safety._bench import bench
 from tests.safety._config import PRIMARY, SECONDARY, STRATEGY
 from tests.safety._daemon import alive, in_process
 from tests.safety._sim import STRATEGY_PATH, SimAdmin
 from tests.support import until
-from tests.support.daemon import DaemonView, cli
 
 pytestmark = pytest.mark.anyio
 

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from starlette.types import Receive, Scope, Send
 
+from tests.harness import daemon_process
 from tests.leader.conftest import RealEtcd
 from tests.safety._bench import REGION_CHANGED, RESYNC, SWITCHED, SWITCHING, bench
 from tests.safety._config import PRIMARY, SECONDARY, STRATEGY, sink
 from tests.safety._daemon import alive, in_process
 from tests.safety._sim import parse_time
 from tests.support import until
-from tests.support.daemon import daemon_process
 from watcher.events import ReceivedEvents, build_app, running_receiver
 from watcher.serving import bind_socket, serving
 

@@ -13,12 +13,12 @@ from typing import Any
 import anyio
 import pytest
 
+from tests.harness import DaemonView, cli
 from tests.safety._bench import REGION_CHANGED, Bench, bench
 from tests.safety._config import PRIMARY, SECONDARY, STRATEGY
 from tests.safety._daemon import InProcessDaemon, alive, in_process
 from tests.safety._sim import STRATEGY_PATH
 from tests.support import until
-from tests.support.daemon import DaemonView, cli
 from watcher.core import Observation
 from watcher.daemon.health import QuorumSource
 

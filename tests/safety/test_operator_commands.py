@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from tests.harness import cli, daemon_process
 from tests.safety._bench import OPERATOR, TWO_STRATEGIES, Bench, bench
 from tests.safety._config import OTHER, PRIMARY, SECONDARY, STRATEGY
 from tests.safety._daemon import alive, in_process
 from tests.safety._sim import STRATEGY_PATH, parse_time
 from tests.support import until
-from tests.support.daemon import cli, daemon_process
 from watcher.events import read_trail
 
 pytestmark = pytest.mark.anyio

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import DaemonProcess, daemon_process
 from tests.safety._bench import SWITCH_FAILED, SWITCHED, SWITCHING, Bench, bench
 from tests.safety._config import PRIMARY, SECONDARY, STRATEGY
 from tests.safety._sim import parse_time
 from tests.support import until
-from tests.support.daemon import DaemonProcess, daemon_process
 
 pytestmark = pytest.mark.anyio
 

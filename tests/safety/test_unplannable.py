@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import daemon_process
 from tests.safety._bench import TWO_STRATEGIES, bench
 from tests.safety._config import OTHER, PRIMARY, RULE, SECONDARY, STRATEGY, TARGETS
 from tests.safety._daemon import alive, in_process
 from tests.support import until
-from tests.support.daemon import daemon_process
 from watcher.sim import strategy_seed
 
 pytestmark = pytest.mark.anyio

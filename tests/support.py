@@ -1,8 +1,9 @@
-"""Test support for the whole suite: one fake clock, one way to wait for a condition.
+"""Test support for the whole suite: one fake clock, one way to wait for a condition, metric reads.
 
 Tests never sleep as synchronisation: they wait on a condition with a deadline (`until`, or
 `until_sync` where no event loop runs), and code that reads the time or sleeps is given a `FakeClock`
-where the test is about time. A daemon as a real process is `tests.support.daemon`.
+where the test is about time. Metrics are read by their public names (`metric_value` from a
+registry, `sample` from exposition text). A daemon as a real process is `tests.harness`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import httpx
+
+from watcher.metrics import WatcherMetrics
 
 
 class FakeClock:
@@ -171,3 +174,24 @@ def until_sync(
         if time.monotonic() >= wait.deadline:
             raise wait.failure(detail() if detail is not None else None, with_detail=detail is not None)
         time.sleep(interval)  # the poll interval of a condition wait, not synchronisation
+
+
+# Metrics are read the way Prometheus reads them: by their public sample names, never through a
+# metric object's private attributes.
+
+
+def metric_value(metrics: WatcherMetrics, name: str, **labels: str) -> float:
+    """The sample `name` (as exposed: `..._total` for a counter) with exactly `labels`."""
+    value = metrics.registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+def sample(metrics_text: str, name: str, **labels: str) -> float | None:
+    """The value of one series in Prometheus text, or None when absent."""
+    for line in metrics_text.splitlines():
+        if not line.startswith(name + "{") and line.split(" ")[0] != name:
+            continue
+        series, _, value = line.rpartition(" ")
+        if all(f'{k}="{v}"' in series for k, v in labels.items()):
+            return float(value)
+    return None
