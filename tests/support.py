@@ -1,16 +1,23 @@
-"""Test support for the whole suite: one fake clock, and one way to wait for a condition.
+"""Test support for the whole suite: one fake clock, one way to wait for a condition, metric reads.
 
-Tests never sleep as synchronisation: they wait on a predicate with a deadline (`until`), and code
-that reads the time or sleeps is given a `FakeClock` where the test is about time.
+Tests never sleep as synchronisation: they wait on a condition with a deadline (`until`, or
+`until_sync` where no event loop runs), and code that reads the time or sleeps is given a `FakeClock`
+where the test is about time. Metrics are read by their public names (`metric_value` from a
+registry, `sample` from exposition text). A daemon as a real process is `tests.harness`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import anyio.lowlevel
-import pytest
+import httpx
+
+from watcher.metrics import WatcherMetrics
 
 
 class FakeClock:
@@ -66,14 +73,125 @@ class FakeClock:
         return min((at for at, _ in self._sleepers), default=None)
 
 
+Check = Callable[[], object]
+READING_INTERVAL = 0.01  # between two checks that read memory
+ASKING_INTERVAL = 0.05  # between two checks that ask a server
+
+
+class _Wait:
+    """One wait for a condition: its deadline, what it last saw, and the failure that names both.
+
+    The same semantics for `until` and `until_sync`: the condition holds when `check()` is truthy; a
+    check that raises `httpx.TransportError` has not held yet (the server is not answering, yet or any
+    more); anything else it raises fails the test at once.
+    """
+
+    def __init__(self, check: Check, message: str, timeout: float, now: float) -> None:
+        self.check = check
+        self.message = message
+        self.timeout = timeout
+        self.deadline = now + timeout
+        self.last: object = "nothing (never checked)"
+
+    def held(self, result: object) -> bool:
+        self.last = result
+        return bool(result)
+
+    def missed(self, error: httpx.TransportError) -> None:
+        self.last = f"{type(error).__name__}: {error}"
+
+    def failure(self, detail: object = None, *, with_detail: bool = False) -> AssertionError:
+        what = self.message or _describe(self.check)
+        text = f"not true within {self.timeout:g}s: {what}; last observed: {self.last!r}"
+        if with_detail:
+            text += f"; last seen: {detail!r}"
+        return AssertionError(text)
+
+
+def _describe(check: Check) -> str:
+    """The source of a lambda (`lambda: d.seen("x")`), else the function's name."""
+    name = getattr(check, "__qualname__", repr(check))
+    if name.endswith("<lambda>"):
+        try:
+            return inspect.getsource(check).strip()
+        except (OSError, TypeError):
+            pass
+    return str(name)
+
+
 async def until(
-    predicate: Callable[[], object], *, timeout: float = 15.0, interval: float = 0.01, message: str = ""
+    check: Callable[[], object | Awaitable[object]],
+    message: str = "",
+    timeout: float = 15.0,
+    *,
+    interval: float | None = None,
+    detail: Callable[[], object | Awaitable[object]] | None = None,
 ) -> None:
-    """Wait until `predicate()` is true, polling every `interval` (the condition lives in another
-    task); fail the test with `message` if it is not true within `timeout` seconds."""
-    deadline = anyio.current_time() + timeout
-    while not predicate():
-        if anyio.current_time() >= deadline:
-            what = message or getattr(predicate, "__qualname__", repr(predicate))
-            pytest.fail(f"not true within {timeout:g}s: {what}")
-        await anyio.sleep(interval)
+    """Wait until `check()` (sync or async) is truthy, polling every `interval` (the condition lives
+    in another task or process); fail with `message`, the last value `check()` returned and, given
+    `detail`, what `detail()` shows, if it does not hold within `timeout` seconds.
+
+    `interval` defaults to 0.01 s for a check that reads memory, 0.05 s for one that awaits (it asks
+    a server: /status, /metrics, the simulator)."""
+    wait = _Wait(check, message, timeout, anyio.current_time())
+    while True:
+        try:
+            result: Any = check()
+            if inspect.isawaitable(result):
+                interval = ASKING_INTERVAL if interval is None else interval
+                result = await result
+            if wait.held(result):
+                return
+        except httpx.TransportError as error:
+            wait.missed(error)
+        if anyio.current_time() >= wait.deadline:
+            seen: object = None
+            if detail is not None:
+                seen = detail()
+                if inspect.isawaitable(seen):
+                    seen = await seen
+            raise wait.failure(seen, with_detail=detail is not None)
+        await anyio.sleep(READING_INTERVAL if interval is None else interval)
+
+
+def until_sync(
+    check: Callable[[], object],
+    message: str = "",
+    timeout: float = 15.0,
+    *,
+    interval: float = READING_INTERVAL,
+    detail: Callable[[], object] | None = None,
+) -> None:
+    """`until` where no event loop runs (a fixture starting a server, a thread): the same semantics,
+    waiting with `time.sleep` between checks."""
+    wait = _Wait(check, message, timeout, time.monotonic())
+    while True:
+        try:
+            if wait.held(check()):
+                return
+        except httpx.TransportError as error:
+            wait.missed(error)
+        if time.monotonic() >= wait.deadline:
+            raise wait.failure(detail() if detail is not None else None, with_detail=detail is not None)
+        time.sleep(interval)  # the poll interval of a condition wait, not synchronisation
+
+
+# Metrics are read the way Prometheus reads them: by their public sample names, never through a
+# metric object's private attributes.
+
+
+def metric_value(metrics: WatcherMetrics, name: str, **labels: str) -> float:
+    """The sample `name` (as exposed: `..._total` for a counter) with exactly `labels`."""
+    value = metrics.registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+def sample(metrics_text: str, name: str, **labels: str) -> float | None:
+    """The value of one series in Prometheus text, or None when absent."""
+    for line in metrics_text.splitlines():
+        if not line.startswith(name + "{") and line.split(" ")[0] != name:
+            continue
+        series, _, value = line.rpartition(" ")
+        if all(f'{k}="{v}"' in series for k, v in labels.items()):
+            return float(value)
+    return None

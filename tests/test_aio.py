@@ -39,7 +39,7 @@ async def test_a_crashing_task_is_logged_counted_and_restarted() -> None:
     crashes = [e for e in logs if e["event"] == "task crashed; restarting"]
     assert [e["task"] for e in crashes] == ["poller", "poller"]
     assert "boom 1" in crashes[0]["error"]
-    assert metrics.task_restarts.labels(task="poller")._value.get() == 2
+    assert metrics.registry.get_sample_value("failover_watcher_task_restarts_total", {"task": "poller"}) == 2
 
 
 async def test_stop_wakes_a_sleeping_loop_at_once() -> None:

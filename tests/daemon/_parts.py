@@ -20,6 +20,7 @@ import anyio.lowlevel
 import httpx
 
 from tests.daemon.conftest import PRIMARY, SECONDARY, TARGETS, watcher_config
+from tests.support import FakeClock
 from watcher.config import RuleSettings, WatcherConfig
 from watcher.core import Event, Explanation, Observation, Reweight, ReweightKind
 from watcher.daemon.executor import Executor, SwitchReport
@@ -67,19 +68,6 @@ def rig_config(sim_url: str, state_dir: Path, **overrides: Any) -> WatcherConfig
     }
     data.update(overrides)
     return watcher_config(sim_url, state_dir, **data)
-
-
-@dataclass
-class FakeClock:
-    """A monotonic clock that moves only when told to."""
-
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
@@ -223,13 +211,6 @@ def reweight(
         explanation=why or explanation(),
         dry_run=dry_run,
     )
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for a condition with a deadline (never a sleep as synchronisation)."""
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.005)
 
 
 @dataclass

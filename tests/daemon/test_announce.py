@@ -13,8 +13,9 @@ import httpx
 import pytest
 import structlog
 
-from tests.daemon._parts import S1, WALL_EPOCH, FakeClock, explanation, reweight
+from tests.daemon._parts import S1, WALL_EPOCH, explanation, reweight
 from tests.daemon.conftest import PRIMARY, SECONDARY
+from tests.support import FakeClock
 from watcher.core import (
     Action,
     AllRegionsDown,

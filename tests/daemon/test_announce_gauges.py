@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.daemon._parts import S1, WALL_EPOCH, FakeClock
+from tests.daemon._parts import S1, WALL_EPOCH
 from tests.daemon.conftest import PRIMARY, SECONDARY
+from tests.support import FakeClock
 from watcher.core import (
     CorePolicy,
     FailbackPolicy,

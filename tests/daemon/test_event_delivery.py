@@ -7,12 +7,12 @@ import socket
 import sqlite3
 from pathlib import Path
 
-import anyio
 import httpx
 import pytest
 
 from tests.daemon.conftest import PRIMARY, SECONDARY, STRATEGY, running_watcher
-from tests.daemon.test_lifecycle import daemon, write_config
+from tests.harness import daemon_process, write_sim_config
+from tests.support import until
 from watcher.events import RESYNC_ORDERING_KEY, generate_secret, running_receiver
 from watcher.sim import SimulatorState, default_seed, running_simulator
 
@@ -47,27 +47,23 @@ secret = "{secret}"
         httpx.AsyncClient(base_url=sim.base_url) as admin,
     ):
         config = tmp_path / "watcher.toml"
-        write_config(config, sim, tmp_path)
+        write_sim_config(config, sim, tmp_path)
         config.write_text(config.read_text() + sink)
-        async with daemon(config) as d:
-            await d.until(lambda: sum(ln.get("event") == "region healthy" for ln in d.lines) >= 2)
+        async with daemon_process(config) as d:
+            await until(lambda: sum(ln.get("event") == "region healthy" for ln in d.records()) >= 2)
             (await admin.put(f"/_sim/regions/{PRIMARY}", json={"status": "DOWN"})).raise_for_status()
-            await d.until(lambda: d.seen("switch success"))
+            await until(lambda: d.seen("switch success"))
             state_dir = tmp_path / "state"
             # region_changed x3 (2 healthy, 1 unhealthy), switching and switched: the switch is
             # logged before its event is stored, so the kill waits for the fifth.
-            await d.until(lambda: len(pending_ids(state_dir, "dns-sync")) >= 5)
-            d.process.send_signal(signal.SIGKILL)
-            with anyio.fail_after(10):
-                await d.process.wait()
+            await until(lambda: len(pending_ids(state_dir, "dns-sync")) >= 5)
+            await d.stop(signal.SIGKILL, timeout=10)
         undelivered = pending_ids(state_dir, "dns-sync")
         assert len(undelivered) >= 4  # region_changed x3 (2 healthy, 1 unhealthy) and switched, at least
 
-        async with running_receiver([secret], port=port) as received, daemon(config) as d:
-            await d.until(lambda: set(undelivered) <= {e["id"] for e in received.events}, timeout=30)
-            d.process.send_signal(signal.SIGTERM)
-            with anyio.fail_after(15):
-                assert await d.process.wait() == 0
+        async with running_receiver([secret], port=port) as received, daemon_process(config) as d:
+            await until(lambda: set(undelivered) <= {e["id"] for e in received.events}, timeout=30)
+            assert await d.stop(signal.SIGTERM, timeout=15) == 0
         got = [e for e in received.events if e["id"] in set(undelivered)]
         types = [e["type"] for e in got]
         assert "com.genesys.failover.switched" in types

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import metric_value
+
 from .conftest import PRIMARY, SECONDARY, running_watcher
 
 pytestmark = pytest.mark.anyio
@@ -15,6 +17,13 @@ pytestmark = pytest.mark.anyio
 
 def streaks(h: Any) -> list[int]:
     return [r.bad_streak for r in h.watcher.engine.world.regions.values()]
+
+
+def checks(h: Any, result: str) -> float:
+    """Health checks of the primary that ended with `result`, as `/metrics` counts them."""
+    return metric_value(
+        h.watcher.metrics, "failover_watcher_health_checks_total", region=PRIMARY, result=result
+    )
 
 
 @pytest.mark.parametrize("run", range(3))
@@ -29,9 +38,8 @@ async def test_an_api_blackout_is_not_evidence_and_switches_nothing(tmp_path: Pa
         assert during["api"]["detail"]
         assert all(r["healthy"] for r in during["regions"])
         polls = h.watcher.scheduler.polls if h.watcher.scheduler else 0
-        attempts = h.watcher.metrics.health_checks.labels(region=PRIMARY, result="unreachable")
-        seen = attempts._value.get()
-        await h.until(lambda: attempts._value.get() >= seen + 4)  # several polls lost, none counted
+        seen = checks(h, "unreachable")
+        await h.until(lambda: checks(h, "unreachable") >= seen + 4)  # several polls lost, none counted
         assert streaks(h) == [0, 0]
         assert h.watcher.scheduler is not None
         assert h.watcher.scheduler.polls == polls
@@ -58,8 +66,7 @@ async def test_a_failing_token_endpoint_is_not_evidence(tmp_path: Path) -> None:
         await h.ready()
         (await h.admin.put("/_sim/faults", json={"path": "/oauth/token", "status": 503})).raise_for_status()
         (await h.admin.post("/_sim/tokens/expire")).raise_for_status()
-        throttled = h.watcher.metrics.health_checks.labels(region=PRIMARY, result="throttled")
-        await h.until(lambda: throttled._value.get() >= 3)
+        await h.until(lambda: checks(h, "throttled") >= 3)
         assert streaks(h) == [0, 0]
         assert all(r.healthy for r in h.watcher.engine.world.regions.values())
         assert h.watcher.switch_log == []

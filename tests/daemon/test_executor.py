@@ -26,9 +26,9 @@ from tests.daemon._parts import (
     Turnstile,
     reweight,
     running_rig,
-    until,
 )
 from tests.daemon.conftest import PRIMARY, SECONDARY, TARGETS
+from tests.support import until
 from watcher.core import WriteFailed, WriteSkipped, WriteSucceeded
 from watcher.daemon.executor import SwitchResult
 

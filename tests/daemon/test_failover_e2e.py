@@ -18,20 +18,10 @@ from tests.daemon.conftest import (
     TARGETS,
     running_watcher,
 )
+from tests.support import metric_value, sample
 from watcher.sim import SimulatorState, default_seed
 
 pytestmark = pytest.mark.anyio
-
-
-def sample(metrics_text: str, name: str, **labels: str) -> float | None:
-    """The value of one series in Prometheus text, or None when absent."""
-    for line in metrics_text.splitlines():
-        if not line.startswith(name + "{") and line.split(" ")[0] != name:
-            continue
-        series, _, value = line.rpartition(" ")
-        if all(f'{k}="{v}"' in series for k, v in labels.items()):
-            return float(value)
-    return None
 
 
 def regions_by_priority(strategy: dict[str, Any]) -> list[tuple[str, int, int]]:
@@ -193,10 +183,10 @@ async def test_a_hanging_region_does_not_delay_the_others(tmp_path: Path) -> Non
     ) as h:
         await h.ready()
         await h.set_region(SECONDARY, "HEALTHY", latencyMs=60_000)
-        timeouts = h.watcher.metrics.health_checks.labels(region=SECONDARY, result="timeout")
-        await h.until(lambda: timeouts._value.get() >= 1)
+        checks, timed_out = "failover_watcher_health_checks_total", {"region": SECONDARY, "result": "timeout"}
+        await h.until(lambda: metric_value(h.watcher.metrics, checks, **timed_out) >= 1)
         primary_before = len(h.requests("GET", f"/regions/{PRIMARY}/health"))
-        await h.until(lambda: timeouts._value.get() >= 4, timeout=20)
+        await h.until(lambda: metric_value(h.watcher.metrics, checks, **timed_out) >= 4, timeout=20)
         primary_after = len(h.requests("GET", f"/regions/{PRIMARY}/health"))
         # Three hung polls take >= 3 s (timeout 1.0 s each), which holds at least two of the
         # primary's polls (every 1.2 s, jitter 10 %): the primary kept its own rhythm meanwhile.
@@ -286,8 +276,8 @@ async def test_drift_is_reported_and_not_reconciled_by_default(tmp_path: Path) -
         for r in current["routingConfig"]["regions"]:
             r["priority"], r["weight"] = (1, 100) if r["regionId"] == SECONDARY else (2, 0)
         (await h.admin.put(f"/_sim/strategies/{STRATEGY}", json=current)).raise_for_status()
-        drift_events = h.watcher.metrics.drift_events.labels(strategy=STRATEGY)
-        await h.until(lambda: drift_events._value.get() >= 1)
+        drift_events = "failover_watcher_drift_detected_total"
+        await h.until(lambda: metric_value(h.watcher.metrics, drift_events, strategy=STRATEGY) >= 1)
         metrics = h.watcher.metrics_text().decode()
         assert sample(metrics, "failover_watcher_drift", strategy=STRATEGY) == 1
         assert sample(metrics, "failover_watcher_drift_detected_total", strategy=STRATEGY) == 1

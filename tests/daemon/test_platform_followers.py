@@ -10,26 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.daemon._virtual import GROUP, TRIGGER, VIRTUAL, WORKFLOWS, BehindTheBack, virtual_overrides
 from tests.daemon.conftest import PRIMARY, SECONDARY, STRATEGY, Harness, running_watcher
-from tests.daemon.test_failover_e2e import sample
+from tests.support import sample
 from watcher.events.audit_trail import read_trail
 from watcher.sim import SimulatorState, default_seed
 
 pytestmark = pytest.mark.anyio
-
-VIRTUAL = "contact-center"
-TRIGGER, GROUP = "trigger-1", "emergency-group-1"
-WORKFLOWS = {PRIMARY: "workflow-use1", SECONDARY: "workflow-euw1"}
-
-
-def virtual_overrides(enabled_when: str = "failed-over", **more: Any) -> dict[str, Any]:
-    return {
-        "strategies": [{"id": VIRTUAL, "kind": "virtual", "regions": [PRIMARY, SECONDARY]}],
-        "rules": [],
-        "triggers": [{"id": TRIGGER, "strategy": VIRTUAL, "targets": WORKFLOWS}],
-        "emergency_groups": [{"id": GROUP, "strategy": VIRTUAL, "enabled_when": enabled_when}],
-        **more,
-    }
 
 
 def trigger(h: Harness) -> dict[str, Any]:
@@ -105,38 +92,6 @@ async def test_all_down_group_follows_every_region_down_and_the_trigger_stays(tm
 
         await h.set_region(SECONDARY, "HEALTHY")
         await h.until(lambda: group(h)["enabled"] is False)
-
-
-class BehindTheBack(httpx.AsyncBaseTransport):
-    """Before the watcher's first trigger PUT lands, someone edits the trigger (PUT /_sim/triggers):
-    its version moves on, so the watcher's PUT meets a conflict."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, base_url: str) -> None:
-        self.inner = inner
-        self.base_url = base_url
-        self.edited = False
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "PUT" and "/processautomation/triggers/" in request.url.path and not self.edited:
-            self.edited = True
-            current = json.loads(
-                (await self._send("GET", f"/api/v2/processautomation/triggers/{TRIGGER}", request)).read()
-            )
-            edited = {k: v for k, v in current.items() if k not in ("version", "selfUri")}
-            edited["description"] = "edited by an operator"
-            answer = await self._send("PUT", f"/_sim/triggers/{TRIGGER}", request, edited)
-            assert answer.status_code == 200, answer.read()
-        return await self.inner.handle_async_request(request)
-
-    async def _send(self, method: str, path: str, like: httpx.Request, body: Any = None) -> httpx.Response:
-        headers = {"Authorization": like.headers["Authorization"]}
-        request = httpx.Request(method, self.base_url + path, json=body, headers=headers)
-        response = await self.inner.handle_async_request(request)
-        await response.aread()
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 async def test_a_conflict_during_the_trigger_write_is_re_read_and_keeps_the_other_edit(

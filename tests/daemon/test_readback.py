@@ -27,9 +27,9 @@ from tests.daemon._parts import (
     Turnstile,
     reweight,
     running_rig,
-    until,
 )
 from tests.daemon.conftest import PRIMARY, SECONDARY, TARGETS
+from tests.support import until
 from watcher.core import (
     Action,
     DriftDetected,

@@ -7,12 +7,12 @@ import signal
 import time
 from pathlib import Path
 
-import anyio
 import httpx
 import pytest
 
 from tests.daemon.conftest import PRIMARY
-from tests.daemon.test_lifecycle import daemon, write_config
+from tests.harness import daemon_process, write_sim_config
+from tests.support import until
 from watcher.events import read_trail
 from watcher.sim import SimulatorState, default_seed, running_simulator
 
@@ -32,34 +32,33 @@ async def test_sigterm_with_a_write_in_flight_is_bounded_and_reported(tmp_path: 
         httpx.AsyncClient(base_url=sim.base_url) as admin,
     ):
         config = tmp_path / "watcher.toml"
-        write_config(config, sim, tmp_path)
+        write_sim_config(config, sim, tmp_path)
         grace = "1" if signals == 1 else "30"
         config.write_text(
             config.read_text().replace("shutdown_grace_seconds = 10", f"shutdown_grace_seconds = {grace}")
         )
-        async with daemon(config) as d:
-            await d.until(lambda: sum(ln.get("event") == "region healthy" for ln in d.lines) >= 2)
+        async with daemon_process(config) as d:
+            await until(lambda: sum(ln.get("event") == "region healthy" for ln in d.records()) >= 2)
             await start_a_slow_switch(admin, d)
-            await d.until(
+            await until(
                 lambda: (
                     any(r.method == "PUT" for r in sim.state.requests_since(None))
                     or d.seen("decision: switch")
                 )
             )
-            await d.until(lambda: d.seen("decision: switch"))
+            await until(lambda: d.seen("decision: switch"))
             sent = time.monotonic()
             d.process.send_signal(signal.SIGTERM)
             if signals == 2:
-                await d.until(lambda: d.seen("shutting down"))
+                await until(lambda: d.seen("shutting down"))
                 d.process.send_signal(signal.SIGTERM)
-            with anyio.fail_after(15):
-                code = await d.process.wait()
+            code = await d.wait_exit(15)
             took = time.monotonic() - sent
         print(f"signals={signals} grace={grace}s exit={code} after {took:.2f}s")
         if signals == 1:
             assert code == 0
             assert d.seen("abandoning in-flight writes at the end of the grace period")
-            failed = [ln for ln in d.lines if ln.get("event") == "switch failure"]
+            failed = [ln for ln in d.records() if ln.get("event") == "switch failure"]
             assert failed
             assert "abandoned at shutdown" in failed[0]["error"]
             records = [r for r in read_trail(tmp_path / "state") if r["kind"] == "strategy"]

@@ -20,6 +20,8 @@ import anyio
 import httpx
 from anyio.abc import Process
 
+from tests.support import until
+
 SCRAPE_INTERVAL = "500ms"
 
 CONFIG = """\
@@ -86,17 +88,17 @@ class Prometheus:
 
     async def until_target_up(self, timeout: float = 20.0) -> None:
         """Wait for the scrape target to be healthy (`/api/v1/targets`), with a deadline."""
-        with anyio.fail_after(timeout):
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    r = await self.api.get("/api/v1/targets", params={"state": "active"})
-                    if r.status_code == 200:
-                        targets = r.json()["data"]["activeTargets"]
-                        if targets and all(t["health"] == "up" for t in targets):
-                            return
-                if self.process.returncode is not None:
-                    raise RuntimeError(f"prometheus exited early:\n{self.log_tail()}")
-                await anyio.sleep(0.1)
+
+        async def up() -> bool:
+            if self.process.returncode is not None:
+                raise RuntimeError(f"prometheus exited early:\n{self.log_tail()}")
+            r = await self.api.get("/api/v1/targets", params={"state": "active"})
+            if r.status_code != 200:
+                return False
+            targets = r.json()["data"]["activeTargets"]
+            return bool(targets and all(t["health"] == "up" for t in targets))
+
+        await until(up, "the scrape target up", timeout, interval=0.1)
 
 
 @contextlib.asynccontextmanager

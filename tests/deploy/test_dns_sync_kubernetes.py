@@ -18,7 +18,7 @@ import kubernetes_validate  # type: ignore[import-untyped,unused-ignore]
 import pytest
 import yaml
 
-from tests.deploy.test_kubernetes import K8S_VERSION, SERVICE_MONITOR_SCHEMA
+from tests.deploy.kubernetes_schema import K8S_VERSION, SERVICE_MONITOR_SCHEMA
 from tests.dnssync.bind import tsig_keygen
 from watcher.config import load_config
 from watcher.dnssync import load_dns_sync_config

@@ -3,9 +3,9 @@
 Core kinds are validated strictly (unknown fields rejected) against the Kubernetes 1.29 schemas
 that kubernetes-validate ships: 1.29 is the first version where native sidecars (init containers
 with restartPolicy: Always) are on by default. The ServiceMonitor is a CRD with no schema there: it
-is validated against SERVICE_MONITOR_SCHEMA below, a hand-written strict subset of the Prometheus
-Operator's monitoring.coreos.com/v1 CRD (field names, types and the duration pattern as the CRD
-declares them), covering the fields our manifest uses.
+is validated against SERVICE_MONITOR_SCHEMA (in kubernetes_schema.py), a hand-written strict subset
+of the Prometheus Operator's monitoring.coreos.com/v1 CRD (field names, types and the duration
+pattern as the CRD declares them), covering the fields our manifest uses.
 """
 
 from __future__ import annotations
@@ -20,55 +20,8 @@ import kubernetes_validate  # type: ignore[import-untyped,unused-ignore]
 import pytest
 import yaml
 
+from tests.deploy.kubernetes_schema import K8S_VERSION, SERVICE_MONITOR_SCHEMA
 from watcher.config import load_config
-
-K8S_VERSION = "1.29.0"
-DURATION = r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
-_LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
-SERVICE_MONITOR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "additionalProperties": False,
-    "properties": {
-        "apiVersion": {"const": "monitoring.coreos.com/v1"},
-        "kind": {"const": "ServiceMonitor"},
-        "metadata": {
-            "type": "object",
-            "required": ["name"],
-            "properties": {"name": {"type": "string"}, "labels": _LABELS},
-        },
-        "spec": {
-            "type": "object",
-            "required": ["selector", "endpoints"],
-            "additionalProperties": False,
-            "properties": {
-                "jobLabel": {"type": "string"},
-                "selector": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {"matchLabels": _LABELS},
-                },
-                "namespaceSelector": {"type": "object"},
-                "endpoints": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {
-                            "port": {"type": "string"},
-                            "path": {"type": "string"},
-                            "scheme": {"enum": ["http", "https", "HTTP", "HTTPS"]},
-                            "interval": {"type": "string", "pattern": DURATION},
-                            "scrapeTimeout": {"type": "string", "pattern": DURATION},
-                            "honorLabels": {"type": "boolean"},
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
 
 
 def _documents(repo: Path) -> dict[str, dict[str, Any]]:

@@ -22,6 +22,7 @@ import pytest
 from tests.daemon.conftest import PRIMARY, SECONDARY, Harness, running_watcher
 from tests.deploy.live_prometheus import Prometheus, prometheus_binary, running_prometheus
 from tests.deploy.promtool_check import check_metrics, promtool
+from tests.support import until
 from watcher.sim import SimulatorState, default_seed
 
 pytestmark = [
@@ -53,9 +54,11 @@ SWITCHES = "sum(failover_watcher_switches_total)"
 
 async def _until_scraped(prom: Prometheus, expr: str, expected: float, timeout: float = 15.0) -> None:
     """Wait until Prometheus holds `expected` for `expr` (the scrape after the last switch landed)."""
-    with anyio.fail_after(timeout):
-        while await prom.value(expr) != expected:
-            await anyio.sleep(0.1)
+
+    async def scraped() -> bool:
+        return await prom.value(expr) == expected
+
+    await until(scraped, f"{expr} == {expected}", timeout, interval=0.1, detail=lambda: prom.value(expr))
 
 
 async def _degrade_until_switched(h: Harness) -> None:

@@ -11,24 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import re
 import signal
 import socket
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx
 import pytest
-from anyio.abc import Process
 
+from tests.harness import DaemonProcess, daemon_process
 from tests.support import until
 from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator
 
@@ -121,41 +118,6 @@ def notify_socket(tmp_path: Path) -> Iterator[ServiceManager]:
             os.unlink(path)
 
 
-@dataclass
-class DaemonProcess:
-    process: Process
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def logged(self, event: str) -> bool:
-        return any(line.get("event") == event for line in self.log)
-
-
-@contextlib.asynccontextmanager
-async def daemon_process(config: Path, env: dict[str, str]) -> AsyncIterator[DaemonProcess]:
-    """`python -m watcher.cli run --config F` with `env`; its JSON log lines collected; killed on exit."""
-    cmd = [sys.executable, "-m", "watcher.cli", "run", "--config", str(config)]
-    async with await anyio.open_process(cmd, env=env) as process:
-        d = DaemonProcess(process)
-
-        async def read_log() -> None:
-            assert process.stdout is not None
-            buffer = b""
-            async for chunk in process.stdout:
-                *lines, buffer = (buffer + chunk).split(b"\n")
-                for raw in lines:
-                    with contextlib.suppress(ValueError):
-                        d.log.append(json.loads(raw))
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(read_log)
-            try:
-                yield d
-            finally:
-                if process.returncode is None:
-                    process.kill()
-                tg.cancel_scope.cancel()
-
-
 def health_gets(sim: RunningSimulator) -> list[float]:
     return [
         r.time
@@ -184,7 +146,7 @@ async def test_notifications_follow_the_daemon_lifecycle(tmp_path: Path) -> None
             env.pop("WATCHDOG_PID", None)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(manager.pump)
-                async with daemon_process(config, env) as d:
+                async with daemon_process(config, env=env, log_level="INFO") as d:
                     await _check_lifecycle(manager, d, sim, admin)
                 tg.cancel_scope.cancel()
 
@@ -224,7 +186,7 @@ async def _check_lifecycle(
     fault = {"path": r"/regions/[^/]+/health$", "status": 429}
     (await admin.put("/_sim/faults", json=fault)).raise_for_status()
     await until(
-        lambda: d.logged("no fresh health observation (throttled?); not ready"),
+        lambda: d.seen("no fresh health observation (throttled?); not ready"),
         message="the daemon reports stale health data while every poll is throttled",
     )
     assert len(manager.since(throttled_at, "WATCHDOG")) >= 2
@@ -260,9 +222,7 @@ async def _check_lifecycle(
 
     # SIGTERM: STOPPING=1 is the last word, and the exit is clean.
     term_at = time.monotonic()
-    d.process.send_signal(signal.SIGTERM)
-    with anyio.fail_after(15):
-        code = await d.process.wait()
+    code = await d.stop(signal.SIGTERM, timeout=15)
     assert code == 0
     await until(lambda: bool(manager.since(term_at, "STOPPING")), message="STOPPING=1 after SIGTERM")
     assert received[-1].fields == {"STOPPING": "1"}, [n.fields for n in received[-3:]]

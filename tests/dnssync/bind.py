@@ -13,7 +13,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.tsig
 import dns.update
+
+from tests.support import until_sync
 
 ZONE = "example.com."
 KEY_NAME = "failover-watcher."
@@ -150,15 +151,18 @@ zone "{ZONE}" {{
             start_new_session=True,
         )
         log.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"named exited with {self.process.returncode}:\n{self.log_tail()}")
-            if self.answers():
-                return
-            time.sleep(0.05)  # polling a condition with a deadline, not synchronising on time
-        self.stop()
-        raise RuntimeError(f"named did not answer within {START_TIMEOUT}s:\n{self.log_tail()}")
+        process = self.process
+
+        def answering() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"named exited with {process.returncode}:\n{self.log_tail()}")
+            return self.answers()
+
+        try:
+            until_sync(answering, "named to answer", START_TIMEOUT, interval=0.05, detail=self.log_tail)
+        except AssertionError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.process is None:

@@ -10,29 +10,19 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import anyio
 import httpx
 import pytest
 
 from tests.dnssync.bind import BindServer, free_port, secret_of, tsig_keygen
 from tests.dnssync.conftest import EU, STRATEGY, VOICE_A, Setup, deliver, metric, routing_event, signed
+from tests.support import until
 from watcher.events import Signer, generate_secret
 
 pytestmark = pytest.mark.anyio
 REPO = Path(__file__).resolve().parents[2]
-
-
-async def until(predicate: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    """Poll `predicate` until it holds, or fail after `timeout` seconds."""
-    with anyio.move_on_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.05)
-        return
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture
@@ -83,7 +73,7 @@ async def test_the_process_serves_stops_and_keeps_secrets_out_of_logs_and_metric
             notes.extend(_messages(notify_socket))
             return "READY=1" in notes
 
-        await until(ready, "READY=1")
+        await until(ready, "READY=1", interval=0.05)
         async with httpx.AsyncClient(timeout=10) as client:
             # READY=1 means listening: no retry loop needed.
             assert (await client.get(url + "healthz")).json() == {"status": "ok"}
@@ -100,9 +90,9 @@ async def test_the_process_serves_stops_and_keeps_secrets_out_of_logs_and_metric
             assert (await retry.send(client, url)).status_code == 200
             metrics = (await client.get(url + "metrics")).text
         process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        while process.poll() is None and time.monotonic() < deadline:
-            await anyio.sleep(0.05)
+        await until(
+            lambda: process.poll() is not None, "dns-sync to exit", 15, interval=0.05, detail=err.read_text
+        )
         assert process.returncode == 0, err.read_text()
     finally:
         if process.poll() is None:
@@ -148,7 +138,7 @@ async def test_a_wrong_key_is_logged_without_any_secret(setup: Setup, bind: Bind
                 except OSError:
                     return False
 
-            await until(listening, "the receiver to listen")
+            await until(listening, "the receiver to listen", interval=0.05)
             answer = await deliver(client, url, routing_event(STRATEGY, EU, 1), setup.signer)
             assert answer.status_code == 502
             metrics = (await client.get(url + "metrics")).text

@@ -4,27 +4,17 @@ in the outbox, which retries until DNS converges."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import anyio
 import httpx
 import pytest
 
 from tests.dnssync.bind import BindServer
 from tests.dnssync.conftest import EU, OTHER, STRATEGY, US, VOICE_A, Setup, metric, routing_event
+from tests.support import until
 from watcher.events import Dispatcher, Outbox, RetryPolicy, SinkSpec
 from watcher.metrics import WatcherMetrics
 
 pytestmark = pytest.mark.anyio
-
-
-async def until(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Poll `predicate` until it holds, or fail after `timeout` seconds."""
-    with anyio.move_on_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.05)
-        return
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 async def test_the_outbox_retries_until_dns_converges(setup: Setup, bind: BindServer) -> None:
@@ -38,8 +28,13 @@ async def test_the_outbox_retries_until_dns_converges(setup: Setup, bind: BindSe
         tg.start_soon(dispatcher.run)
 
         await dispatcher.publish(routing_event(STRATEGY, EU, 1), STRATEGY)
-        await until(lambda: bind.query("voice.example.com.", "A") == VOICE_A[EU], "DNS on eu-west-1")
-        await until(lambda: outbox.pending_count("dns-sync") == 0, "the outbox to drain")
+        await until(
+            lambda: bind.query("voice.example.com.", "A") == VOICE_A[EU],
+            "DNS on eu-west-1",
+            20,
+            interval=0.05,
+        )
+        await until(lambda: outbox.pending_count("dns-sync") == 0, "the outbox to drain", 20, interval=0.05)
 
         bind.stop()
         await dispatcher.publish(routing_event(STRATEGY, US, 2), STRATEGY)
@@ -51,11 +46,16 @@ async def test_the_outbox_retries_until_dns_converges(setup: Setup, bind: BindSe
             )
             return errors is not None and errors >= 2
 
-        await until(failed_twice, "two refused attempts")
+        await until(failed_twice, "two refused attempts", 20, interval=0.05)
         assert outbox.pending_count("dns-sync") == 1  # kept, not dropped
         bind.start()
-        await until(lambda: bind.query("voice.example.com.", "A") == VOICE_A[US], "DNS on us-east-1")
-        await until(lambda: outbox.pending_count("dns-sync") == 0, "the outbox to drain")
+        await until(
+            lambda: bind.query("voice.example.com.", "A") == VOICE_A[US],
+            "DNS on us-east-1",
+            20,
+            interval=0.05,
+        )
+        await until(lambda: outbox.pending_count("dns-sync") == 0, "the outbox to drain", 20, interval=0.05)
 
         # The watcher's periodic resync repairs a change made behind its back.
         bind.change_behind_our_back("voice.example.com.", "A", "203.0.113.7")
@@ -67,6 +67,11 @@ async def test_the_outbox_retries_until_dns_converges(setup: Setup, bind: BindSe
                 ]
             }
         )
-        await until(lambda: bind.query("voice.example.com.", "A") == VOICE_A[US], "the resync to repair DNS")
+        await until(
+            lambda: bind.query("voice.example.com.", "A") == VOICE_A[US],
+            "the resync to repair DNS",
+            20,
+            interval=0.05,
+        )
         tg.cancel_scope.cancel()
     outbox.close()

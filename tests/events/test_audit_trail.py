@@ -5,13 +5,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
+from tests.support import until_sync
 from watcher.events.audit_trail import AuditRecord, AuditTrail, read_trail, redact, summarize
 
 _REPO = Path(__file__).resolve().parents[2]
@@ -135,11 +135,11 @@ def test_sigkill_of_a_writer_never_yields_a_partial_record(tmp_path: Path) -> No
     try:
         # Wait until the writer has rotated three times (about 57 records), then kill it
         # while it is writing.
-        deadline = time.monotonic() + 20
-        while not (tmp_path / "audit.jsonl.3").exists():
-            assert time.monotonic() < deadline, "writer too slow"
+        def rotated_three_times() -> bool:
             assert child.poll() is None, "writer died"
-            time.sleep(0.005)  # poll interval of a condition wait, not synchronisation
+            return (tmp_path / "audit.jsonl.3").exists()
+
+        until_sync(rotated_three_times, "writer too slow", 20, interval=0.005)
         child.send_signal(signal.SIGKILL)
     finally:
         child.kill()

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.daemon.conftest import PRIMARY, SECONDARY
-from tests.daemon.test_failover_e2e import sample
 from tests.health.conftest import COMPONENTS, DUBLIN, US_EAST, add_fault, daemon, served, set_component
+from tests.support import sample
 from watcher.config import WatcherConfig, load_config
 
 pytestmark = pytest.mark.anyio

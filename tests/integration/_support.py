@@ -1,4 +1,4 @@
-"""Helpers of the integration tests: a config file for the simulator, virtual time, a spying
+"""Helpers of the integration tests: a config file for the simulator, a recorded sleep, a spying
 transport, the request log, and the command line run in a worker thread."""
 
 from __future__ import annotations
@@ -57,26 +57,6 @@ targets = {{ "us-east-1" = "target-use1", "eu-west-1" = "target-euw1" }}
 [state]
 dir = "{state_dir}"
 """
-
-
-@dataclass
-class VirtualTime:
-    """One clock for the simulator, the client's budget and its retries; it moves only by sleeping.
-
-    Coherent only while one caller sleeps at a time (sequential calls): concurrent sleeps would add
-    up instead of overlapping. Real time between calls (milliseconds on loopback) is not counted.
-    """
-
-    now: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-        await anyio.lowlevel.checkpoint()
 
 
 @dataclass

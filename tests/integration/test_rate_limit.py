@@ -2,7 +2,8 @@
 
 The simulator's budget is a rolling 60-second window, so these run in virtual time: one clock is
 shared by the simulator, the client's request budget and its retry waits, and it moves only when
-the client sleeps. Calls are sequential, which keeps virtual time coherent (see `VirtualTime`).
+the client sleeps (a `FakeClock` with autojump). Calls are sequential, which keeps virtual time
+coherent: concurrent sleeps would add up instead of overlapping.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import FakeClock
 from watcher.config import WatcherConfig
 from watcher.genesys import GenesysClient, make_transport
 from watcher.sim import SimulatorState, default_seed
 
-from ._support import SpyTransport, VirtualTime, no_hook, request_log
+from ._support import SpyTransport, no_hook, request_log
 
 pytestmark = pytest.mark.anyio
 
@@ -28,17 +30,17 @@ REGIONS = "/api/v2/architecture/regions"
 
 
 @pytest.fixture
-def vtime() -> VirtualTime:
-    return VirtualTime()
+def vtime() -> FakeClock:
+    return FakeClock(autojump=True)
 
 
 @pytest.fixture
-def state(vtime: VirtualTime) -> SimulatorState:
+def state(vtime: FakeClock) -> SimulatorState:
     return SimulatorState(default_seed(), clock=vtime, seed_rng=7)
 
 
 async def _client(
-    cfg: WatcherConfig, vtime: VirtualTime, per_minute: int
+    cfg: WatcherConfig, vtime: FakeClock, per_minute: int
 ) -> AsyncIterator[tuple[GenesysClient, SpyTransport]]:
     settings = cfg.genesys.model_copy(update={"requests_per_minute": per_minute})
     spy = SpyTransport(make_transport("aiohttp", httpx.Limits(max_connections=8)), hook=no_hook)
@@ -49,14 +51,14 @@ async def _client(
 
 
 @pytest.fixture
-async def greedy(cfg: WatcherConfig, vtime: VirtualTime) -> AsyncIterator[tuple[GenesysClient, SpyTransport]]:
+async def greedy(cfg: WatcherConfig, vtime: FakeClock) -> AsyncIterator[tuple[GenesysClient, SpyTransport]]:
     """A client allowing itself ten times what the server grants."""
     async for pair in _client(cfg, vtime, SERVER_PER_MINUTE * 10):
         yield pair
 
 
 @pytest.fixture
-async def modest(cfg: WatcherConfig, vtime: VirtualTime) -> AsyncIterator[tuple[GenesysClient, SpyTransport]]:
+async def modest(cfg: WatcherConfig, vtime: FakeClock) -> AsyncIterator[tuple[GenesysClient, SpyTransport]]:
     """A client allowing itself less than the server grants."""
     async for pair in _client(cfg, vtime, SERVER_PER_MINUTE - 10):
         yield pair
@@ -78,7 +80,7 @@ def _max_in_window(records: list[dict[str, Any]], window: float = 60.0) -> int:
 
 
 async def test_429_storm_is_honoured(
-    greedy: tuple[GenesysClient, SpyTransport], admin: httpx.AsyncClient, vtime: VirtualTime
+    greedy: tuple[GenesysClient, SpyTransport], admin: httpx.AsyncClient, vtime: FakeClock
 ) -> None:
     client, spy = greedy
     # A platform that sends no inin-ratelimit-* headers: only its 429s tell the client to wait.
@@ -108,7 +110,7 @@ async def strip_rate_limit_headers(request: httpx.Request, response: httpx.Respo
 
 
 async def test_a_greedy_client_following_the_platforms_headers_meets_no_429(
-    greedy: tuple[GenesysClient, SpyTransport], admin: httpx.AsyncClient, vtime: VirtualTime
+    greedy: tuple[GenesysClient, SpyTransport], admin: httpx.AsyncClient, vtime: FakeClock
 ) -> None:
     # SPEC 6: with inin-ratelimit-* headers the budget follows the platform's own count.
     client, _ = greedy
@@ -121,7 +123,7 @@ async def test_a_greedy_client_following_the_platforms_headers_meets_no_429(
 
 
 async def test_client_budget_below_the_servers_never_meets_a_429(
-    modest: tuple[GenesysClient, SpyTransport], admin: httpx.AsyncClient, vtime: VirtualTime
+    modest: tuple[GenesysClient, SpyTransport], admin: httpx.AsyncClient, vtime: FakeClock
 ) -> None:
     client, _ = modest
     await _lower_server_budget(admin)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
 
 import anyio
 import httpx
 import pytest
 
+from tests.support import until
 from watcher.genesys import GenesysClient
 from watcher.sim import SimulatorState, default_seed
 
@@ -50,18 +50,13 @@ async def test_calls_across_several_lifetimes_never_fail(
     assert sum(1 for r in log if r["path"].startswith("/api/") and r["status"] == 200) == calls
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    while not condition():
-        await anyio.sleep(PACE)
-
-
 async def test_refresher_renews_before_expiry(client: GenesysClient, admin: httpx.AsyncClient) -> None:
     stop = anyio.Event()
     with anyio.fail_after(LIFETIME * 3 + 5):
         async with anyio.create_task_group() as tg:
             tg.start_soon(client.tokens.run_refresher, stop)
             # No API call at all: only the refresher can fetch, and it must renew ahead of expiry.
-            await _until(lambda: client.tokens.fetches >= 2)
+            await until(lambda: client.tokens.fetches >= 2, timeout=LIFETIME * 3 + 5, interval=PACE)
             quiet = await request_log(admin)
             # Then calls while it keeps rotating: none of them may meet an expired token.
             while client.tokens.fetches < 3:

@@ -8,7 +8,6 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.support import until_sync
 
 ETCD_BINARY = "/usr/bin/etcd"
 ETCD_START_SECONDS = 20.0
@@ -151,19 +152,17 @@ def real_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealEtcd]:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + ETCD_START_SECONDS
-        while True:
+
+        def healthy() -> bool:
             if process.poll() is not None:
                 tail = (base / "etcd.log").read_text()[-2000:]
                 pytest.fail(f"etcd exited at start ({process.returncode}): {tail}")
             try:
-                if httpx.get(f"{url}/health", timeout=0.5).json().get("health") == "true":
-                    break
+                return bool(httpx.get(f"{url}/health", timeout=0.5).json().get("health") == "true")
             except (httpx.HTTPError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"etcd not healthy within {ETCD_START_SECONDS}s")
-            time.sleep(0.05)
+                return False
+
+        until_sync(healthy, "etcd healthy", ETCD_START_SECONDS, interval=0.05)
         yield RealEtcd(url, process)
     finally:
         process.terminate()

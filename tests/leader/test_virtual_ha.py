@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from tests.daemon._virtual import GROUP, TRIGGER, VIRTUAL, WORKFLOWS, virtual_overrides
 from tests.daemon.conftest import PRIMARY, SECONDARY
-from tests.daemon.test_platform_followers import GROUP, TRIGGER, VIRTUAL, WORKFLOWS, virtual_overrides
+from tests.leader._watchers import two_watchers
 from tests.leader.conftest import RealEtcd
-from tests.leader.test_two_watchers import two_watchers
 from tests.support import until
 
 pytestmark = pytest.mark.anyio

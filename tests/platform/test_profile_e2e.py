@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.daemon._virtual import BehindTheBack
 from tests.daemon.conftest import Harness, running_watcher
-from tests.daemon.test_platform_followers import BehindTheBack
 from tests.health.conftest import add_fault
 from watcher.config import WatcherConfig, load_config
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import anyio
 import pytest
 
+from tests.harness import CLI, clean_env, refused_at_start
 from tests.safety._bench import bench
 from tests.safety._config import STRATEGY, base_config, free_port, write_config
-from tests.safety._daemon import CLI, clean_env, in_process, refused_at_start
+from tests.safety._daemon import in_process
 
 pytestmark = pytest.mark.anyio
 

@@ -23,18 +23,12 @@ from typing import Any
 
 import pytest
 
+from tests.harness import DaemonProcess, DaemonView, daemon_process
 from tests.safety._bench import TWO_STRATEGIES, Bench, bench
 from tests.safety._chaos import tally, unreported_switches
 from tests.safety._config import OTHER, PRIMARY, RULE, SECONDARY, STRATEGY, TARGETS
-from tests.safety._daemon import (
-    DaemonProcess,
-    DaemonView,
-    InProcessDaemon,
-    alive,
-    eventually,
-    in_process,
-    process,
-)
+from tests.safety._daemon import InProcessDaemon, alive, in_process
+from tests.support import until
 from watcher.sim import strategy_seed
 
 pytestmark = pytest.mark.anyio
@@ -55,7 +49,7 @@ class Run:
     async def step(self, check: Callable[[], Awaitable[bool]], what: str, timeout: float = 8.0) -> bool:
         """Wait for `check`; on timeout note it and go on (the figures will show the consequence)."""
         try:
-            await eventually(check, what, timeout)
+            await until(check, what, timeout)
         except AssertionError as exc:
             self.notes.append(f"NOT MET: {exc}")
             return False
@@ -266,7 +260,7 @@ async def test_chaos_sigkill_between_the_strategy_write_and_the_rule_write(tmp_p
     async with bench(tmp_path) as b:
         config = b.config()
         exits = 0
-        async with process(config, "first") as d:
+        async with daemon_process(config, "first") as d:
             await d.view.ready()
             r = Run(b, d.view, d)
             # The rule PUT is held 3 s, then its connection dropped: it never lands.
@@ -279,7 +273,7 @@ async def test_chaos_sigkill_between_the_strategy_write_and_the_rule_write(tmp_p
             d.send(signal.SIGKILL)
             await d.wait_exit(10)
         await b.admin.clear_faults()
-        async with process(config, "second") as d:
+        async with daemon_process(config, "second") as d:
             r.view, r.daemon, r.exits = d.view, d, exits
             await r.rule_follows()
             await r.finish(fault)

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness import DaemonProcess, cli, daemon_process, refused_at_start
 from tests.leader.conftest import RealEtcd
 from tests.safety._bench import Bench, bench
 from tests.safety._chaos import Tally
@@ -35,8 +36,9 @@ from tests.safety._config import (
     merged,
     write_config,
 )
-from tests.safety._daemon import DaemonProcess, alive, cli, eventually, process, refused_at_start
+from tests.safety._daemon import alive
 from tests.safety._sim import STRATEGY_PATH, Write
+from tests.support import until
 
 pytestmark = pytest.mark.anyio
 
@@ -79,9 +81,9 @@ async def test_a_deposed_leaders_in_flight_write_never_lands(tmp_path: Path, rea
                 },
             )
 
-        async with process(config("A"), "A") as a:
-            await eventually(lambda: _leads(a), "A elected leader", 15)
-            async with process(config("B"), "B") as bb:
+        async with daemon_process(config("A"), "A") as a:
+            await until(lambda: _leads(a), "A elected leader", 15)
+            async with daemon_process(config("B"), "B") as bb:
                 await a.view.ready()
                 await bb.view.ready()
                 assert (await bb.view.status())["leader"] is False
@@ -105,12 +107,12 @@ async def _scenario(b: Bench, a: DaemonProcess, bb: DaemonProcess) -> Tally:
         alive(a)
         return await b.admin.fault_hits(held) >= 1
 
-    await eventually(a_reading, "A's strategy read in flight", 10)
+    await until(a_reading, "A's strategy read in flight", 10)
     a.send(signal.SIGSTOP)
     stopped = datetime.now(UTC)
     print(f"\nSIGSTOP A at {stopped.time()} (ttl {TTL}s)")
 
-    await eventually(lambda: _leads(bb), "B takes over once A's lease lapses", 15)
+    await until(lambda: _leads(bb), "B takes over once A's lease lapses", 15)
     print(f"B leader at {datetime.now(UTC).time()}")
 
     async def b_failed_over() -> bool:
@@ -118,7 +120,7 @@ async def _scenario(b: Bench, a: DaemonProcess, bb: DaemonProcess) -> Tally:
         b_active = (await bb.view.strategy(STRATEGY))["activeRegion"]
         return bool(b_active == SECONDARY and await b.admin.routes_to(STRATEGY) == SECONDARY)
 
-    await eventually(
+    await until(
         b_failed_over,
         f"B fails {STRATEGY} over to {SECONDARY}",
         10,
@@ -136,7 +138,7 @@ async def _scenario(b: Bench, a: DaemonProcess, bb: DaemonProcess) -> Tally:
             and await b.admin.rule_target(RULE) == TARGETS[PRIMARY]
         )
 
-    await eventually(
+    await until(
         b_failed_back,
         f"B fails {STRATEGY} back to {PRIMARY}, rule following",
         15,
@@ -156,7 +158,7 @@ async def _scenario(b: Bench, a: DaemonProcess, bb: DaemonProcess) -> Tally:
             return False
         return next(s for s in status["strategies"] if s["id"] == STRATEGY)["pending"] is None
 
-    await eventually(a_settled, "A resumed, no longer leader, nothing in flight", 15)
+    await until(a_settled, "A resumed, no longer leader, nothing in flight", 15)
     await a.view.more_polls(PRIMARY, 8)  # and A went on for a while
     print(f"A settled {time.monotonic() - resumed:.2f}s after SIGCONT")
 

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import DaemonView, cli
 from tests.safety._bench import bench
 from tests.safety._config import PRIMARY, SECONDARY, STRATEGY
-from tests.safety._daemon import DaemonView, alive, cli, eventually, in_process
+from tests.safety._daemon import alive, in_process
 from tests.safety._sim import STRATEGY_PATH, SimAdmin
+from tests.support import until
 
 pytestmark = pytest.mark.anyio
 
@@ -23,7 +25,7 @@ async def _outage_seen(view: DaemonView, admin: SimAdmin) -> None:
     async def unhealthy() -> bool:
         return (await view.region(PRIMARY))["healthy"] is False
 
-    await eventually(unhealthy, f"/status shows {PRIMARY} unhealthy", 10)
+    await until(unhealthy, f"/status shows {PRIMARY} unhealthy", 10)
     await view.more_polls(PRIMARY, 6)
     _, mark = await admin.requests()
 
@@ -31,7 +33,7 @@ async def _outage_seen(view: DaemonView, admin: SimAdmin) -> None:
         log, _ = await admin.requests(mark)
         return any(r["method"] == "GET" and STRATEGY_PATH in r["path"] for r in log)
 
-    await eventually(read_back, "a read-back of the strategy after the decision", 10)
+    await until(read_back, "a read-back of the strategy after the decision", 10)
 
 
 async def test_dry_run_believes_the_api_and_acting_resumes_at_once(tmp_path: Path) -> None:
@@ -59,7 +61,7 @@ async def test_dry_run_believes_the_api_and_acting_resumes_at_once(tmp_path: Pat
                 return await b.admin.routes_to(STRATEGY) == SECONDARY
 
             # "At once": within a few poll intervals (0.2 s) and read-backs (0.5 s).
-            await eventually(
+            await until(
                 switched,
                 f"the PUT to {SECONDARY} once dry run is off",
                 3,

@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 from starlette.types import Receive, Scope, Send
 
+from tests.harness import daemon_process
 from tests.leader.conftest import RealEtcd
 from tests.safety._bench import REGION_CHANGED, RESYNC, SWITCHED, SWITCHING, bench
 from tests.safety._config import PRIMARY, SECONDARY, STRATEGY, sink
-from tests.safety._daemon import alive, eventually, in_process, process
+from tests.safety._daemon import alive, in_process
 from tests.safety._sim import parse_time
+from tests.support import until
 from watcher.events import ReceivedEvents, build_app, running_receiver
 from watcher.serving import bind_socket, serving
 
@@ -59,7 +61,7 @@ async def test_only_the_leader_emits_events_resync_included(tmp_path: Path, real
             async def leads() -> bool:
                 return (await w1.view.status())["leader"] is True
 
-            await eventually(leads, "w1 elected leader", 10)
+            await until(leads, "w1 elected leader", 10)
             async with in_process(config("w2", rx2)) as w2:
                 await w1.view.ready()
                 await w2.view.ready()
@@ -74,7 +76,7 @@ async def test_only_the_leader_emits_events_resync_included(tmp_path: Path, real
                     switched = [e for e in rx1.events if e["type"] == SWITCHED]
                     return follower_saw and bool(switched) and len(resyncs) >= 3
 
-                await eventually(
+                await until(
                     spoken,
                     "the leader's switch and three resyncs at its receiver",
                     10,
@@ -120,14 +122,14 @@ async def test_after_a_410_events_are_still_stored_and_delivered_after_a_restart
         config = b.config()
         async with in_process(config) as d:
             await d.view.ready()
-            await eventually(lambda: sink_.gone == 1, "the sink to answer 410 once", 10)
+            await until(lambda: sink_.gone == 1, "the sink to answer 410 once", 10)
             await b.admin.set_region(PRIMARY, "DOWN")
 
             async def switched() -> bool:
                 s = await d.view.strategy(STRATEGY)
                 return (s.get("lastSwitch") or {}).get("result") == "success"
 
-            await eventually(switched, f"{STRATEGY} switched", 10)
+            await until(switched, f"{STRATEGY} switched", 10)
             await d.stop()
 
         async with in_process(config) as d:
@@ -138,7 +140,7 @@ async def test_after_a_410_events_are_still_stored_and_delivered_after_a_restart
                     for e in sink_.received.events
                 )
 
-            await eventually(
+            await until(
                 delivered,
                 "the switched event published after the 410, after the restart",
                 10,
@@ -149,7 +151,7 @@ async def test_after_a_410_events_are_still_stored_and_delivered_after_a_restart
 async def test_sigkill_mid_write_loses_no_event_and_the_intent_was_stored_first(tmp_path: Path) -> None:
     async with bench(tmp_path, receive=False) as b:
         config = b.config()
-        async with process(config, "first") as d:
+        async with daemon_process(config, "first") as d:
             await d.view.ready()
             put = await b.admin.fault(path="/routing/strategies/", method="PUT", delayMs=5000)
             await b.admin.set_region(PRIMARY, "DOWN")
@@ -157,13 +159,13 @@ async def test_sigkill_mid_write_loses_no_event_and_the_intent_was_stored_first(
             async def in_flight() -> bool:
                 return await b.admin.fault_hits(put) >= 1
 
-            await eventually(in_flight, "the strategy PUT in flight", 10)
+            await until(in_flight, "the strategy PUT in flight", 10)
             d.send(signal.SIGKILL)
             await d.wait_exit(10)
         killed = datetime.now(UTC)
         await b.admin.clear_faults()
 
-        async with b.receiving(), process(config, "second"):
+        async with b.receiving(), daemon_process(config, "second"):
 
             def intent() -> bool:
                 return any(
@@ -181,8 +183,8 @@ async def test_sigkill_mid_write_loses_no_event_and_the_intent_was_stored_first(
                     for e in b.events(REGION_CHANGED)
                 )
 
-            await eventually(unhealthy_before_kill, "the region_changed event stored before the SIGKILL", 10)
-            await eventually(
+            await until(unhealthy_before_kill, "the region_changed event stored before the SIGKILL", 10)
+            await until(
                 intent,
                 f"a {SWITCHING} event (strategy {STRATEGY}, from {PRIMARY}, to {SECONDARY})",
                 10,

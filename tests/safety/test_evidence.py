@@ -13,10 +13,12 @@ from typing import Any
 import anyio
 import pytest
 
+from tests.harness import DaemonView, cli
 from tests.safety._bench import REGION_CHANGED, Bench, bench
 from tests.safety._config import PRIMARY, SECONDARY, STRATEGY
-from tests.safety._daemon import DaemonView, InProcessDaemon, alive, cli, eventually, in_process
+from tests.safety._daemon import InProcessDaemon, alive, in_process
 from tests.safety._sim import STRATEGY_PATH
+from tests.support import until
 from watcher.core import Observation
 from watcher.health import QuorumSource
 
@@ -36,7 +38,7 @@ async def sample_until_hits(
             samples.append(status)
         return await b.admin.fault_hits(fault_id) >= hits
 
-    await eventually(enough, f"fault {fault_id} to fail {hits} requests", timeout, interval=0.05)
+    await until(enough, f"fault {fault_id} to fail {hits} requests", timeout, interval=0.05)
     return samples
 
 
@@ -48,7 +50,7 @@ async def settled(b: Bench, view: DaemonView) -> None:
     async def drained() -> bool:
         return bool((await view.status())["outboxDepth"] == 0)
 
-    await eventually(drained, "the outbox to drain", 10, detail=view.status)
+    await until(drained, "the outbox to drain", 10, detail=view.status)
 
 
 def unhealthy_events(b: Bench) -> list[tuple[Any, Any]]:

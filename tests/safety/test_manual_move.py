@@ -9,8 +9,9 @@ import pytest
 
 from tests.safety._bench import bench
 from tests.safety._config import PRIMARY, SECONDARY, STRATEGY
-from tests.safety._daemon import eventually, in_process
+from tests.safety._daemon import in_process
 from tests.safety._sim import STRATEGY_PATH
+from tests.support import until
 from watcher.sim import strategy_seed
 
 pytestmark = pytest.mark.anyio
@@ -27,7 +28,7 @@ async def test_a_manual_move_is_adopted_and_protected_in_report_mode(tmp_path: P
         async def adopted() -> bool:
             return bool((await d.view.strategy(STRATEGY))["activeRegion"] == SECONDARY)
 
-        await eventually(
+        await until(
             adopted,
             f"/status activeRegion adopts the manual move to {SECONDARY}",
             5,
@@ -41,7 +42,7 @@ async def test_a_manual_move_is_adopted_and_protected_in_report_mode(tmp_path: P
         async def written_back() -> bool:
             return await b.admin.routes_to(STRATEGY) == PRIMARY
 
-        await eventually(
+        await until(
             written_back,
             f"the watcher writes {STRATEGY} back to {PRIMARY}",
             10,
@@ -54,7 +55,7 @@ async def test_a_manual_move_is_adopted_and_protected_in_report_mode(tmp_path: P
         async def acknowledged() -> bool:
             return bool((await d.view.strategy(STRATEGY))["activeRegion"] == PRIMARY)
 
-        await eventually(
+        await until(
             acknowledged,
             f"/status activeRegion is {PRIMARY} again",
             5,

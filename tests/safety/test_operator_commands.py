@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
+from tests.harness import cli, daemon_process
 from tests.safety._bench import OPERATOR, TWO_STRATEGIES, Bench, bench
 from tests.safety._config import OTHER, PRIMARY, SECONDARY, STRATEGY
-from tests.safety._daemon import alive, cli, eventually, in_process, process
+from tests.safety._daemon import alive, in_process
 from tests.safety._sim import STRATEGY_PATH, parse_time
+from tests.support import until
 from watcher.events import read_trail
 
 pytestmark = pytest.mark.anyio
@@ -50,7 +52,7 @@ async def test_a_hold_and_a_pin_survive_sigterm_and_restart(tmp_path: Path) -> N
     async with bench(tmp_path) as b:
         await b.seed_second_strategy()
         config = b.config(strategies=TWO_STRATEGIES)
-        async with process(config, "first") as d:
+        async with daemon_process(config, "first") as d:
             await d.view.ready()
             code, _, err = await cli(
                 "hold", "--strategy", STRATEGY, "--for", "10m", "--reason", "drill", "--config", str(config)
@@ -69,11 +71,11 @@ async def test_a_hold_and_a_pin_survive_sigterm_and_restart(tmp_path: Path) -> N
             async def pin_applied() -> bool:
                 return await b.admin.routes_to(OTHER) == SECONDARY
 
-            await eventually(pin_applied, f"{OTHER} routed to its pin {SECONDARY}", 10)
+            await until(pin_applied, f"{OTHER} routed to its pin {SECONDARY}", 10)
             d.send(signal.SIGTERM)
             assert await d.wait_exit(15) == 0
 
-        async with process(config, "second") as d:
+        async with daemon_process(config, "second") as d:
             await d.view.ready()
             s1, s2 = await d.view.strategy(STRATEGY), await d.view.strategy(OTHER)
             assert s1["hold"] is not None, f"the hold did not survive the restart: {s1}"
@@ -90,7 +92,7 @@ async def test_a_hold_and_a_pin_survive_sigterm_and_restart(tmp_path: Path) -> N
                 alive(d)
                 return (await d.view.region(PRIMARY))["healthy"] is False
 
-            await eventually(unhealthy, f"/status shows {PRIMARY} unhealthy", 10)
+            await until(unhealthy, f"/status shows {PRIMARY} unhealthy", 10)
             await d.view.more_polls(PRIMARY, 10)
             writes = await b.admin.puts(STRATEGY_PATH + STRATEGY, since)
             assert writes == [], f"{STRATEGY} was written during its hold: {writes}"
@@ -125,7 +127,7 @@ async def test_every_operator_command_is_audited_and_emitted(tmp_path: Path) -> 
                 commands = operator_events(b)
                 return wanted <= set(commands) and any(c == "dry-run" for c, _ in commands)
 
-            await eventually(
+            await until(
                 all_emitted,
                 f"{OPERATOR} events for hold, pin, expired, release and dry-run",
                 8,

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import DaemonProcess, daemon_process
 from tests.safety._bench import SWITCH_FAILED, SWITCHED, SWITCHING, Bench, bench
 from tests.safety._config import PRIMARY, SECONDARY, STRATEGY
-from tests.safety._daemon import DaemonProcess, eventually, process
 from tests.safety._sim import parse_time
+from tests.support import until
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +31,7 @@ async def _switch_in_flight(b: Bench, d: DaemonProcess, delay_ms: int) -> None:
     async def in_flight() -> bool:
         return await b.admin.fault_hits(put) >= 1
 
-    await eventually(in_flight, "the strategy PUT in flight (held by the simulator)", 10)
+    await until(in_flight, "the strategy PUT in flight (held by the simulator)", 10)
 
 
 def _shutting_down(d: DaemonProcess) -> bool:
@@ -44,7 +45,7 @@ async def test_sigterm_with_a_write_in_flight_exits_within_the_grace_and_keeps_t
 ) -> None:
     async with bench(tmp_path, receive=False) as b:
         config = b.config(executor={"shutdown_grace_seconds": GRACE})
-        async with process(config, "first") as d:
+        async with daemon_process(config, "first") as d:
             await _switch_in_flight(b, d, delay_ms=5000)
             sent = time.monotonic()
             d.send(signal.SIGTERM)
@@ -54,7 +55,7 @@ async def test_sigterm_with_a_write_in_flight_exits_within_the_grace_and_keeps_t
             assert elapsed < GRACE + MARGIN, f"exited {elapsed:.2f}s after SIGTERM; grace is {GRACE:g}s"
         restarted = datetime.now(UTC)
         await b.admin.clear_faults()
-        async with b.receiving(), process(config, "second") as d:
+        async with b.receiving(), daemon_process(config, "second") as d:
 
             def reported() -> bool:
                 return any(
@@ -65,7 +66,7 @@ async def test_sigterm_with_a_write_in_flight_exits_within_the_grace_and_keeps_t
                     for e in b.events(t)
                 )
 
-            await eventually(
+            await until(
                 reported,
                 "an event about the switch interrupted by SIGTERM (switched, switch_failed or switching)",
                 10,
@@ -80,10 +81,10 @@ async def _types(b: Bench) -> list[str]:
 async def test_a_second_sigterm_exits_at_once(tmp_path: Path) -> None:
     async with bench(tmp_path, receive=False) as b:
         config = b.config(executor={"shutdown_grace_seconds": 30.0})
-        async with process(config) as d:
+        async with daemon_process(config) as d:
             await _switch_in_flight(b, d, delay_ms=20_000)
             d.send(signal.SIGTERM)
-            await eventually(lambda: _shutting_down(d), "the daemon to log that it is shutting down", 10)
+            await until(lambda: _shutting_down(d), "the daemon to log that it is shutting down", 10)
             sent = time.monotonic()
             d.send(signal.SIGTERM)
             try:

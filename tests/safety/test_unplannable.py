@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import daemon_process
 from tests.safety._bench import TWO_STRATEGIES, bench
 from tests.safety._config import OTHER, PRIMARY, RULE, SECONDARY, STRATEGY, TARGETS
-from tests.safety._daemon import alive, eventually, in_process, process
+from tests.safety._daemon import alive, in_process
+from tests.support import until
 from watcher.sim import strategy_seed
 
 pytestmark = pytest.mark.anyio
@@ -23,7 +25,7 @@ async def test_a_strategy_missing_a_region_in_the_api_does_not_kill_the_daemon(t
         # The API's copy of strategy-1 knows only the primary; the config says it may use eu-west-1.
         await b.admin.put_strategy(STRATEGY, strategy_seed(STRATEGY, [PRIMARY]))
         config = b.config(with_sink=False, strategies=TWO_STRATEGIES)
-        async with process(config) as d:
+        async with daemon_process(config) as d:
             await d.view.ready()
             await b.admin.set_region(PRIMARY, "DOWN")
 
@@ -31,13 +33,13 @@ async def test_a_strategy_missing_a_region_in_the_api_does_not_kill_the_daemon(t
                 alive(d)
                 return await b.admin.routes_to(OTHER) == SECONDARY
 
-            await eventually(other_switched, f"{OTHER} (plannable) fails over to {SECONDARY}", 10)
+            await until(other_switched, f"{OTHER} (plannable) fails over to {SECONDARY}", 10)
 
             async def reported() -> bool:
                 alive(d)
                 return SECONDARY in str((await d.view.strategy(STRATEGY)).get("lastError") or "")
 
-            await eventually(
+            await until(
                 reported,
                 f"/status {STRATEGY}.lastError names the missing region {SECONDARY}",
                 10,
@@ -59,9 +61,7 @@ async def test_a_strategy_missing_a_region_in_the_api_does_not_kill_the_daemon(t
                 alive(d)
                 return await b.admin.routes_to(STRATEGY) == SECONDARY
 
-            await eventually(
-                repaired_and_switched, f"{STRATEGY} fails over once its API copy is repaired", 10
-            )
+            await until(repaired_and_switched, f"{STRATEGY} fails over once its API copy is repaired", 10)
             alive(d)
 
 
@@ -77,7 +77,7 @@ async def test_a_rule_whose_target_is_gone_is_reported_and_the_strategy_still_sw
             alive(d)
             return await b.admin.routes_to(STRATEGY) == SECONDARY
 
-        await eventually(switched, f"{STRATEGY} fails over although the rule cannot follow", 10)
+        await until(switched, f"{STRATEGY} fails over although the rule cannot follow", 10)
 
         async def reported() -> bool:
             alive(d)
@@ -85,7 +85,7 @@ async def test_a_rule_whose_target_is_gone_is_reported_and_the_strategy_still_sw
             said = f"{s.get('lastError')} {(s.get('lastSwitch') or {}).get('error')}"
             return TARGETS[SECONDARY] in said
 
-        await eventually(
+        await until(
             reported,
             f"/status {STRATEGY} names the missing target {TARGETS[SECONDARY]} (lastError, lastSwitch.error)",
             10,
@@ -104,4 +104,4 @@ async def test_a_rule_whose_target_is_gone_is_reported_and_the_strategy_still_sw
             alive(d)
             return await b.admin.rule_target(RULE) == TARGETS[SECONDARY]
 
-        await eventually(followed, f"{RULE} follows once {TARGETS[SECONDARY]} exists again", 10)
+        await until(followed, f"{RULE} follows once {TARGETS[SECONDARY]} exists again", 10)
