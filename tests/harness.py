@@ -164,9 +164,11 @@ class DaemonView:
             and ("result", "throttled") not in ls
         )
 
-    async def admin(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        """An admin command, with the daemon's admin token (none if its config has none)."""
-        headers = {} if self.admin_token is None else {"Authorization": f"Bearer {self.admin_token}"}
+    async def admin(self, path: str, body: dict[str, Any], **override: str | None) -> httpx.Response:
+        """An admin command, with the daemon's admin token (none if its config has none), or with
+        `token=` (None: no Authorization header) to see what another caller gets."""
+        token = override.get("token", self.admin_token)
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         method = "PUT" if path == "/admin/dry-run" else "POST"
         return await self.http.request(method, path, json=body, headers=headers)
 

@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
+from tests.harness import DaemonProcess, cli, daemon_process
 from tests.health.conftest import COMPONENTS, DUBLIN, US_EAST, set_component
 from tests.safety._bench import Bench, bench
 from tests.safety._config import PRIMARY, SECONDARY, STRATEGY
-from tests.safety._daemon import DaemonProcess, alive, cli, eventually, process
+from tests.safety._daemon import alive
+from tests.support import until
 
 pytestmark = pytest.mark.anyio
 
@@ -69,7 +71,7 @@ async def test_a_typo_in_a_component_name_is_loud_and_never_a_failover(tmp_path:
             health={"interval_seconds": 0.5, "timeout_seconds": 0.4},
             regions=regions,
         )
-        async with process(config) as d:
+        async with daemon_process(config) as d:
             view = d.view
 
             async def loud() -> bool:
@@ -81,12 +83,10 @@ async def test_a_typo_in_a_component_name_is_loud_and_never_a_failover(tmp_path:
                     and sources(status, SECONDARY)["statuspage"]["verdict"] == "good"
                 )
 
-            await eventually(
-                loud, "the typo flagged and the secondary judged", 20, detail=view.status_or_none
-            )
+            await until(loud, "the typo flagged and the secondary judged", 20, detail=view.status_or_none)
             # Many fetches and polls: had the typo been "bad" (fall 2), the primary would be gone.
             start = fetches(b)
-            await eventually(lambda: fetches(b) >= start + 6, "six more status page fetches", 20)
+            await until(lambda: fetches(b) >= start + 6, "six more status page fetches", 20)
             await view.more_polls(PRIMARY, 10)
             alive(d)
             assert strategy_puts(b) == []
@@ -119,7 +119,7 @@ async def test_a_typo_in_a_component_name_is_loud_and_never_a_failover(tmp_path:
                 alive(d)
                 return await view.metric(MISCONFIGURED, region=PRIMARY, source="statuspage") == 0
 
-            await eventually(fixed, "the gauge back to 0", 20)
+            await until(fixed, "the gauge back to 0", 20)
             await view.ready()
             assert sources(await view.status(), PRIMARY)["statuspage"]["misconfigured"] is False
             assert strategy_puts(b) == []
@@ -140,11 +140,11 @@ async def test_fall_counts_status_page_fetches_not_polls(tmp_path: Path) -> None
             health={"interval_seconds": 0.1, "timeout_seconds": 0.08, "fall": 3, "rise": 2},
             regions=regions,
         )
-        async with process(config) as d:
+        async with daemon_process(config) as d:
             await d.view.ready(timeout=20)
             outage_at = b.sim.state.clock()
             await set_component(b.admin.http, f"{US_EAST} - Voice", "major_outage", group=US_EAST)
-            await eventually(_switched(b, d), "the switch to the secondary", 20)
+            await until(_switched(b, d), "the switch to the secondary", 20)
             switched_at = strategy_puts(b)[0].time
             # The fetches that brought the outage before the switch was written: three, not one.
             assert fetches(b, outage_at, switched_at) >= 3, fetches(b, outage_at, switched_at)

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import cli, daemon_process
 from tests.safety._bench import OPERATOR, bench
 from tests.safety._config import PRIMARY, SECONDARY, STRATEGY
-from tests.safety._daemon import alive, cli, eventually, in_process, process
+from tests.safety._daemon import alive, in_process
 from tests.safety._sim import STRATEGY_PATH
+from tests.support import until
 from watcher.events import read_trail
 
 pytestmark = pytest.mark.anyio
@@ -22,7 +24,7 @@ async def test_manual_failback_and_move_from_the_command_line(tmp_path: Path) ->
     async with bench(tmp_path) as b:
         config = b.config(failback={"mode": "manual", "hold_seconds": 0.5})
         common = ("--strategy", STRATEGY, "--config", str(config))
-        async with process(config) as d:
+        async with daemon_process(config) as d:
             await d.view.ready()
             assert await b.admin.routes_to(STRATEGY) == PRIMARY
 
@@ -35,11 +37,11 @@ async def test_manual_failback_and_move_from_the_command_line(tmp_path: Path) ->
 
             # The primary dies: failed over.
             await b.admin.set_region(PRIMARY, "DOWN")
-            await eventually(lambda: routes_to(SECONDARY), f"{STRATEGY} failed over to {SECONDARY}", 15)
+            await until(lambda: routes_to(SECONDARY), f"{STRATEGY} failed over to {SECONDARY}", 15)
 
             # It recovers: under manual failback nothing moves.
             await b.admin.set_region(PRIMARY, "HEALTHY")
-            await eventually(lambda: region_is(PRIMARY, True), f"{PRIMARY} healthy again", 15)
+            await until(lambda: region_is(PRIMARY, True), f"{PRIMARY} healthy again", 15)
             _, since = await b.admin.requests()
             await d.view.more_polls(PRIMARY, 10)
             assert await b.admin.puts(STRATEGY_PATH + STRATEGY, since) == []
@@ -69,7 +71,7 @@ async def test_manual_failback_and_move_from_the_command_line(tmp_path: Path) ->
 
             # `move` to an unhealthy region: refused, also forced while nothing holds it there.
             await b.admin.set_region(SECONDARY, "DOWN")
-            await eventually(lambda: region_is(SECONDARY, False), f"{SECONDARY} unhealthy", 15)
+            await until(lambda: region_is(SECONDARY, False), f"{SECONDARY} unhealthy", 15)
             code, out, err = await cli("move", *common, "--to", SECONDARY)
             assert (code, out) == (1, ""), (out, err)
             assert f"cannot move {STRATEGY} to {SECONDARY}: {SECONDARY} unhealthy after" in err
