@@ -40,11 +40,11 @@ from watcher.core import (
     WorldState,
 )
 from watcher.daemon.engine import Engine, policy_from_config
-from watcher.daemon.executor import Executor
 from watcher.daemon.leadership import Leadership
 from watcher.daemon.readback import ReadBack
 from watcher.genesys import Copies, Strategy, VersionConflict
 from watcher.sim import strategy_seed
+from watcher.switch import ApiStrategies, Executor, Fence, Strategies, WritePolicy
 
 pytestmark = pytest.mark.anyio
 
@@ -89,17 +89,19 @@ def readback_for(
 ) -> tuple[ReadBack, anyio.Event]:
     stop = anyio.Event()
     gate = leadership or Gate(leader=True)
+    followers = rig.followers(gate=gate, copies=copies)
+    strategies = Strategies(ApiStrategies(rig.client, copies))
     readback = ReadBack(
-        rig.client,
+        strategies,
+        Fence(strategies, followers, gate, WritePolicy(clock=rig.clock)),
         core.engine,
         executor or rig.executor(feed=RecordingFeed()),
-        rig.followers(gate=gate, copies=copies),
+        followers,
         gate,
         lambda: rig.cfg,
         metrics=rig.metrics,
         stop=stop,
         clock=rig.clock,
-        copies=copies,
     )
     return readback, stop
 

@@ -25,7 +25,6 @@ from watcher.core import (
     StrategyPolicy,
     WorldState,
 )
-from watcher.daemon.executor import SwitchReport
 from watcher.daemon.status import WallClock
 from watcher.events import (
     ALL_DOWN,
@@ -45,6 +44,7 @@ from watcher.events import (
     build_event,
 )
 from watcher.metrics import WatcherMetrics
+from watcher.switch import SwitchReport
 
 log = structlog.get_logger("watcher.daemon")
 

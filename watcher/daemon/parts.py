@@ -20,19 +20,25 @@ from watcher.core import Reweight
 from watcher.daemon.announce import Announcer
 from watcher.daemon.election import EtcdLeaderElection
 from watcher.daemon.engine import Engine
-from watcher.daemon.executor import Executor, SwitchReport
-from watcher.daemon.followers import Followers
 from watcher.daemon.leadership import Leadership, SingleInstance
-from watcher.daemon.platform_followers import platform_followers
 from watcher.daemon.readback import ReadBack
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.status import WallClock
-from watcher.daemon.virtual import VirtualStrategies
 from watcher.events import AuditTrail, Dispatcher, Outbox, RetryPolicy, SequenceStore, SinkSpec
 from watcher.genesys import Copies, GenesysClient, RequestBudget, WebhookRequest
-from watcher.genesys.platform import PlatformCalls
 from watcher.health import HealthSources, public_http
 from watcher.metrics import WatcherMetrics
+from watcher.switch import (
+    ApiStrategies,
+    Executor,
+    Fence,
+    FollowerKinds,
+    Followers,
+    Strategies,
+    SwitchReport,
+    VirtualStrategies,
+    WritePolicy,
+)
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -68,7 +74,6 @@ class Parts:
     readback: ReadBack
     scheduler: PollScheduler
     health: HealthSources
-    platform: PlatformCalls | None = None
 
 
 @dataclass(frozen=True)
@@ -131,40 +136,39 @@ async def assemble(
         shell.announce.trail = trail
         shell.announce.dispatcher = dispatcher
         shell.announce.sequences = SequenceStore(cfg.state.dir)
-        attempts = cfg.executor.conflict_retries
-        platform = PlatformCalls(client)
+        policy = WritePolicy(attempts=cfg.executor.conflict_retries, clock=shell.clock)
         virtual = VirtualStrategies(cfg.state.dir, shell.config, shell.leadership)
+        strategies = Strategies(ApiStrategies(client, copies), virtual)
         followers = Followers(
-            client,
+            FollowerKinds(client, copies),
             cfg.rules,
+            cfg.triggers,
+            cfg.emergency_groups,
             gate=shell.leadership,
             metrics=m,
             trail=trail,
-            attempts=attempts,
-            clock=shell.clock,
-            others=platform_followers(platform, cfg.triggers, cfg.emergency_groups),
+            policy=policy,
             preferred=lambda strategy: preferred_region(shell.config(), strategy),
-            copies=copies,
         )
+        # Strategies a new leader has not read (and fenced) yet: the executor writes none of them.
+        unread = {s.id for s in cfg.strategies}
         executor = Executor(
-            client,
+            strategies,
             followers,
             shell.engine.feed,
             gate=shell.leadership,
             metrics=m,
             trail=trail,
             report=shell.on_switch,
-            conflict_retries=attempts,
+            policy=policy,
             grace_seconds=cfg.executor.shutdown_grace_seconds,
-            clock=shell.clock,
             readable=shell.wall.convert,
-            may_decide=lambda strategy: strategy not in readback.unread,
+            unread=unread,
             intent=shell.announce.intent,
-            virtual=virtual,
-            copies=copies,
         )
         readback = ReadBack(
-            client,
+            strategies,
+            Fence(strategies, followers, shell.leadership, policy),
             shell.engine,
             executor,
             followers,
@@ -173,8 +177,7 @@ async def assemble(
             metrics=m,
             stop=shell.stop,
             clock=shell.clock,
-            virtual=virtual,
-            copies=copies,
+            unread=unread,
         )
         # The status page and `auth = "none"` probes: other hosts, no token, outside the API budget.
         public = await stack.enter_async_context(public_http())
@@ -190,6 +193,4 @@ async def assemble(
             clock=shell.clock,
             decisive=shell.engine.decisive,
         )
-        yield Parts(
-            client, trail, outbox, dispatcher, followers, executor, readback, scheduler, health, platform
-        )
+        yield Parts(client, trail, outbox, dispatcher, followers, executor, readback, scheduler, health)

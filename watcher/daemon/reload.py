@@ -16,7 +16,6 @@ import structlog
 from watcher.config import ConfigError, WatcherConfig, load_config
 from watcher.daemon.engine import policy_from_config
 from watcher.daemon.parts import Parts, Shell
-from watcher.daemon.platform_followers import platform_followers
 from watcher.daemon.probes import Probes
 from watcher.systemd_notify import SystemdNotifier
 
@@ -76,9 +75,7 @@ class Reloader:
             policy_from_config(new, dry_run=shell.engine.policy.dry_run or new.dry_run)
         )
         shell.announce.forget_gauges()
-        parts.followers.set_rules(new.rules)
-        if parts.platform is not None:
-            parts.followers.set_others(platform_followers(parts.platform, new.triggers, new.emergency_groups))
+        parts.followers.configure(new.rules, new.triggers, new.emergency_groups)
         if shell.leadership.is_leader:
             self._read_new_strategies()
         parts.scheduler.reconfigure(new.region_ids(), new.health, parts.health.build(new))

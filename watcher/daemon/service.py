@@ -38,7 +38,6 @@ from watcher.core import (
 from watcher.daemon.admin import AdminCommands
 from watcher.daemon.announce import Announcer
 from watcher.daemon.engine import Engine, policy_from_config
-from watcher.daemon.executor import SwitchReport, SwitchResult
 from watcher.daemon.holds import OperatorState
 from watcher.daemon.http import create_app
 from watcher.daemon.parts import Parts, Shell, assemble, build_leadership, register_webhook
@@ -50,6 +49,7 @@ from watcher.daemon.watchdog import systemd_loop
 from watcher.events import Outbox
 from watcher.metrics import WatcherMetrics
 from watcher.serving import base_url_of, bind_socket, serve_app
+from watcher.switch import SwitchReport, SwitchResult
 from watcher.systemd_notify import SystemdNotifier
 
 log = structlog.get_logger("watcher.daemon")
@@ -312,7 +312,7 @@ class Watcher:
                 isinstance(action, AllRegionsDown | AllRegionsDownCleared)
                 and self._tg is not None
                 and self.parts is not None
-                and self.parts.followers.others_of(action.strategy)
+                and self.parts.followers.platform_of(action.strategy)
             ):
                 # Nothing is routed elsewhere, but `all-down` emergency groups follow this.
                 follow = self.parts.readback.follow_now
