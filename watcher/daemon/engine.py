@@ -78,6 +78,11 @@ class Engine:
         self.world = WorldState(regions=regions, strategies=strategies)
         self.policy = policy
 
+    def active_region(self, strategy: str) -> str | None:
+        """What the strategy routes to now, as the core believes."""
+        status = self.world.strategies.get(strategy)
+        return None if status is None else status.active_region
+
     def settling(self, region: str) -> bool:
         health = self.world.regions.get(region)
         return health is None or health.settling

@@ -48,6 +48,7 @@ class ReadBack:
         stop: anyio.Event,
         clock: Callable[[], float],
         unread: set[str] | None = None,
+        rule_repairs: set[str] | None = None,
     ) -> None:
         # Every strategy read here refreshes its copy: the next switch is planned from it.
         self._strategies = strategies
@@ -63,7 +64,8 @@ class ReadBack:
         # Strategies whose state the API has not told us yet: never written, not ready. Shared with
         # the executor and a running initial read, so it is only ever changed in place.
         self.unread: set[str] = {s.id for s in config().strategies} if unread is None else unread
-        self.rule_repairs: set[str] = set()
+        # Strategies whose rules must be made to follow (after a start, or a switch left partial).
+        self.rule_repairs: set[str] = set() if rule_repairs is None else rule_repairs
         self.reading = False
 
     def strategies_changed(self, old: set[str], new: set[str]) -> None:

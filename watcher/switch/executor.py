@@ -111,6 +111,7 @@ class Executor:
         readable: Callable[[Any], Any] = lambda d: d,
         unread: Collection[str] = frozenset(),
         intent: Callable[[Reweight], Awaitable[None]] | None = None,
+        in_flight: set[str] | None = None,
     ) -> None:
         self._intent = intent
         # Where each strategy is written: its API object, or a virtual strategy's decision.
@@ -131,7 +132,8 @@ class Executor:
         # Turns monotonic instants in explanations into wall-clock times for the audit trail.
         self._readable = readable
         self._locks: dict[str, anyio.Lock] = {}
-        self.in_flight: set[str] = set()
+        # The strategies whose write is running (shared with the announcer: "settling").
+        self.in_flight: set[str] = set() if in_flight is None else in_flight
         self._scopes: dict[str, anyio.CancelScope] = {}
 
     async def wait_idle(self) -> None:
