@@ -1,8 +1,8 @@
 """Where an observation becomes a decision: the one place the pure core's `step` is called.
 
 The engine holds the `WorldState`, feeds it events one at a time (a lock keeps them in order even
-though they come from many tasks), and hands the resulting actions to the daemon. Nothing here
-decides anything: the core does.
+though they come from many tasks), and hands the resulting actions on (to `router.py`, through a
+queue). Nothing here decides anything: the core does.
 """
 
 from __future__ import annotations
