@@ -13,6 +13,7 @@ read-back's repairs (`SwitchOutcomes`) and, as an event, to the engine.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 
@@ -46,10 +47,16 @@ class Decisions:
         self._send, self._receive = anyio.create_memory_object_stream[Batch](math.inf)
 
     async def publish(self, actions: Sequence[Action], world: WorldState, event: Event) -> None:
-        self._send.send_nowait((actions, world, event))
+        with contextlib.suppress(anyio.ClosedResourceError):  # stopped: nothing acts on it any more
+            self._send.send_nowait((actions, world, event))
 
     async def next(self) -> Batch:
         return await self._receive.receive()
+
+    def close(self) -> None:
+        """The daemon has stopped: nothing more is decided or routed."""
+        self._send.close()
+        self._receive.close()
 
 
 class SwitchOutcomes:

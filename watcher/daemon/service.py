@@ -155,8 +155,7 @@ class Watcher:
         self.listen_url = base_url_of(sock)[0]
         parts = (self._base, self.decisions, self.takeovers, self.notifier)
         async with build(*parts, config_path=self.config_path, transport=self._transport) as daemon:
-            self._daemon = daemon
-            self.phase = Phase.STARTING
+            self._daemon, self.phase = daemon, Phase.STARTING
             await daemon.admin.restore()
             app = create_app(daemon.probes, daemon.admin, cfg.admin_token())
             async with anyio.create_task_group() as tg:
@@ -167,6 +166,7 @@ class Watcher:
                 await self.main_loop()
                 await self.shutdown(tg, daemon)
         self.phase = Phase.STOPPED
+        self.decisions.close()
 
     def _task(
         self, tg: TaskGroup, name: str, body: Callable[[], Awaitable[None]], *, endless: bool = True
