@@ -23,8 +23,6 @@ from tests.daemon.conftest import PRIMARY, SECONDARY, TARGETS, watcher_config
 from tests.support import FakeClock
 from watcher.config import RuleSettings, WatcherConfig
 from watcher.core import Event, Explanation, Observation, Reweight, ReweightKind
-from watcher.daemon.executor import Executor, SwitchReport
-from watcher.daemon.followers import Followers
 from watcher.daemon.leadership import Leadership, SingleInstance
 from watcher.daemon.status import WallClock
 from watcher.events import AuditTrail, read_trail
@@ -32,6 +30,15 @@ from watcher.genesys import Copies, GenesysClient, make_transport
 from watcher.metrics import WatcherMetrics
 from watcher.sim import RunningSimulator, SimSeed, SimulatorState, default_seed, rule_seed, running_simulator
 from watcher.sim import strategy_seed as sim_strategy_seed
+from watcher.switch import (
+    ApiStrategies,
+    Executor,
+    FollowerKinds,
+    Followers,
+    Strategies,
+    SwitchReport,
+    WritePolicy,
+)
 
 S1, S2 = "strategy-1", "strategy-2"
 RULE_1, RULE_2, RULE_3 = "rule-1", "rule-2", "rule-3"  # rule-1 and rule-2 follow S1, rule-3 follows S2
@@ -306,14 +313,12 @@ class Rig:
         copies: Copies | None = None,
     ) -> Followers:
         return Followers(
-            self.client,
+            FollowerKinds(self.client, copies),
             self.cfg.rules if rules is None else rules,
             gate=gate or SingleInstance("test"),
             metrics=self.metrics,
             trail=self.trail,
-            attempts=self.cfg.executor.conflict_retries,
-            clock=self.clock,
-            copies=copies,
+            policy=WritePolicy(attempts=self.cfg.executor.conflict_retries, clock=self.clock),
         )
 
     def executor(
@@ -328,18 +333,16 @@ class Rig:
     ) -> Executor:
         gate = gate or SingleInstance("test")
         return Executor(
-            self.client,
+            Strategies(ApiStrategies(self.client, copies)),
             followers or self.followers(),
             feed or RecordingFeed(),
             gate=gate,
             metrics=self.metrics,
             trail=self.trail,
             report=report or RecordingReports(),
-            conflict_retries=self.cfg.executor.conflict_retries,
+            policy=WritePolicy(attempts=self.cfg.executor.conflict_retries, clock=self.clock),
             grace_seconds=grace_seconds,
-            clock=self.clock,
             readable=self.wall.convert,
-            copies=copies,
         )
 
 

@@ -25,7 +25,6 @@ from watcher.core import (
     RegionTransition,
 )
 from watcher.daemon.announce import SWITCH_LOG_SIZE, Announcer
-from watcher.daemon.executor import SwitchReport, SwitchResult
 from watcher.daemon.status import WallClock
 from watcher.events import (
     ALL_DOWN,
@@ -47,7 +46,7 @@ from watcher.events import (
     read_trail,
 )
 from watcher.metrics import WatcherMetrics
-from watcher.writer import WriteOutcome
+from watcher.switch import SwitchReport, SwitchResult, WriteOutcome
 
 pytestmark = pytest.mark.anyio
 

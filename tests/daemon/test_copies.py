@@ -24,9 +24,9 @@ from tests.daemon._parts import (
     running_rig,
 )
 from tests.daemon.conftest import PRIMARY, SECONDARY, TARGETS
-from watcher.daemon.executor import Executor, SwitchResult
 from watcher.genesys import Copies
 from watcher.sim import strategy_seed
+from watcher.switch import Executor, SwitchResult
 
 pytestmark = pytest.mark.anyio
 

@@ -30,7 +30,7 @@ from tests.daemon._parts import (
 from tests.daemon.conftest import PRIMARY, SECONDARY, TARGETS
 from tests.support import until
 from watcher.core import WriteFailed, WriteSkipped, WriteSucceeded
-from watcher.daemon.executor import SwitchResult
+from watcher.switch import SwitchResult
 
 pytestmark = pytest.mark.anyio
 

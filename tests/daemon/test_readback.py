@@ -40,11 +40,11 @@ from watcher.core import (
     WorldState,
 )
 from watcher.daemon.engine import Engine, policy_from_config
-from watcher.daemon.executor import Executor
 from watcher.daemon.leadership import Leadership
 from watcher.daemon.readback import ReadBack
-from watcher.genesys import Copies
+from watcher.genesys import Copies, Strategy, VersionConflict
 from watcher.sim import strategy_seed
+from watcher.switch import ApiStrategies, Executor, Fence, Strategies, WritePolicy
 
 pytestmark = pytest.mark.anyio
 
@@ -89,17 +89,19 @@ def readback_for(
 ) -> tuple[ReadBack, anyio.Event]:
     stop = anyio.Event()
     gate = leadership or Gate(leader=True)
+    followers = rig.followers(gate=gate, copies=copies)
+    strategies = Strategies(ApiStrategies(rig.client, copies))
     readback = ReadBack(
-        rig.client,
+        strategies,
+        Fence(strategies, followers, gate, WritePolicy(clock=rig.clock)),
         core.engine,
         executor or rig.executor(feed=RecordingFeed()),
-        rig.followers(gate=gate, copies=copies),
+        followers,
         gate,
         lambda: rig.cfg,
         metrics=rig.metrics,
         stop=stop,
         clock=rig.clock,
-        copies=copies,
     )
     return readback, stop
 
@@ -347,3 +349,45 @@ async def test_a_read_back_answered_before_a_switch_is_not_taken_for_drift(tmp_p
         assert rig.order(S1)[0] == (SECONDARY, 1, 100)
         assert [a for a in core.actions if isinstance(a, DriftDetected)] == []
         assert core.engine.world.strategies[S1].active_region == SECONDARY
+
+
+class FencingGate(Gate):
+    """A leader among several instances: other instances may have written, so it fences."""
+
+    @property
+    def fences(self) -> bool:
+        return True
+
+
+async def test_a_new_leader_fences_what_it_owns_before_its_first_decision(rig: Rig) -> None:
+    # SPEC: a new leader writes every object it owns back unchanged before its first decision, so a
+    # write a deposed leader planned on the old version is refused with a conflict.
+    before = {s: rig.strategy(s) for s in (S1, S2)}
+    rules_before = {r: rig.target(r) for r in (RULE_1, RULE_2, RULE_3)}
+    gate = FencingGate(leader=True)
+    core = core_for(rig)
+    readback, _ = readback_for(rig, core, leadership=gate)
+
+    await readback.initial_read()
+
+    for strategy in (S1, S2):
+        assert rig.strategy_puts(strategy) == [200]
+        after = rig.strategy(strategy)
+        assert after["version"] == before[strategy]["version"] + 1  # the version moved on
+        assert after["routingConfig"] == before[strategy]["routingConfig"]  # nothing else did
+    # The core's first word on each strategy is the fenced version: the fence came first.
+    assert core.snapshots(S1, initial=True) == [StrategySnapshot(S1, PRIMARY, 2, rig.clock.now, initial=True)]
+    assert core.snapshots(S2, initial=True) == [StrategySnapshot(S2, PRIMARY, 2, rig.clock.now, initial=True)]
+    assert sorted(rig.rule_puts()) == [RULE_1, RULE_2, RULE_3]
+    assert {r: rig.target(r) for r in rules_before} == rules_before
+    assert all(rig.sim.state.org.rules[r]["version"] == 2 for r in rules_before)
+    assert gate.confirmed.count(S1) >= 3
+    assert gate.confirmed.count(S2) >= 2
+
+    # A deposed leader's write planned on the version it read before the takeover is refused.
+    stale = Strategy.model_validate(
+        {**before[S1], "routingConfig": strategy_seed(S1, list(FAILOVER))["routingConfig"]}
+    )
+    with pytest.raises(VersionConflict):
+        await rig.client.put_strategy(stale, retries=0)
+    assert rig.order(S1)[0][0] == PRIMARY

@@ -9,8 +9,8 @@ import pytest
 
 from tests.daemon.conftest import PRIMARY, SECONDARY, watcher_config
 from watcher.daemon.leadership import SingleInstance
-from watcher.daemon.virtual import FILE_NAME, VirtualStrategies
-from watcher.writer import WriteRefused
+from watcher.switch import WritePolicy, WriteRefused
+from watcher.switch.virtual import FILE_NAME, VirtualStrategies
 
 pytestmark = pytest.mark.anyio
 
@@ -40,10 +40,10 @@ async def test_a_write_is_durable_and_versioned(tmp_path: Path) -> None:
     first = store(tmp_path)
     await first.adopt(VIRTUAL, None)
     outcome = await first.write_order(
-        VIRTUAL, [SECONDARY, PRIMARY], attempts=3, clock=time.monotonic, confirm=_yes
+        VIRTUAL, [SECONDARY, PRIMARY], WritePolicy(attempts=3, clock=time.monotonic, confirm=_yes)
     )
     again = await first.write_order(
-        VIRTUAL, [SECONDARY, PRIMARY], attempts=3, clock=time.monotonic, confirm=_yes
+        VIRTUAL, [SECONDARY, PRIMARY], WritePolicy(attempts=3, clock=time.monotonic, confirm=_yes)
     )
 
     assert (outcome.changed, outcome.version_before, outcome.version_after) == (True, 1, 2)
@@ -60,7 +60,9 @@ async def test_no_write_without_leadership(tmp_path: Path) -> None:
     s = store(tmp_path)
     await s.adopt(VIRTUAL, PRIMARY)
     with pytest.raises(WriteRefused):
-        await s.write_order(VIRTUAL, [SECONDARY, PRIMARY], attempts=3, clock=time.monotonic, confirm=_no)
+        await s.write_order(
+            VIRTUAL, [SECONDARY, PRIMARY], WritePolicy(attempts=3, clock=time.monotonic, confirm=_no)
+        )
     assert (await s.get(VIRTUAL)).active_region() == PRIMARY
 
 

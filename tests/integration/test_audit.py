@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from watcher.genesys import GenesysClient, VersionConflict
-from watcher.writer import write_strategy_order
+from watcher.switch import write_strategy_order
 
 from ._support import request_log, run_cli, sim_state
 

@@ -11,7 +11,7 @@ import pytest
 
 from watcher.config import WatcherConfig
 from watcher.genesys import GenesysClient, VersionConflict, make_transport
-from watcher.writer import write_rule_target, write_strategy_order
+from watcher.switch import WritePolicy, write_rule_target, write_strategy_order
 
 from ._support import (
     RecordedSleep,
@@ -93,7 +93,7 @@ async def test_strategy_changed_between_read_and_write_is_reread_and_replanned(
     rename = RenameStrategy(admin, STRATEGY)
     spy.hook = rename
 
-    outcome = await write_strategy_order(client, "strategy-1", FAILOVER, attempts=3)
+    outcome = await write_strategy_order(client, "strategy-1", FAILOVER, WritePolicy(attempts=3))
 
     assert rename.acted == 1
     assert outcome.changed
@@ -120,7 +120,7 @@ async def test_injected_conflict_on_the_put_is_retried(
     client, spy = spied
     spy.hook = InjectConflict(admin, STRATEGY, status, message)
 
-    outcome = await write_strategy_order(client, "strategy-1", FAILOVER, attempts=3)
+    outcome = await write_strategy_order(client, "strategy-1", FAILOVER, WritePolicy(attempts=3))
 
     assert outcome.conflicts == 1
     strategy = by_id((await sim_state(admin))["strategies"], "strategy-1")
@@ -136,7 +136,7 @@ async def test_conflicts_are_bounded(
     spy.hook = RenameStrategy(admin, STRATEGY, times=100)
 
     with pytest.raises(VersionConflict):
-        await write_strategy_order(client, "strategy-1", FAILOVER, attempts=3)
+        await write_strategy_order(client, "strategy-1", FAILOVER, WritePolicy(attempts=3))
 
     puts = [r["status"] for r in await request_log(admin) if r["method"] == "PUT" and r["path"] == STRATEGY]
     assert puts == [409, 409, 409]
@@ -160,14 +160,14 @@ async def test_rule_changed_between_read_and_write_is_retargeted(
     spy.hook = Redescribe(admin, RULE)
     targets = {"us-east-1": "target-use1", "eu-west-1": "target-euw1"}
 
-    outcome = await write_rule_target(client, "rule-1", targets, "eu-west-1", attempts=3)
+    outcome = await write_rule_target(client, "rule-1", targets, "eu-west-1", WritePolicy(attempts=3))
 
     assert outcome.conflicts == 1
     rule = by_id((await sim_state(admin))["rules"], "rule-1")
     assert [t["id"] for t in rule["targets"]] == ["target-euw1"]
     assert rule["description"] == "edited by hand"
     # A second run finds nothing to do and writes nothing (idempotent).
-    again = await write_rule_target(client, "rule-1", targets, "eu-west-1", attempts=3)
+    again = await write_rule_target(client, "rule-1", targets, "eu-west-1", WritePolicy(attempts=3))
     assert not again.changed
     puts = [r["status"] for r in await request_log(admin) if r["method"] == "PUT" and r["path"] == RULE]
     assert puts == [409, 200]

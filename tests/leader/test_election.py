@@ -217,3 +217,21 @@ async def test_a_keepalive_answered_after_the_window_does_not_make_a_leader() ->
         await r.next_round()  # the key is still under its lease: reclaimed
         assert r.election.is_leader
         assert r.changes == [True, False, True]
+
+
+async def test_confirm_reads_the_leader_key_while_the_write_window_is_still_open() -> None:
+    # The window alone says "still leading": only the linearizable read of the key can tell that
+    # another instance took it (an operator deleted it, a partition healed the other way).
+    etcd = FakeEtcd()
+    async with running(etcd) as r:
+        await until(lambda: r.election.is_leader)
+        assert await r.election.confirm("s1")
+        del etcd.keys[KEY]
+        etcd.hold(KEY, "other")
+        reads = len(etcd.paths("/v3/kv/range"))
+        assert await r.election.may_write("s1")  # the local window is still open
+        assert not await r.election.confirm("s1")
+        assert len(etcd.paths("/v3/kv/range")) == reads + 1
+        assert r.changes == [True, False]  # found out: it steps down at once
+        assert r.election.describe()["holder"] == "other"
+        assert not await r.election.may_write("s1")

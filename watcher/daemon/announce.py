@@ -25,7 +25,6 @@ from watcher.core import (
     StrategyPolicy,
     WorldState,
 )
-from watcher.daemon.executor import SwitchReport
 from watcher.daemon.status import WallClock
 from watcher.events import (
     ALL_DOWN,
@@ -45,6 +44,7 @@ from watcher.events import (
     build_event,
 )
 from watcher.metrics import WatcherMetrics
+from watcher.switch import SwitchReport
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -66,17 +66,22 @@ class Announcer:
         source: Callable[[], str],
         speaks: Callable[[], bool],
         clock: Callable[[], float],
+        trail: AuditTrail | None = None,
+        dispatcher: Dispatcher | None = None,
+        sequences: SequenceStore | None = None,
+        active_of: Callable[[str], str | None] = lambda strategy: None,
+        settling: Callable[[str], bool] = lambda strategy: False,
     ) -> None:
         self.metrics = metrics
         self.wall = wall
-        self.trail: AuditTrail | None = None
-        self.dispatcher: Dispatcher | None = None
-        self.sequences: SequenceStore | None = None
+        self.trail = trail
+        self.dispatcher = dispatcher
+        self.sequences = sequences
         # What the strategy routes to now, for events that carry no region of their own.
-        self.active_of: Callable[[str], str | None] = lambda strategy: None
+        self.active_of = active_of
         # True while a strategy's write is in flight: its outcome's event is numbered before the
         # world settles on it.
-        self.settling: Callable[[str], bool] = lambda strategy: False
+        self.settling = settling
         self._source = source
         self._speaks = speaks
         self._clock = clock

@@ -42,8 +42,8 @@ MIN_BACKOFF_SECONDS = 0.05
 class EtcdLeaderElection:
     """Leadership held as an etcd key under a lease; implements `watcher.daemon.leadership.Leadership`.
 
-    >>> # election = EtcdLeaderElection(LeaderSettings(backend="etcd", endpoints=["http://etcd:2379"]))
-    >>> # election.on_change = lambda leader: print("leader" if leader else "follower")
+    >>> # settings = LeaderSettings(backend="etcd", endpoints=["http://etcd:2379"])
+    >>> # election = EtcdLeaderElection(settings, on_change=lambda leader: print(leader))
     >>> # await election.run(stop)      # campaigns, holds, and resigns when `stop` is set
     """
 
@@ -54,10 +54,11 @@ class EtcdLeaderElection:
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        on_change: Callable[[bool], None] | None = None,
     ) -> None:
         self.settings = settings
         self.instance_id = settings.instance_id or default_instance_id()
-        self.on_change: Callable[[bool], None] | None = None
+        self.on_change = on_change
         self.ttl = settings.ttl_seconds
         self.margin = SAFETY_FRACTION * self.ttl
         self.interval = self.ttl / 3

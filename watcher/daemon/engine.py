@@ -1,8 +1,8 @@
 """Where an observation becomes a decision: the one place the pure core's `step` is called.
 
 The engine holds the `WorldState`, feeds it events one at a time (a lock keeps them in order even
-though they come from many tasks), and hands the resulting actions to the daemon. Nothing here
-decides anything: the core does.
+though they come from many tasks), and hands the resulting actions on (to `router.py`, through a
+queue). Nothing here decides anything: the core does.
 """
 
 from __future__ import annotations
@@ -101,6 +101,11 @@ class Engine:
         strategies = {s.id: self.world.strategies.get(s.id, StrategyStatus(s.id)) for s in policy.strategies}
         self.world = WorldState(regions=regions, strategies=strategies)
         self.policy = policy
+
+    def active_region(self, strategy: str) -> str | None:
+        """What the strategy routes to now, as the core believes."""
+        status = self.world.strategies.get(strategy)
+        return None if status is None else status.active_region
 
     def settling(self, region: str) -> bool:
         health = self.world.regions.get(region)

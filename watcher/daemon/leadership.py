@@ -13,6 +13,12 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import anyio
+import structlog
+
+from watcher.config import WatcherConfig
+from watcher.metrics import WatcherMetrics
+
+log = structlog.get_logger("watcher.daemon")
 
 
 def default_instance_id() -> str:
@@ -59,9 +65,11 @@ class Leadership(Protocol):
 class SingleInstance:
     """Always the leader: the deployment guarantees one instance (replicas: 1, Recreate)."""
 
-    def __init__(self, instance_id: str | None = None) -> None:
+    def __init__(
+        self, instance_id: str | None = None, *, on_change: Callable[[bool], None] | None = None
+    ) -> None:
         self.instance_id = instance_id or default_instance_id()
-        self.on_change: Callable[[bool], None] | None = None
+        self.on_change = on_change
 
     @property
     def is_leader(self) -> bool:
@@ -90,3 +98,37 @@ class SingleInstance:
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "none", "instance": self.instance_id, "leader": True, "holder": self.instance_id}
+
+
+class Takeovers:
+    """What a change of leadership sets off, without calling into whoever runs the daemon.
+
+    The leadership backend calls it (its `on_change`) from its own task: the gauge is set at once;
+    a gain marks every strategy unread again (what the API holds is the truth: the former leader
+    may have switched, or died before it could) and wakes the initial read, which waits on `next`.
+    Losing leadership needs nothing more: writes stop at the gate.
+    """
+
+    def __init__(
+        self, metrics: WatcherMetrics, unread: set[str], config: Callable[[], WatcherConfig]
+    ) -> None:
+        self._metrics = metrics
+        self._unread = unread  # shared with the read-back and the executor: changed in place
+        self._config = config
+        self._wanted = anyio.Event()
+
+    def __call__(self, leader: bool) -> None:
+        self._metrics.leader.set(1 if leader else 0)
+        log.warning("leadership " + ("gained" if leader else "lost"))
+        if leader:
+            self._unread.update(s.id for s in self._config().strategies)
+            self._wanted.set()
+
+    def read_new(self) -> None:
+        """A reload added strategies while this instance leads: read them."""
+        self._wanted.set()
+
+    async def next(self) -> None:
+        """Wait until strategies are to be read (at once if that was asked meanwhile)."""
+        await self._wanted.wait()
+        self._wanted = anyio.Event()

@@ -1,14 +1,17 @@
-"""Start-up: the daemon's running parts, built once, in order, and closed in reverse.
+"""Start-up: the daemon's running parts, built once, in order, complete, and closed in reverse.
 
-`assemble` yields one frozen `Parts` record: the client, the audit trail, the outbox and its
-dispatcher, the followers, the executor, the read-back and the poll scheduler. Nothing in it is
-filled in later, so no part of the daemon has to ask whether another one exists yet.
+`Foundation` is what exists before start-up (the live config, the engine, leadership, the set of
+unread strategies); `assemble` builds on it, in order, the client, the audit trail, the outbox and
+its dispatcher, the announcer, the switch (stores, followers, executor), the read-back and the poll
+scheduler, and yields them as two frozen records: `Shell` and `Parts`. Every part gets what it
+needs when it is built; nothing is filled in later. Where two parts need each other, they share a
+small object built before both (the unread strategies, the writes in flight, the rules to repair).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -16,23 +19,28 @@ import httpx
 import structlog
 
 from watcher.config import LeaderSettings, WatcherConfig
-from watcher.core import Reweight
 from watcher.daemon.announce import Announcer
 from watcher.daemon.election import EtcdLeaderElection
 from watcher.daemon.engine import Engine
-from watcher.daemon.executor import Executor, SwitchReport
-from watcher.daemon.followers import Followers
 from watcher.daemon.leadership import Leadership, SingleInstance
-from watcher.daemon.platform_followers import platform_followers
 from watcher.daemon.readback import ReadBack
+from watcher.daemon.router import SwitchOutcomes
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.status import WallClock
-from watcher.daemon.virtual import VirtualStrategies
 from watcher.events import AuditTrail, Dispatcher, Outbox, RetryPolicy, SequenceStore, SinkSpec
 from watcher.genesys import Copies, GenesysClient, RequestBudget, WebhookRequest
-from watcher.genesys.platform import PlatformCalls
 from watcher.health import HealthSources, public_http
 from watcher.metrics import WatcherMetrics
+from watcher.switch import (
+    ApiStrategies,
+    Executor,
+    Fence,
+    FollowerKinds,
+    Followers,
+    Strategies,
+    VirtualStrategies,
+    WritePolicy,
+)
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -49,10 +57,38 @@ async def register_webhook(cfg: WatcherConfig, client: GenesysClient) -> None:
     log.info("DNS-sync webhook " + ("registered" if created else "already registered"), id=hook_id)
 
 
-def build_leadership(settings: LeaderSettings) -> Leadership:
+class LiveConfig:
+    """The running config: the one object every part reads (`config()`); a reload replaces it."""
+
+    def __init__(self, cfg: WatcherConfig) -> None:
+        self._cfg = cfg
+
+    def __call__(self) -> WatcherConfig:
+        return self._cfg
+
+    def replace(self, cfg: WatcherConfig) -> None:
+        self._cfg = cfg
+
+
+def build_leadership(settings: LeaderSettings, on_change: Callable[[bool], None]) -> Leadership:
     if settings.backend == "etcd":
-        return EtcdLeaderElection(settings)
-    return SingleInstance(settings.instance_id)
+        return EtcdLeaderElection(settings, on_change=on_change)
+    return SingleInstance(settings.instance_id, on_change=on_change)
+
+
+@dataclass(frozen=True)
+class Foundation:
+    """What exists before start-up, and lives as long as the daemon object."""
+
+    config: LiveConfig
+    metrics: WatcherMetrics
+    clock: Callable[[], float]
+    stop: anyio.Event
+    engine: Engine
+    leadership: Leadership
+    # Strategies whose state the API has not told this instance yet (as leader): no write for
+    # them. Shared by leadership changes, the read-back and the executor, changed in place.
+    unread: set[str]
 
 
 @dataclass(frozen=True)
@@ -68,12 +104,11 @@ class Parts:
     readback: ReadBack
     scheduler: PollScheduler
     health: HealthSources
-    platform: PlatformCalls | None = None
 
 
 @dataclass(frozen=True)
 class Shell:
-    """What the parts are wired to: the parts of the daemon that exist before start-up."""
+    """What the operator's commands, the probes and a reload reach: the daemon's own parts."""
 
     metrics: WatcherMetrics
     engine: Engine
@@ -82,8 +117,7 @@ class Shell:
     wall: WallClock
     stop: anyio.Event
     clock: Callable[[], float]
-    config: Callable[[], WatcherConfig]
-    on_switch: Callable[[SwitchReport, Reweight], Awaitable[None]]
+    config: LiveConfig
 
 
 def _dispatcher(
@@ -104,11 +138,11 @@ def preferred_region(cfg: WatcherConfig, strategy: str) -> str | None:
 
 @contextlib.asynccontextmanager
 async def assemble(
-    cfg: WatcherConfig, shell: Shell, *, transport: httpx.AsyncBaseTransport | None = None
-) -> AsyncIterator[Parts]:
-    """Build every part for `cfg`; close them (in reverse) when the block ends."""
+    base: Foundation, *, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[tuple[Shell, Parts]]:
+    """Build every part on `base`; close them (in reverse) when the block ends."""
+    cfg, m, clock, gate = base.config(), base.metrics, base.clock, base.leadership
     cfg.state.dir.mkdir(parents=True, exist_ok=True)
-    m = shell.metrics
     async with contextlib.AsyncExitStack() as stack:
         trail = AuditTrail(
             cfg.state.dir, max_bytes=cfg.state.audit_max_bytes, backups=cfg.state.audit_backups
@@ -128,68 +162,80 @@ async def assemble(
             stack.callback(outbox.close)
             sink_http = await stack.enter_async_context(httpx.AsyncClient(timeout=10.0))
             dispatcher = _dispatcher(cfg, outbox, sink_http, m)
-        shell.announce.trail = trail
-        shell.announce.dispatcher = dispatcher
-        shell.announce.sequences = SequenceStore(cfg.state.dir)
-        attempts = cfg.executor.conflict_retries
-        platform = PlatformCalls(client)
-        virtual = VirtualStrategies(cfg.state.dir, shell.config, shell.leadership)
-        followers = Followers(
-            client,
-            cfg.rules,
-            gate=shell.leadership,
-            metrics=m,
+        in_flight: set[str] = set()  # strategies whose write runs: the executor's, the announcer's
+        wall = WallClock(clock)
+        announce = Announcer(
+            m,
+            wall,
+            source=lambda: base.config().events.source,
+            speaks=lambda: gate.is_leader,
+            clock=clock,
             trail=trail,
-            attempts=attempts,
-            clock=shell.clock,
-            others=platform_followers(platform, cfg.triggers, cfg.emergency_groups),
-            preferred=lambda strategy: preferred_region(shell.config(), strategy),
-            copies=copies,
+            dispatcher=dispatcher,
+            sequences=SequenceStore(cfg.state.dir),
+            active_of=base.engine.active_region,
+            settling=in_flight.__contains__,
         )
-        executor = Executor(
-            client,
-            followers,
-            shell.engine.feed,
-            gate=shell.leadership,
+        policy = WritePolicy(attempts=cfg.executor.conflict_retries, clock=clock)
+        virtual = VirtualStrategies(cfg.state.dir, base.config, gate)
+        strategies = Strategies(ApiStrategies(client, copies), virtual)
+        followers = Followers(
+            FollowerKinds(client, copies),
+            cfg.rules,
+            cfg.triggers,
+            cfg.emergency_groups,
+            gate=gate,
             metrics=m,
             trail=trail,
-            report=shell.on_switch,
-            conflict_retries=attempts,
+            policy=policy,
+            preferred=lambda strategy: preferred_region(base.config(), strategy),
+        )
+        rule_repairs: set[str] = set()  # a partial switch adds to it; the read-back repairs them
+        executor = Executor(
+            strategies,
+            followers,
+            base.engine.feed,
+            gate=gate,
+            metrics=m,
+            trail=trail,
+            report=SwitchOutcomes(announce, rule_repairs),
+            policy=policy,
             grace_seconds=cfg.executor.shutdown_grace_seconds,
-            clock=shell.clock,
-            readable=shell.wall.convert,
-            may_decide=lambda strategy: strategy not in readback.unread,
-            intent=shell.announce.intent,
-            virtual=virtual,
-            copies=copies,
+            readable=wall.convert,
+            unread=base.unread,
+            intent=announce.intent,
+            in_flight=in_flight,
         )
         readback = ReadBack(
-            client,
-            shell.engine,
+            strategies,
+            Fence(strategies, followers, gate, policy),
+            base.engine,
             executor,
             followers,
-            shell.leadership,
-            shell.config,
+            gate,
+            base.config,
             metrics=m,
-            stop=shell.stop,
-            clock=shell.clock,
-            virtual=virtual,
-            copies=copies,
+            stop=base.stop,
+            clock=clock,
+            unread=base.unread,
+            rule_repairs=rule_repairs,
         )
         # The status page and `auth = "none"` probes: other hosts, no token, outside the API budget.
         public = await stack.enter_async_context(public_http())
-        health = HealthSources(client, public, metrics=m, clock=shell.clock)
+        health = HealthSources(client, public, metrics=m, clock=clock)
         scheduler = PollScheduler(
             cfg.region_ids(),
             health.build(cfg),
             cfg.health,
-            shell.engine.feed,
-            shell.engine.settling,
-            stop=shell.stop,
+            base.engine.feed,
+            base.engine.settling,
+            stop=base.stop,
             metrics=m,
-            clock=shell.clock,
-            decisive=shell.engine.decisive,
+            clock=clock,
+            decisive=base.engine.decisive,
         )
-        yield Parts(
-            client, trail, outbox, dispatcher, followers, executor, readback, scheduler, health, platform
+        shell = Shell(m, base.engine, gate, announce, wall, base.stop, clock, base.config)
+        yield (
+            shell,
+            Parts(client, trail, outbox, dispatcher, followers, executor, readback, scheduler, health),
         )

@@ -6,6 +6,8 @@ followed (level-triggered).
 - Then strategies are read back periodically; the core compares them with what it believes (drift).
 - Rules follow their strategy: after a start, a reload or a switch whose rule writes failed, rules
   that do not point at their strategy's active region are retargeted.
+
+A new leader's first read fences what it owns first (`watcher.switch.fencing`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,10 @@ from watcher.aio import Backoff, sleep
 from watcher.config import WatcherConfig
 from watcher.core import StrategySnapshot
 from watcher.daemon.engine import Engine
-from watcher.daemon.executor import Executor
-from watcher.daemon.followers import Followers
 from watcher.daemon.leadership import Leadership
-from watcher.daemon.virtual import VirtualStrategies
-from watcher.genesys import Copies, GenesysClient, GenesysError, Priority, Strategy, request_priority
+from watcher.genesys import GenesysError, Priority, request_priority
 from watcher.metrics import WatcherMetrics
-from watcher.writer import WriteRefused, rewrite_unchanged
+from watcher.switch import WRITE_ERRORS, Executor, Fence, Followers, Strategies
 
 log = structlog.get_logger("watcher.daemon")
 
@@ -37,7 +36,8 @@ class ReadBack:
 
     def __init__(
         self,
-        client: GenesysClient,
+        strategies: Strategies,
+        fence: Fence,
         engine: Engine,
         executor: Executor,
         followers: Followers,
@@ -47,13 +47,12 @@ class ReadBack:
         metrics: WatcherMetrics,
         stop: anyio.Event,
         clock: Callable[[], float],
-        virtual: VirtualStrategies | None = None,
-        copies: Copies | None = None,
+        unread: set[str] | None = None,
+        rule_repairs: set[str] | None = None,
     ) -> None:
-        self._virtual = virtual
-        self._client = client
         # Every strategy read here refreshes its copy: the next switch is planned from it.
-        self._copies = copies if copies is not None else Copies()
+        self._strategies = strategies
+        self._fence = fence
         self._engine = engine
         self._executor = executor
         self._followers = followers
@@ -63,9 +62,10 @@ class ReadBack:
         self._stop = stop
         self._clock = clock
         # Strategies whose state the API has not told us yet: never written, not ready. Shared with
-        # a running initial read, so it is only ever changed in place.
-        self.unread: set[str] = {s.id for s in config().strategies}
-        self.rule_repairs: set[str] = set()
+        # the executor and a running initial read, so it is only ever changed in place.
+        self.unread: set[str] = {s.id for s in config().strategies} if unread is None else unread
+        # Strategies whose rules must be made to follow (after a start, or a switch left partial).
+        self.rule_repairs: set[str] = set() if rule_repairs is None else rule_repairs
         self.reading = False
 
     def strategies_changed(self, old: set[str], new: set[str]) -> None:
@@ -95,8 +95,8 @@ class ReadBack:
             # the others unwatched. An unread strategy is never written (the core waits for it).
             for strategy_id in sorted(self.unread):
                 try:
-                    current = await self._read_or_fence(strategy_id)
-                except (GenesysError, WriteRefused) as exc:
+                    current = await self._fence.read(strategy_id)
+                except WRITE_ERRORS as exc:
                     log.error(
                         "cannot read strategy; not watching it yet", strategy=strategy_id, error=str(exc)
                     )
@@ -112,65 +112,6 @@ class ReadBack:
                 failures += 1
                 await sleep(READ_BACKOFF.delay(failures), self._stop)
 
-    async def _read_or_fence(self, strategy_id: str) -> Strategy:
-        """Read the strategy; a new leader among several instances first fences it and its rules.
-
-        Fencing writes each object back unchanged: its version moves on, so a write that a deposed
-        leader planned on a version read before the takeover is refused with a conflict (and the
-        deposed instance, which re-reads and re-checks before any retry, does not try again).
-        """
-        client, gate, copies = self._client, self._leadership, self._copies
-        store = self._virtual
-        if store is not None and store.is_virtual(strategy_id):
-            return await self._read_virtual(store, strategy_id)
-        if not gate.fences:
-            return copies.keep_strategy(await client.get_strategy(strategy_id))
-        copies.drop_strategy(strategy_id)  # kept again only from the fence's own answer
-        fenced = copies.keep_strategy(
-            await rewrite_unchanged(
-                lambda: client.get_strategy(strategy_id),
-                lambda current: client.put_strategy(current, retries=0),
-                lambda: gate.confirm(strategy_id),
-            )
-        )
-        for rule in self._followers.rules_of(strategy_id):
-            copies.drop_rule(rule.id)
-            copies.keep_rule(
-                rule.id,
-                await rewrite_unchanged(
-                    lambda rule_id=rule.id: client.get_rule(rule_id),  # type: ignore[misc]
-                    lambda current, rule_id=rule.id: client.put_rule(rule_id, current, retries=0),  # type: ignore[misc]
-                    lambda: gate.confirm(strategy_id),
-                ),
-            )
-        await self._followers.fence(strategy_id)
-        log.info("fenced as the new leader", strategy=strategy_id, version=fenced.version)
-        return fenced
-
-    async def _read_virtual(self, store: VirtualStrategies, strategy_id: str) -> Strategy:
-        """A virtual strategy's decision: the shared one (a former leader's) if newer, else ours; at
-        the very first start, what its followers agree on (see `virtual.py`). Its followers are
-        fenced by a new leader like a strategy's."""
-        if self._leadership.fences:
-            await store.restore_shared()
-        if not store.known(strategy_id):
-            await store.adopt(strategy_id, await self._followers.region_said(strategy_id))
-        if self._leadership.fences:
-            for rule in self._followers.rules_of(strategy_id):
-                await rewrite_unchanged(
-                    lambda rule_id=rule.id: self._client.get_rule(rule_id),  # type: ignore[misc]
-                    lambda current, rule_id=rule.id: self._client.put_rule(rule_id, current, retries=0),  # type: ignore[misc]
-                    lambda: self._leadership.confirm(strategy_id),
-                )
-            await self._followers.fence(strategy_id)
-        return await store.get(strategy_id)
-
-    async def _read_current(self, strategy_id: str) -> Strategy:
-        store = self._virtual
-        if store is not None and store.is_virtual(strategy_id) and store.known(strategy_id):
-            return await store.get(strategy_id)
-        return self._copies.keep_strategy(await self._client.get_strategy(strategy_id))
-
     async def run(self) -> None:
         """Read strategies back periodically: the core compares them with what it believes (drift)."""
         while not await sleep(self._config().executor.reconcile_interval_seconds, self._stop):
@@ -182,7 +123,7 @@ class ReadBack:
                 try:
                     # The read-back waits behind writes and decisive polls when they need the budget.
                     with request_priority(Priority.DEFERRABLE):
-                        current = await self._read_current(strategy.id)
+                        current = await self._strategies.of(strategy.id).read(strategy.id)
                 except GenesysError as exc:
                     log.warning("strategy read-back failed", strategy=strategy.id, error=str(exc))
                     continue
@@ -199,7 +140,7 @@ class ReadBack:
             return
         wanted = set(self.rule_repairs)
         if everything:
-            wanted.update(s.id for s in self._config().strategies if self._followers.others_of(s.id))
+            wanted.update(s.id for s in self._config().strategies if self._followers.platform_of(s.id))
         for strategy_id in sorted(wanted):
             await self.follow_now(strategy_id)
 

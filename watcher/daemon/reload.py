@@ -8,15 +8,14 @@ is never misled into believing a change took effect.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import structlog
 
 from watcher.config import ConfigError, WatcherConfig, load_config
 from watcher.daemon.engine import policy_from_config
+from watcher.daemon.leadership import Takeovers
 from watcher.daemon.parts import Parts, Shell
-from watcher.daemon.platform_followers import platform_followers
 from watcher.daemon.selfreport import Probes
 from watcher.systemd_notify import SystemdNotifier
 
@@ -41,17 +40,14 @@ class Reloader:
         parts: Parts,
         probes: Probes,
         notifier: SystemdNotifier,
-        *,
-        apply: Callable[[WatcherConfig], None],
-        read_new_strategies: Callable[[], None],
+        takeovers: Takeovers,
     ) -> None:
         self._path = path
         self._shell = shell
         self._parts = parts
         self._probes = probes
         self._notifier = notifier
-        self._apply = apply
-        self._read_new_strategies = read_new_strategies
+        self._takeovers = takeovers
 
     async def reload(self) -> bool:
         path = self._path
@@ -68,7 +64,7 @@ class Reloader:
         shell, parts = self._shell, self._parts
         old = shell.config()
         new, kept = live_part(old, loaded)
-        self._apply(new)
+        shell.config.replace(new)
         self._probes.restart_needed = kept
         # In place: a running initial read holds this set.
         parts.readback.strategies_changed({s.id for s in old.strategies}, {s.id for s in new.strategies})
@@ -76,11 +72,9 @@ class Reloader:
             policy_from_config(new, dry_run=shell.engine.policy.dry_run or new.dry_run)
         )
         shell.announce.forget_gauges()
-        parts.followers.set_rules(new.rules)
-        if parts.platform is not None:
-            parts.followers.set_others(platform_followers(parts.platform, new.triggers, new.emergency_groups))
+        parts.followers.configure(new.rules, new.triggers, new.emergency_groups)
         if shell.leadership.is_leader:
-            self._read_new_strategies()
+            self._takeovers.read_new()  # the strategies added: read (and fenced) before any write
         parts.scheduler.reconfigure(new.region_ids(), new.health, parts.health.build(new))
         shell.metrics.precreate(new.region_ids(), [(s.id, s.regions) for s in new.strategies])
         log.warning("config reloaded", config=str(path), restart_needed_for=kept or None)

@@ -14,8 +14,7 @@ from watcher.config import WatcherConfig
 from watcher.genesys import GenesysClient, PermissionDenied
 from watcher.genesys.platform import InvalidTriggerUpdate, PlatformCalls
 from watcher.oneshot._run import EXIT_OK, InputError
-from watcher.platform_writes import write_group_enabled, write_trigger_target
-from watcher.writer import WriteOutcome
+from watcher.switch import WriteOutcome, WritePolicy, write_group_enabled, write_trigger_target
 
 Command = Callable[[argparse.Namespace, WatcherConfig, GenesysClient], Awaitable[int]]
 # The realtime audit query's service per followed object kind (its `serviceName`).
@@ -39,7 +38,7 @@ async def _trigger(args: argparse.Namespace, cfg: WatcherConfig, client: Genesys
         raise InputError("set-target needs a WORKFLOW_ID")
     try:
         outcome = await write_trigger_target(
-            platform, args.id, args.workflow, attempts=cfg.executor.conflict_retries
+            platform, args.id, args.workflow, WritePolicy(attempts=cfg.executor.conflict_retries)
         )
     except InvalidTriggerUpdate as exc:
         raise InputError(f"{exc}; nothing written") from None
@@ -54,7 +53,9 @@ async def _emergency_group(args: argparse.Namespace, cfg: WatcherConfig, client:
         print(json.dumps((await platform.get_emergency_group(args.id)).model_dump(mode="json"), indent=2))
         return EXIT_OK
     enabled = args.action == "enable"
-    outcome = await write_group_enabled(platform, args.id, enabled, attempts=cfg.executor.conflict_retries)
+    outcome = await write_group_enabled(
+        platform, args.id, enabled, WritePolicy(attempts=cfg.executor.conflict_retries)
+    )
     print(_said(f"emergency group {args.id}", outcome))
     print(f"  enabled: {str(enabled).lower()}")
     return EXIT_OK

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from watcher.config import ConfigError, WatcherConfig, load_config
 from watcher.genesys import GenesysClient, GenesysError
 from watcher.logs import redact
-from watcher.reweight import PlanError
+from watcher.switch import PlanError
 
 EXIT_OK, EXIT_API, EXIT_INPUT = 0, 1, 2
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from watcher.config import WatcherConfig
 from watcher.genesys import GenesysClient, RoutingRule, Strategy
 from watcher.oneshot._run import EXIT_OK, InputError
-from watcher.writer import write_rule_target, write_strategy_order, write_with_retries
+from watcher.switch import WritePolicy, write_rule_target, write_strategy_order, write_with_retries
 
 
 def _read_json(path: Path) -> Any:
@@ -37,8 +37,7 @@ async def _apply_strategy(args: argparse.Namespace, cfg: WatcherConfig, client: 
             lambda: client.get_strategy(wanted.id),
             lambda current: False,  # the file is the whole strategy: always written
             lambda current: client.put_strategy(wanted.model_copy(update={"version": current.version})),
-            attempts=cfg.executor.conflict_retries,
-            clock=time.monotonic,
+            WritePolicy(attempts=cfg.executor.conflict_retries, clock=time.monotonic),
         )
         print(
             f"strategy {wanted.id}: version {outcome.version_before} -> {outcome.version_after}"
@@ -51,7 +50,9 @@ async def _apply_strategy(args: argparse.Namespace, cfg: WatcherConfig, client: 
     order = [args.primary, *(args.secondary or [])]
     if len(set(order)) != len(order):
         raise InputError("a region is named twice in --primary/--secondary")
-    outcome = await write_strategy_order(client, args.strategy, order, attempts=cfg.executor.conflict_retries)
+    outcome = await write_strategy_order(
+        client, args.strategy, order, WritePolicy(attempts=cfg.executor.conflict_retries)
+    )
     verb = "written" if outcome.changed else "already so, nothing written"
     print(
         f"strategy {args.strategy}: {verb}; version {outcome.version_before} -> {outcome.version_after}"
@@ -74,7 +75,11 @@ async def _update_rule(args: argparse.Namespace, cfg: WatcherConfig, client: Gen
         if args.rule not in rules:
             raise InputError(f"--region needs rule {args.rule!r} under [[rules]] in the config")
         outcome = await write_rule_target(
-            client, args.rule, rules[args.rule].targets, args.region, attempts=cfg.executor.conflict_retries
+            client,
+            args.rule,
+            rules[args.rule].targets,
+            args.region,
+            WritePolicy(attempts=cfg.executor.conflict_retries),
         )
         verb = "written" if outcome.changed else "already so, nothing written"
         print(f"rule {args.rule}: {verb}; version {outcome.version_before} -> {outcome.version_after}")
@@ -105,8 +110,7 @@ async def _update_rule(args: argparse.Namespace, cfg: WatcherConfig, client: Gen
         lambda: client.get_rule(args.rule),
         lambda current: False,  # fields from the file are always written
         write,
-        attempts=cfg.executor.conflict_retries,
-        clock=time.monotonic,
+        WritePolicy(attempts=cfg.executor.conflict_retries, clock=time.monotonic),
     )
     print(
         f"rule {args.rule}: version {outcome.version_before} -> {outcome.version_after}"

@@ -1,7 +1,7 @@
 """Where a decision becomes a PUT: the core's Reweight actions, executed.
 
-One atomic strategy PUT (for a virtual strategy: its durable local decision, `virtual.py`), then
-the strategy's followers (`followers.py`). Writes for one strategy
+One atomic strategy write (`store.py`: the API object, or a virtual strategy's durable decision),
+then the strategy's followers (`followers.py`). Writes for one strategy
 are serialized (the core keeps one in flight, and a lock makes sure); writes for different
 strategies run in parallel. Every write passes the leadership gate first: only the leader writes.
 A write in progress when the daemon stops is finished within the shutdown grace period (the
@@ -12,8 +12,7 @@ next start reconciles the rules.
 from __future__ import annotations
 
 import enum
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,14 +20,14 @@ import anyio
 import structlog
 
 from watcher.core import Event, Reweight, WriteFailed, WriteSkipped, WriteSucceeded
-from watcher.daemon.followers import Followers, version_or_none
-from watcher.daemon.leadership import Leadership
-from watcher.daemon.virtual import VirtualStrategies
 from watcher.events import AuditRecord, AuditTrail
-from watcher.genesys import Copies, GenesysClient, GenesysError, Priority, request_priority
+from watcher.genesys import Priority, request_priority
 from watcher.metrics import WatcherMetrics
-from watcher.reweight import PlanError
-from watcher.writer import WriteOutcome, WriteRefused, write_strategy_order
+from watcher.switch.errors import WRITE_ERRORS
+from watcher.switch.followers import Followers
+from watcher.switch.policy import Gate, WritePolicy
+from watcher.switch.store import Strategies
+from watcher.switch.writes import WriteOutcome, version_or_none
 
 log = structlog.get_logger("watcher.executor")
 
@@ -99,31 +98,27 @@ class Executor:
 
     def __init__(
         self,
-        client: GenesysClient,
+        strategies: Strategies,
         followers: Followers,
         feed: Callable[[Event], Awaitable[None]],
         *,
-        gate: Leadership,
+        gate: Gate,
         metrics: WatcherMetrics,
         trail: AuditTrail | None,
         report: Callable[[SwitchReport, Reweight], Awaitable[None]],
-        conflict_retries: int = 5,
+        policy: WritePolicy,
         grace_seconds: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
         readable: Callable[[Any], Any] = lambda d: d,
-        may_decide: Callable[[str], bool] = lambda strategy: True,
+        unread: Collection[str] = frozenset(),
         intent: Callable[[Reweight], Awaitable[None]] | None = None,
-        virtual: VirtualStrategies | None = None,
-        copies: Copies | None = None,
+        in_flight: set[str] | None = None,
     ) -> None:
         self._intent = intent
-        # Where a virtual strategy's decision is written (it has no API object).
-        self._virtual = virtual
-        # The last copies read or written: the strategy PUT is planned from its copy (no GET).
-        self._copies = copies
-        self._client = client
-        # False while a new leader has not yet read (and fenced) the strategy: no write before that.
-        self._may_decide = may_decide
+        # Where each strategy is written: its API object, or a virtual strategy's decision.
+        self._strategies = strategies
+        # Strategies a new leader has not yet read (and fenced): no write before that. Shared with
+        # the read-back, which empties it.
+        self._unread = unread
         self.followers = followers
         self._feed = feed
         # Every write passes this gate: only the leader writes (SingleInstance: always).
@@ -131,13 +126,14 @@ class Executor:
         self._metrics = metrics
         self._trail = trail
         self._report = report
-        self._attempts = conflict_retries
+        self._policy = policy
+        self._clock = policy.clock
         self.grace_seconds = grace_seconds
-        self._clock = clock
         # Turns monotonic instants in explanations into wall-clock times for the audit trail.
         self._readable = readable
         self._locks: dict[str, anyio.Lock] = {}
-        self.in_flight: set[str] = set()
+        # The strategies whose write is running (shared with the announcer: "settling").
+        self.in_flight: set[str] = set() if in_flight is None else in_flight
         self._scopes: dict[str, anyio.CancelScope] = {}
 
     async def wait_idle(self) -> None:
@@ -220,7 +216,7 @@ class Executor:
                 )
             )
             return _report(action, SwitchResult.DRY_RUN)
-        if not await self.gate.may_write(action.strategy) or not self._may_decide(action.strategy):
+        if not await self.gate.may_write(action.strategy) or action.strategy in self._unread:
             # A follower decides like the leader (warm state for a takeover) but writes nothing; it
             # acknowledges like a dry run and re-reads everything when it becomes the leader.
             log.info("follower: not writing", strategy=action.strategy, to=action.to_region)
@@ -231,26 +227,12 @@ class Executor:
             with anyio.move_on_after(INTENT_TIMEOUT_SECONDS):
                 await self._intent(action)
         started = self._clock()
+        store = self._strategies.of(action.strategy)
         try:
-            if self._virtual is not None and self._virtual.is_virtual(action.strategy):
-                outcome = await self._virtual.write_order(
-                    action.strategy,
-                    action.order,
-                    attempts=self._attempts,
-                    clock=self._clock,
-                    confirm=lambda: self.gate.confirm(action.strategy),
-                )
-            else:
-                outcome = await write_strategy_order(
-                    self._client,
-                    action.strategy,
-                    action.order,
-                    attempts=self._attempts,
-                    clock=self._clock,
-                    confirm=lambda: self.gate.confirm(action.strategy),
-                    copies=self._copies,
-                )
-        except (GenesysError, PlanError, WriteRefused) as exc:
+            outcome = await store.write_order(
+                action.strategy, action.order, self._policy.confirming(self.gate, action.strategy)
+            )
+        except WRITE_ERRORS as exc:
             latency = self._clock() - started
             await self._audit(
                 AuditRecord(

@@ -1,4 +1,4 @@
-"""Planning a write: what a strategy or a rule must look like for a given region order. Pure.
+"""The plan: what a strategy or a rule must look like for a given region order. Pure.
 
 The watcher never edits a field it does not own: the planned object is the one read from the API with
 only the region priorities and weights (strategy) or the target list (rule) changed, so unknown fields
@@ -10,12 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from watcher.genesys.models import RoutingRule, RuleTarget, Strategy, StrategyRegion
+from watcher.switch.errors import PlanError
 
 FULL_WEIGHT = 100
-
-
-class PlanError(ValueError):
-    """The requested order does not fit the strategy (unknown or missing regions)."""
 
 
 def plan_strategy(current: Strategy, order: Sequence[str]) -> Strategy:

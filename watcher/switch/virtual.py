@@ -1,6 +1,6 @@
 """Virtual strategies (SPEC §6.2): a strategy with no API object, whose decision is kept here.
 
-The store has the shape of the API's strategy calls (`get` answers a `Strategy` with a version,
+The store is a `StrategyStore` like the API's (`read` answers a `Strategy` with a version,
 `write_order` is the write), so the executor, the core and the read-back treat both kinds the
 same. The decision (the region order and a version counter, moved on by every write) is kept
 durably under `[state] dir` (written atomically) and, with several instances, in the leader
@@ -17,22 +17,30 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import structlog
 
 from watcher.atomic import write_json
 from watcher.config import WatcherConfig
-from watcher.daemon.leadership import Leadership
 from watcher.genesys import RoutingConfig, Strategy, StrategyRegion
-from watcher.reweight import plan_strategy, strategy_matches
-from watcher.writer import Confirm, WriteOutcome, write_with_retries
+from watcher.switch.plan import plan_strategy, strategy_matches
+from watcher.switch.policy import WritePolicy
+from watcher.switch.writes import WriteOutcome, write_with_retries
 
 log = structlog.get_logger("watcher.virtual")
 
 FILE_NAME = "virtual-strategies.json"
 SHARED_NAME = "virtual-strategies"
+
+
+class SharedState(Protocol):
+    """State shared by every instance, as the last leader left it (the leadership backend)."""
+
+    async def load_shared(self, name: str) -> str | None: ...
+
+    async def save_shared(self, name: str, value: str) -> None: ...
 
 
 def as_strategy(strategy_id: str, order: Sequence[str], version: int) -> Strategy:
@@ -65,7 +73,7 @@ def _parse(text: str | None) -> dict[str, tuple[list[str], int]]:
 class VirtualStrategies:
     """The decisions of every `kind = "virtual"` strategy, durable and shared."""
 
-    def __init__(self, directory: Path, config: Callable[[], WatcherConfig], leadership: Leadership) -> None:
+    def __init__(self, directory: Path, config: Callable[[], WatcherConfig], leadership: SharedState) -> None:
         self._path = directory / FILE_NAME
         self._config = config
         self._leadership = leadership
@@ -112,6 +120,9 @@ class VirtualStrategies:
         log.info("virtual strategy: no stored decision; adopted", strategy=strategy_id, order=order)
         await self._store(strategy_id, order, 1)
 
+    async def read(self, strategy_id: str) -> Strategy:
+        return await self.get(strategy_id)
+
     async def get(self, strategy_id: str) -> Strategy:
         order, version = self._decisions[strategy_id]
         # A reload may have changed the regions: drop the unknown, append the new ones.
@@ -140,15 +151,7 @@ class VirtualStrategies:
         await anyio.to_thread.run_sync(write_json, self._path, doc)
         return doc
 
-    async def write_order(
-        self,
-        strategy_id: str,
-        order: Sequence[str],
-        *,
-        attempts: int,
-        clock: Callable[[], float],
-        confirm: Confirm,
-    ) -> WriteOutcome:
+    async def write_order(self, strategy_id: str, order: Sequence[str], policy: WritePolicy) -> WriteOutcome:
         """The virtual strategy's "PUT": the durable local write (after the leadership check)."""
         return await write_with_retries(
             "strategy",
@@ -156,7 +159,5 @@ class VirtualStrategies:
             lambda: self.get(strategy_id),
             lambda current: strategy_matches(current, order),
             lambda current: self._put(plan_strategy(current, order)),
-            attempts=attempts,
-            clock=clock,
-            confirm=confirm,
+            policy,
         )
