@@ -195,6 +195,29 @@ class WatcherMetrics:
             "1 while this instance may write (single-instance mode: always 1).",
             registry=r,
         )
+        # SPEC 4.2 "Durable means durable" and "A refused command is a refusal".
+        self.state_write_failures = Counter(
+            "failover_watcher_state_write_failures",
+            "Writes under [state] dir that failed (disk full, read-only), by what was written.",
+            ["what"],
+            registry=r,
+        )
+        self.events_unstored = Gauge(
+            "failover_watcher_events_unstored",
+            "Events kept in memory because the outbox could not store them (stored once it can).",
+            registry=r,
+        )
+        self.events_dropped = Counter(
+            "failover_watcher_events_dropped",
+            "Events lost because the outbox could not store them and the memory buffer was full.",
+            registry=r,
+        )
+        self.operator_refusals = Counter(
+            "failover_watcher_operator_refusals",
+            "Operator commands refused, by command and HTTP status.",
+            ["command", "code"],
+            registry=r,
+        )
 
     def precreate(
         self,
@@ -225,6 +248,8 @@ class WatcherMetrics:
             self.outbox_dead_letters.labels(sink=sink)
             for result in ("success", "retry", "failure"):
                 self.deliveries.labels(sink=sink, result=result)
+        for what in ("operator", "audit", "outbox"):
+            self.state_write_failures.labels(what=what)
 
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""

@@ -2,6 +2,11 @@
 
 Each command is kept on disk (`holds.py`), written to the audit trail and emitted as an event, and
 so is the expiry of a hold or pin; a restart restores what is still in force.
+
+A command the watcher does not carry out is a refusal (`Refusal`, answered 4xx/5xx with the
+reason): an unknown strategy or region, a pin the core would refuse (a region not healthy), a
+command that cannot be kept on disk. Each refusal is in the audit trail too. A command is stored
+before it is applied, so what was acknowledged is what a restart restores.
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ from typing import Any
 
 import structlog
 
-from watcher.core import Event, OperatorHold, OperatorPin, OperatorRelease, Tick
+from watcher.core import Event, OperatorHold, OperatorPin, OperatorRelease, Refused, Tick, step
 from watcher.daemon.engine import policy_from_config
-from watcher.daemon.holds import Hold, OperatorState
+from watcher.daemon.holds import Hold, NotStored, OperatorState
+from watcher.daemon.http import Refusal
 from watcher.daemon.parts import Shell
 from watcher.daemon.probes import Probes
 
@@ -29,7 +35,46 @@ class AdminCommands:
 
     def _known(self, strategy: str) -> None:
         if strategy not in self._shell.engine.world.strategies:
-            raise KeyError(f"unknown strategy {strategy!r}")
+            known = ", ".join(sorted(self._shell.engine.world.strategies)) or "none"
+            raise Refusal(404, f"unknown strategy {strategy!r} (configured: {known})", unknown="strategy")
+
+    def _pinnable(self, strategy: str, region: str) -> None:
+        """Refuse a pin the core would not carry out, with its reason, before anything is kept."""
+        engine = self._shell.engine
+        if region not in engine.world.regions:
+            known = ", ".join(sorted(engine.world.regions))
+            raise Refusal(404, f"unknown region {region!r} (configured: {known})", unknown="region")
+        preference = next((sp.preference for sp in engine.policy.strategies if sp.id == strategy), ())
+        if region not in preference:
+            raise Refusal(
+                400, f"cannot pin {strategy} to {region}: not one of its regions ({', '.join(preference)})"
+            )
+        # The core is pure: ask it what it would do with the pin, without applying it.
+        now = self._shell.clock()
+        _, actions = step(engine.world, OperatorPin(strategy, region, now + 1.0, now, ""), engine.policy)
+        for action in actions:
+            if isinstance(action, Refused) and action.strategy == strategy:
+                raise Refusal(409, action.explanation.summary)
+
+    async def refused(
+        self, command: str, strategy: str | None, data: dict[str, Any], refusal: Refusal
+    ) -> None:
+        """A command not carried out: logged, counted and written to the audit trail."""
+        log.warning(
+            "operator command refused",
+            command=command,
+            strategy=strategy,
+            code=refusal.status,
+            reason=refusal.message,
+        )
+        await self._shell.announce.refusal(command, strategy, data, refusal.status, refusal.message)
+
+    def _store(self, command: str, strategy: str | None, keep: Any) -> None:
+        try:
+            keep()
+        except NotStored as exc:
+            target = f" of {strategy}" if strategy else ""
+            raise Refusal(503, f"{command}{target} refused: {exc}") from None
 
     async def _share(self) -> None:
         """With several instances, the commands are kept in etcd too: they follow a change of leader."""
@@ -77,28 +122,42 @@ class AdminCommands:
         return OperatorHold(hold.strategy, now + seconds, now, hold.reason)
 
     async def hold(self, strategy: str, seconds: float, region: str | None, reason: str) -> dict[str, Any]:
-        self._known(strategy)
         wall = self._shell.wall
         hold = Hold(strategy, wall.now() + seconds, region, reason)
-        log.warning(
-            "operator " + hold.command, strategy=strategy, region=region, seconds=seconds, reason=reason
-        )
+        data: dict[str, Any] = {"seconds": seconds, "region": region, "reason": reason}
+        try:
+            self._known(strategy)
+            if region is not None:
+                self._pinnable(strategy, region)
+            self._store(hold.command, strategy, lambda: self._state.hold(hold))
+        except Refusal as refusal:
+            await self.refused(hold.command, strategy, data, refusal)
+            raise
+        log.info("operator " + hold.command, strategy=strategy, region=region, seconds=seconds, reason=reason)
         await self._shell.engine.feed(self._event(hold, seconds))
         doc = self._probes.strategy_doc(strategy)
-        if doc.get("hold") or doc.get("pin"):  # a pin the core refused is not kept
-            self._state.hold(hold)
-            await self._share()
-            await self._shell.announce.operator(
-                hold.command,
-                strategy,
-                {"seconds": seconds, "region": region, "reason": reason, "until": wall.iso_wall(hold.until)},
-            )
+        if not (doc.get("hold") or doc.get("pin")):
+            # The world changed between the check and the command (the region failed meanwhile).
+            self._state.holds.pop(strategy, None)
+            self._state.persist()
+            decision = doc.get("lastDecision") or {}
+            late = Refusal(409, str(decision.get("summary") or f"the core refused the {hold.command}"))
+            await self.refused(hold.command, strategy, data, late)
+            raise late
+        await self._share()
+        await self._shell.announce.operator(
+            hold.command, strategy, {**data, "until": wall.iso_wall(hold.until)}
+        )
         return doc
 
     async def release(self, strategy: str) -> dict[str, Any]:
-        self._known(strategy)
-        log.warning("operator release", strategy=strategy)
-        self._state.release(strategy)
+        try:
+            self._known(strategy)
+            self._store("release", strategy, lambda: self._state.release(strategy))
+        except Refusal as refusal:
+            await self.refused("release", strategy, {}, refusal)
+            raise
+        log.info("operator release", strategy=strategy)
         await self._share()
         await self._shell.engine.feed(OperatorRelease(strategy, self._shell.clock()))
         await self._shell.announce.operator("release", strategy, {})
@@ -106,11 +165,15 @@ class AdminCommands:
 
     async def set_dry_run(self, enabled: bool) -> dict[str, Any]:
         shell = self._shell
+        try:
+            self._store("dry-run", None, lambda: self._state.set_dry_run(enabled))
+        except Refusal as refusal:
+            await self.refused("dry-run", None, {"enabled": enabled}, refusal)
+            raise
         shell.engine.replace_policy(policy_from_config(shell.config(), dry_run=enabled))
         shell.metrics.dry_run.set(1 if enabled else 0)
-        self._state.set_dry_run(enabled)
         await self._share()
-        log.warning("dry run " + ("enabled" if enabled else "disabled"))
+        log.warning("dry run " + ("enabled: nothing will be written" if enabled else "disabled"))
         await shell.announce.operator("dry-run", None, {"enabled": enabled})
         # Turning dry run off acts on the state of the world at once, not at the next poll.
         await shell.engine.feed(Tick(shell.clock()))

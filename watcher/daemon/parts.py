@@ -26,6 +26,7 @@ from watcher.daemon.leadership import Leadership, SingleInstance
 from watcher.daemon.platform_followers import platform_followers
 from watcher.daemon.readback import ReadBack
 from watcher.daemon.scheduler import PollScheduler
+from watcher.daemon.statedir import claim
 from watcher.daemon.status import WallClock
 from watcher.daemon.virtual import VirtualStrategies
 from watcher.events import AuditTrail, Dispatcher, Outbox, RetryPolicy, SequenceStore, SinkSpec
@@ -107,11 +108,14 @@ async def assemble(
     cfg: WatcherConfig, shell: Shell, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> AsyncIterator[Parts]:
     """Build every part for `cfg`; close them (in reverse) when the block ends."""
-    cfg.state.dir.mkdir(parents=True, exist_ok=True)
     m = shell.metrics
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(claim(cfg.state.dir))  # writable, and ours alone (SPEC 4.2)
         trail = AuditTrail(
-            cfg.state.dir, max_bytes=cfg.state.audit_max_bytes, backups=cfg.state.audit_backups
+            cfg.state.dir,
+            max_bytes=cfg.state.audit_max_bytes,
+            backups=cfg.state.audit_backups,
+            on_write=shell.announce.disk.audit_written,
         )
         stack.callback(trail.close)
         g = cfg.genesys

@@ -157,7 +157,9 @@ class Watcher:
         async with assemble(cfg, self.shell, transport=self._transport) as parts:
             self.parts = parts
             self.probes = probes = Probes(self.shell, parts)
-            self.admin = admin = AdminCommands(self.shell, probes, OperatorState(cfg.state.dir))
+            self.admin = admin = AdminCommands(
+                self.shell, probes, OperatorState(cfg.state.dir, disk=self.announce.disk)
+            )
             await admin.restore()
             app = create_app(probes, admin, cfg.admin_token())
             async with anyio.create_task_group() as tg:
@@ -209,6 +211,7 @@ class Watcher:
         if parts.dispatcher is not None:
             self._task(tg, "dispatcher", parts.dispatcher.run)
             self._task(tg, "resync", self._resync_loop)
+            self._task(tg, "unstored-events", lambda: self.announce.keep_storing(self.stop))
         if cfg.webhook is not None:
             self._task(tg, "webhook-registration", lambda: register_webhook(cfg, parts.client), endless=False)
         self._task(tg, "systemd", lambda: systemd_loop(self.notifier, parts.scheduler, probes, self.stop))
@@ -339,7 +342,9 @@ class Watcher:
         """Gaining leadership re-reads every strategy (what the API holds is the truth: the former
         leader may have switched, or died before it could); losing it stops writes at the gate."""
         self.metrics.leader.set(1 if leader else 0)
-        log.warning("leadership " + ("gained" if leader else "lost"), **self.leadership.describe())
+        (log.info if leader else log.warning)(
+            "leadership " + ("gained" if leader else "lost"), **self.leadership.describe()
+        )
         if leader:
             self._read_strategies()
 
