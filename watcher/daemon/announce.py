@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -74,6 +75,7 @@ class Announcer:
         source: Callable[[], str],
         speaks: Callable[[], bool],
         clock: Callable[[], float],
+        state_dir: Path | None = None,
     ) -> None:
         self.metrics = metrics
         self.wall = wall
@@ -89,7 +91,7 @@ class Announcer:
         self._speaks = speaks
         self._clock = clock
         self._gauged: dict[str, object] = {}
-        self.disk = StateDisk(metrics)
+        self.disk = StateDisk(metrics, state_dir)
         self._unstored: deque[tuple[dict[str, Any], str]] = deque()
         self.last_switches: dict[str, dict[str, Any]] = {}
         self.switch_log: list[dict[str, Any]] = []
@@ -320,10 +322,13 @@ class Announcer:
         return True
 
     async def keep_storing(self, stop: anyio.Event) -> None:
-        """Retry the events kept in memory until stopped (the disk may free at any time)."""
+        """Retry the events kept in memory, and recheck a failing state dir, until stopped (the
+        disk may free at any time)."""
         while not await sleep(UNSTORED_RETRY_SECONDS, stop):
             if self._unstored:
                 await self.store_unstored()
+            if self.disk.failing:
+                await anyio.to_thread.run_sync(self.disk.recheck)
 
     async def resync(self, status: Callable[[], Mapping[str, Any]]) -> None:
         """The full state to every sink, so a receiver that missed something converges. Only the

@@ -100,6 +100,7 @@ class Watcher:
             source=lambda: self.cfg.events.source,
             speaks=lambda: self.leadership.is_leader,
             clock=clock,
+            state_dir=cfg.state.dir,
         )
         self.announce.active_of = self._active_region
         self.announce.settling = lambda s: self.parts is not None and s in self.parts.executor.in_flight
@@ -211,7 +212,7 @@ class Watcher:
         if parts.dispatcher is not None:
             self._task(tg, "dispatcher", parts.dispatcher.run)
             self._task(tg, "resync", self._resync_loop)
-            self._task(tg, "unstored-events", lambda: self.announce.keep_storing(self.stop))
+        self._task(tg, "state-dir", lambda: self.announce.keep_storing(self.stop))
         if cfg.webhook is not None:
             self._task(tg, "webhook-registration", lambda: register_webhook(cfg, parts.client), endless=False)
         self._task(tg, "systemd", lambda: systemd_loop(self.notifier, parts.scheduler, probes, self.stop))

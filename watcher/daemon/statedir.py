@@ -136,8 +136,22 @@ class StateDisk:
     `outbox`): counted at once, shown by `/readyz` until a later write of the same kind succeeds."""
 
     metrics: WatcherMetrics | None = None
+    directory: Path | None = None
     clock: Callable[[], float] = time.time
     failing: dict[str, str] = field(default_factory=dict)
+
+    def recheck(self) -> None:
+        """While a write failed: try a write of our own, and when it lands, the disk is back (the
+        failed audit or operator write is not retried; their next write will be). Blocking: call
+        off the event loop. The outbox clears its own failure once its events are stored."""
+        if self.directory is None or not (set(self.failing) - {"outbox"}):
+            return
+        try:
+            check_writable(self.directory)
+        except StateDirError:
+            return
+        for what in [w for w in self.failing if w != "outbox"]:
+            self.succeeded(what)
 
     def failed(self, what: str, error: BaseException | str, *, count: bool = True) -> None:
         """A write of `what` failed (`count`: a new failure, not a retry of one already counted)."""
