@@ -50,7 +50,8 @@ async def test_a_pin_the_watcher_will_not_carry_out_is_refused_with_its_reason(t
             )
             assert code == 1, (code, out, err)
             assert out == "", out
-            assert "refused" in err and "mars-1" in err, err
+            assert "refused" in err, err
+            assert "mars-1" in err, err
             assert (await d.view.strategy(STRATEGY))["pin"] is None
             # A region of the strategy that is unhealthy: a conflict with the world (409).
             await b.admin.set_region(SECONDARY, "DOWN")
@@ -59,20 +60,24 @@ async def test_a_pin_the_watcher_will_not_carry_out_is_refused_with_its_reason(t
                 "hold", "--strategy", STRATEGY, "--for", "10m", "--pin", SECONDARY, "--config", str(config)
             )
             assert code == 1, (code, out, err)
-            assert "HTTP 409" in err and SECONDARY in err, err
+            assert "HTTP 409" in err, err
+            assert SECONDARY in err, err
             doc = await d.view.strategy(STRATEGY)
-            assert doc["pin"] is None and doc["hold"] is None, doc
+            assert doc["pin"] is None, doc
+            assert doc["hold"] is None, doc
             # The raw API says the same.
             r = await d.view.admin("/admin/hold", {"strategy": STRATEGY, "seconds": 60, "region": SECONDARY})
             assert r.status_code == 409, r.text
             assert SECONDARY in r.json()["message"]
             # An unknown strategy, for every command: a usage error (exit 2), named.
             code, _, err = await cli("release", "--strategy", "strategy-9", "--config", str(config))
-            assert code == 2 and "strategy-9" in err, (code, err)
+            assert code == 2, (code, err)
+            assert "strategy-9" in err, (code, err)
             code, _, err = await cli(
                 "hold", "--strategy", "strategy-9", "--for", "1m", "--config", str(config)
             )
-            assert code == 2 and "strategy-9" in err, (code, err)
+            assert code == 2, (code, err)
+            assert "strategy-9" in err, (code, err)
         refused = [
             (r["explanation"].get("command"), r["strategy"], r["explanation"].get("region"))
             for r in refusals(b.state_dir())
@@ -97,18 +102,22 @@ async def test_each_command_prints_one_line_and_json_on_request(tmp_path: Path) 
             )
             assert code == 0, err
             assert len(out.strip().splitlines()) == 1, out
-            assert STRATEGY in out and "held until" in out and "drill" in out, out
+            assert STRATEGY in out, out
+            assert "held until" in out, out
+            assert "drill" in out, out
             code, out, err = await cli("release", "--strategy", STRATEGY, "--json", "--config", str(config))
             assert code == 0, err
             assert json.loads(out)["id"] == STRATEGY
             code, out, err = await cli("dry-run", "on", "--config", str(config))
             assert code == 0, err
-            assert out.strip().splitlines() == [out.strip()] and "dry run on" in out, out
+            assert out.strip().splitlines() == [out.strip()], out
+            assert "dry run on" in out, out
             # Too long a reason is refused with the reason, not stored.
             code, out, err = await cli(
                 "hold", "--strategy", STRATEGY, "--for", "1m", "--reason", "x" * 1025, "--config", str(config)
             )
-            assert code == 1 and "1024" in err, (code, err)
+            assert code == 1, (code, err)
+            assert "1024" in err, (code, err)
             assert (await d.view.strategy(STRATEGY))["hold"] is None
 
 
@@ -189,7 +198,8 @@ def fill(directory: Path) -> Path:
                 try:
                     os.write(fd, b"\0" * size)
                 except OSError as exc:
-                    assert exc.errno == errno.ENOSPC, exc
+                    if exc.errno != errno.ENOSPC:
+                        raise
                     break
     finally:
         os.close(fd)
@@ -204,15 +214,19 @@ async def test_a_state_dir_that_cannot_be_written_refuses_the_start(tmp_path: Pa
         config = b.config(state={"dir": str(blocker / "state")}, server={"listen": f"127.0.0.1:{port}"})
         code, err = await refused_at_start(config, port)
         assert code == 1, err
-        assert "[state] dir" in err and str(blocker / "state") in err, err
+        assert "[state] dir" in err, err
+        assert str(blocker / "state") in err, err
         code, _, err = await cli("check-config", "--config", str(config))
-        assert code == 2 and "state.dir" in err, (code, err)
+        assert code == 2, (code, err)
+        assert "state.dir" in err, (code, err)
         with tmpfs(tmp_path / "ro", "1m", read_only=True) as ro:
             config = b.config(state={"dir": str(ro)}, server={"listen": f"127.0.0.1:{port}"})
             code, err = await refused_at_start(config, port)
-            assert code == 1 and "Read-only file system" in err, (code, err)
+            assert code == 1, (code, err)
+            assert "Read-only file system" in err, (code, err)
             code, _, err = await cli("check-config", "--config", str(config))
-            assert code == 2 and "Read-only file system" in err, (code, err)
+            assert code == 2, (code, err)
+            assert "Read-only file system" in err, (code, err)
 
 
 async def test_a_second_daemon_on_the_same_state_dir_refuses_to_start_naming_the_first(
@@ -248,14 +262,18 @@ async def test_a_full_disk_is_surfaced_never_blocks_a_switch_and_loses_no_event(
                 code, out, err = await cli(
                     "hold", "--strategy", STRATEGY, "--for", "10m", "--config", str(config)
                 )
-                assert code == 1 and "HTTP 503" in err and "No space left" in err, (code, out, err)
+                assert code == 1, (code, out, err)
+                assert "HTTP 503" in err, (code, out, err)
+                assert "No space left" in err, (code, out, err)
                 assert (await d.view.strategy(STRATEGY))["hold"] is None
                 code, _, err = await cli("dry-run", "on", "--config", str(config))
-                assert code == 1 and "HTTP 503" in err, (code, err)
+                assert code == 1, (code, err)
+                assert "HTTP 503" in err, (code, err)
                 assert (await d.view.status())["dryRun"] is False
                 # Surfaced at once: /readyz names it, the metric counts it.
                 r = await d.view.http.get("/readyz")
-                assert r.status_code == 503 and "state dir" in r.json()["detail"], r.text
+                assert r.status_code == 503, r.text
+                assert "state dir" in r.json()["detail"], r.text
                 assert (
                     await d.view.metric("failover_watcher_state_write_failures_total", what="operator") >= 1
                 )

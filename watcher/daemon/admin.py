@@ -98,7 +98,7 @@ class AdminCommands:
         for strategy in before - set(self._state.holds):
             if strategy in self._shell.engine.world.strategies:
                 await self._shell.engine.feed(OperatorRelease(strategy, self._shell.clock()))
-        log.warning("operator commands adopted from the last leader", holds=sorted(self._state.holds))
+        log.info("operator commands adopted from the last leader", holds=sorted(self._state.holds))
         await self.restore()
 
     async def restore(self) -> None:
@@ -112,7 +112,7 @@ class AdminCommands:
         for hold in list(self._state.holds.values()):
             if hold.strategy not in shell.engine.world.strategies:
                 continue
-            log.warning("operator " + hold.command + " restored", strategy=hold.strategy, region=hold.region)
+            log.info("operator " + hold.command + " restored", strategy=hold.strategy, region=hold.region)
             await shell.engine.feed(self._event(hold, self._state.remaining(hold)))
 
     def _event(self, hold: Hold, seconds: float) -> Event:
@@ -182,7 +182,7 @@ class AdminCommands:
     async def expire(self) -> None:
         """Holds and pins whose time is up: audited and emitted once (the core has let them go)."""
         for hold in self._state.expired():
-            log.warning("operator " + hold.command + " expired", strategy=hold.strategy)
+            log.info("operator " + hold.command + " expired", strategy=hold.strategy)
             await self._shell.announce.operator(
                 "expired", hold.strategy, {"was": hold.command, "region": hold.region}
             )

@@ -199,7 +199,8 @@ class Announcer:
             event_type = SWITCH_FAILED
         else:
             event_type = FAILBACK if action.kind == "failback" else SWITCHED
-        (log.error if report.result in ("failure", "partial") else log.info)(
+        failed = report.result in ("failure", "partial")
+        (log.error if failed else log.warning if report.result == "dry_run" else log.info)(
             "switch " + report.result,
             **{k: v for k, v in report.to_dict().items() if k != "writes"},
             why=action.explanation.summary,
@@ -280,9 +281,10 @@ class Announcer:
         except Exception as exc:  # the outbox is local: only a broken disk gets here
             self.disk.failed("outbox", exc)
             log.error(
-                "could not store event in the outbox; kept in memory until it can be",
+                "could not store event in the outbox",
                 type=event_type,
                 error=repr(exc),
+                kept="in memory, stored as soon as the disk allows",
             )
             self._keep(event, subject)
         else:
