@@ -307,3 +307,67 @@ async def test_a_full_disk_is_surfaced_never_blocks_a_switch_and_loses_no_event(
                 await eventually(ready_again, "/readyz 200 once the disk is writable", 15)
                 assert await d.view.metric("failover_watcher_events_unstored") == 0
                 alive(d)
+
+
+# ------------------------------------------------------------------------------- the 3 a.m. commands
+
+
+async def test_status_shows_a_failed_over_strategy_as_a_table(tmp_path: Path) -> None:
+    async with bench(tmp_path) as b:
+        config = b.config()
+        async with process(config) as d:
+            await d.view.ready()
+            await b.admin.set_region(PRIMARY, "DOWN")
+
+            async def failed_over() -> bool:
+                alive(d)
+                doc = await d.view.strategy(STRATEGY)
+                return doc["activeRegion"] == SECONDARY and doc["lastSwitch"] is not None
+
+            await eventually(failed_over, f"{STRATEGY} failed over to {SECONDARY}", 15)
+            code, out, err = await cli("status", "--config", str(config))
+            assert code == 0, err
+            lines = out.splitlines()
+            assert lines[0].startswith("leader: "), out
+            region_rows = {line.split()[0]: line for line in lines if line.startswith((PRIMARY, SECONDARY))}
+            assert "healthy" in region_rows[SECONDARY]
+            assert "unhealthy" in region_rows[PRIMARY]
+            assert "=bad" in region_rows[PRIMARY], out  # its source's verdict
+            (row,) = [line for line in lines if line.startswith(STRATEGY)]
+            assert row.split()[1] == SECONDARY, out
+            assert f"{PRIMARY} -> {SECONDARY}: success" in row, out
+            code, out, err = await cli("status", "--json", "--config", str(config))
+            assert code == 0, err
+            assert json.loads(out)["strategies"][0]["activeRegion"] == SECONDARY
+
+
+async def test_routine_events_are_info_and_what_needs_a_look_is_warning(tmp_path: Path) -> None:
+    async with bench(tmp_path) as b:
+        config = b.config()
+        async with process(config) as d:
+            await d.view.ready()
+            await b.admin.set_region(PRIMARY, "DOWN")
+
+            async def switched() -> bool:
+                alive(d)
+                return d.logged(lambda line: line.get("event") == "switch success")
+
+            await eventually(switched, "the switch logged", 15)
+            levels = {str(line.get("event")): line.get("level") for _, line in d.lines}
+            assert levels["leadership gained"] == "info"
+            assert levels["region healthy"] == "info"
+            assert levels["switch success"] == "info"
+            assert levels["region unhealthy"] == "warning"
+
+
+async def test_a_busy_port_is_named_in_words(tmp_path: Path) -> None:
+    async with bench(tmp_path, receive=False) as b:
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen(1)
+            port = busy.getsockname()[1]
+            config = b.config(server={"listen": f"127.0.0.1:{port}"})
+            code, _, err = await cli("run", "--config", str(config))
+        assert code == 1, err
+        assert f"cannot listen on 127.0.0.1:{port}: the address is already in use" in err, err
+        assert "Errno" not in err

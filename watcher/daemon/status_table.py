@@ -7,8 +7,16 @@ and its last switch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+_FRACTION = re.compile(r"\.\d+(?=Z$)")
+
+
+def _t(value: Any) -> str:
+    """A timestamp to the second: `2026-12-07T02:11:59Z`."""
+    return _FRACTION.sub("", str(value))
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -37,10 +45,10 @@ def _operator(strategy: Mapping[str, Any]) -> str:
     pin, hold = strategy.get("pin"), strategy.get("hold")
     if pin:
         why = f" ({pin['reason']})" if pin.get("reason") else ""
-        return f"pinned to {pin.get('region')} until {pin.get('until')}{why}"
+        return f"pinned to {pin.get('region')} until {_t(pin.get('until'))}{why}"
     if hold:
         why = f" ({hold['reason']})" if hold.get("reason") else ""
-        return f"held until {hold.get('until')}{why}"
+        return f"held until {_t(hold.get('until'))}{why}"
     return "-"
 
 
@@ -49,7 +57,7 @@ def _last_switch(strategy: Mapping[str, Any]) -> str:
     if not last:
         return "-"
     moved = f"{last.get('from') or '?'} -> {last.get('to') or '?'}"
-    return f"{last.get('at', '?')} {last.get('kind', 'switch')} {moved}: {last.get('result', '?')}"
+    return f"{_t(last.get('at', '?'))} {last.get('kind', 'switch')} {moved}: {last.get('result', '?')}"
 
 
 def render_table(status: Mapping[str, Any]) -> str:
