@@ -25,6 +25,8 @@ ALERTS = {
     "TokenRefreshFailures",
     "WatcherDown",
     "DriftDetected",
+    "StateDirWriteFailures",
+    "EventsOnlyInMemory",
 }
 
 needs_promtool = pytest.mark.skipif(
