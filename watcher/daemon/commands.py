@@ -95,6 +95,14 @@ def _request(
         return exc.code, answer if isinstance(answer, dict) else {"message": str(answer)}
 
 
+def _why(exc: OSError) -> str:
+    """Why a connection failed, in words (`connection refused`), not `<urlopen error [Errno 111] …>`."""
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, OSError) and reason.strerror:
+        return f"{reason.strerror.lower()} (is it running, on this address?)"
+    return str(reason)
+
+
 def _until(doc: dict[str, Any] | None) -> str:
     return str((doc or {}).get("until") or "?")
 
@@ -126,7 +134,7 @@ def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str
     try:
         code, answer = _request(url, method, path, token, body)
     except OSError as exc:
-        print(f"failover-watcher: cannot reach the daemon at {url}: {exc}", file=sys.stderr)
+        print(f"failover-watcher: cannot reach the daemon at {url}: {_why(exc)}", file=sys.stderr)
         return 1
     if code >= 400:
         message = answer.get("message", answer)
@@ -149,7 +157,7 @@ def _status(args: argparse.Namespace) -> int:
     try:
         code, answer = _request(url, "GET", "/status", None, None)
     except OSError as exc:
-        print(f"failover-watcher: cannot reach the daemon at {url}: {exc}", file=sys.stderr)
+        print(f"failover-watcher: cannot reach the daemon at {url}: {_why(exc)}", file=sys.stderr)
         return 1
     if code >= 400:
         print(f"failover-watcher: status: HTTP {code}: {answer.get('message', answer)}", file=sys.stderr)
