@@ -104,7 +104,9 @@ def _why(exc: OSError) -> str:
 
 
 def _until(doc: dict[str, Any] | None) -> str:
-    return str((doc or {}).get("until") or "?")
+    from watcher.daemon.status_table import to_second
+
+    return to_second((doc or {}).get("until") or "?")
 
 
 def summarize(command: str, answer: dict[str, Any]) -> str:
@@ -127,6 +129,7 @@ def summarize(command: str, answer: dict[str, Any]) -> str:
 
 def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str, Any]) -> int:
     command = args.command
+    attempted = "pin" if getattr(args, "pin", None) else command
     target = _target(args, need_token=True)
     if isinstance(target, int):
         return target
@@ -138,7 +141,7 @@ def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str
         return 1
     if code >= 400:
         message = answer.get("message", answer)
-        print(f"failover-watcher: {command} refused (HTTP {code}): {message}", file=sys.stderr)
+        print(f"failover-watcher: {attempted} refused (HTTP {code}): {message}", file=sys.stderr)
         if getattr(args, "json", False):
             print(json.dumps(answer, indent=2))
         # An unknown strategy is a usage error (2); anything else the daemon would not do is 1.

@@ -14,7 +14,7 @@ from typing import Any
 _FRACTION = re.compile(r"\.\d+(?=Z$)")
 
 
-def _t(value: Any) -> str:
+def to_second(value: Any) -> str:
     """A timestamp to the second: `2026-12-07T02:11:59Z`."""
     return _FRACTION.sub("", str(value))
 
@@ -45,10 +45,10 @@ def _operator(strategy: Mapping[str, Any]) -> str:
     pin, hold = strategy.get("pin"), strategy.get("hold")
     if pin:
         why = f" ({pin['reason']})" if pin.get("reason") else ""
-        return f"pinned to {pin.get('region')} until {_t(pin.get('until'))}{why}"
+        return f"pinned to {pin.get('region')} until {to_second(pin.get('until'))}{why}"
     if hold:
         why = f" ({hold['reason']})" if hold.get("reason") else ""
-        return f"held until {_t(hold.get('until'))}{why}"
+        return f"held until {to_second(hold.get('until'))}{why}"
     return "-"
 
 
@@ -57,7 +57,7 @@ def _last_switch(strategy: Mapping[str, Any]) -> str:
     if not last:
         return "-"
     moved = f"{last.get('from') or '?'} -> {last.get('to') or '?'}"
-    return f"{_t(last.get('at', '?'))} {last.get('kind', 'switch')} {moved}: {last.get('result', '?')}"
+    return f"{to_second(last.get('at', '?'))} {last.get('kind', 'switch')} {moved}: {last.get('result', '?')}"
 
 
 def render_table(status: Mapping[str, Any]) -> str:
@@ -92,4 +92,4 @@ def render_table(status: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["render_table"]
+__all__ = ["render_table", "to_second"]
