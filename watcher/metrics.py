@@ -212,6 +212,12 @@ class WatcherMetrics:
             "Events lost because the outbox could not store them and the memory buffer was full.",
             registry=r,
         )
+        self.operator_holds = Gauge(
+            "failover_watcher_operator_hold",
+            "1 while an operator hold (kind=hold) or pin (kind=pin) of the strategy is in force.",
+            ["strategy", "kind"],
+            registry=r,
+        )
         self.operator_refusals = Counter(
             "failover_watcher_operator_refusals",
             "Operator commands refused, by command and HTTP status.",
@@ -237,6 +243,8 @@ class WatcherMetrics:
             self.all_regions_down.labels(strategy=strategy)
             self.drift.labels(strategy=strategy)
             self.drift_events.labels(strategy=strategy)
+            for kind in ("hold", "pin"):
+                self.operator_holds.labels(strategy=strategy, kind=kind)
             for region in strategy_regions:
                 self.active_region.labels(strategy=strategy, region=region)
         for kind in ("strategy", "rule", "trigger", "emergency_group"):

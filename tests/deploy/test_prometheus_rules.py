@@ -27,6 +27,8 @@ ALERTS = {
     "DriftDetected",
     "StateDirWriteFailures",
     "EventsOnlyInMemory",
+    "StrategyHeldLong",
+    "DryRunLeftOn",
 }
 
 needs_promtool = pytest.mark.skipif(

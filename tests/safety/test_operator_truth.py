@@ -105,9 +105,11 @@ async def test_each_command_prints_one_line_and_json_on_request(tmp_path: Path) 
             assert STRATEGY in out, out
             assert "held until" in out, out
             assert "drill" in out, out
+            assert await d.view.metric("failover_watcher_operator_hold", strategy=STRATEGY, kind="hold") == 1
             code, out, err = await cli("release", "--strategy", STRATEGY, "--json", "--config", str(config))
             assert code == 0, err
             assert json.loads(out)["id"] == STRATEGY
+            assert await d.view.metric("failover_watcher_operator_hold", strategy=STRATEGY) == 0
             code, out, err = await cli("dry-run", "on", "--config", str(config))
             assert code == 0, err
             assert out.strip().splitlines() == [out.strip()], out

@@ -114,6 +114,15 @@ class AdminCommands:
                 continue
             log.info("operator " + hold.command + " restored", strategy=hold.strategy, region=hold.region)
             await shell.engine.feed(self._event(hold, self._state.remaining(hold)))
+        self._gauge_holds()
+
+    def _gauge_holds(self) -> None:
+        """`failover_watcher_operator_hold{strategy,kind}`: 1 while a hold or pin is in force."""
+        gauge = self._shell.metrics.operator_holds
+        for strategy in self._shell.engine.world.strategies:
+            hold = self._state.holds.get(strategy)
+            for kind in ("hold", "pin"):
+                gauge.labels(strategy=strategy, kind=kind).set(1 if hold and hold.command == kind else 0)
 
     def _event(self, hold: Hold, seconds: float) -> Event:
         now = self._shell.clock()
@@ -140,6 +149,7 @@ class AdminCommands:
             # The world changed between the check and the command (the region failed meanwhile).
             self._state.holds.pop(strategy, None)
             self._state.persist()
+            self._gauge_holds()
             decision = doc.get("lastDecision") or {}
             late = Refusal(409, str(decision.get("summary") or f"the core refused the {hold.command}"))
             await self.refused(hold.command, strategy, data, late)
@@ -148,6 +158,7 @@ class AdminCommands:
         await self._shell.announce.operator(
             hold.command, strategy, {**data, "until": wall.iso_wall(hold.until)}
         )
+        self._gauge_holds()
         return doc
 
     async def release(self, strategy: str) -> dict[str, Any]:
@@ -158,6 +169,7 @@ class AdminCommands:
             await self.refused("release", strategy, {}, refusal)
             raise
         log.info("operator release", strategy=strategy)
+        self._gauge_holds()
         await self._share()
         await self._shell.engine.feed(OperatorRelease(strategy, self._shell.clock()))
         await self._shell.announce.operator("release", strategy, {})
@@ -181,7 +193,10 @@ class AdminCommands:
 
     async def expire(self) -> None:
         """Holds and pins whose time is up: audited and emitted once (the core has let them go)."""
-        for hold in self._state.expired():
+        expired = self._state.expired()
+        if expired:
+            self._gauge_holds()
+        for hold in expired:
             log.info("operator " + hold.command + " expired", strategy=hold.strategy)
             await self._shell.announce.operator(
                 "expired", hold.strategy, {"was": hold.command, "region": hold.region}
