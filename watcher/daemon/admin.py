@@ -7,22 +7,29 @@ A command the watcher does not carry out is a refusal (`Refusal`, answered 4xx/5
 reason): an unknown strategy or region, a pin the core would refuse (a region not healthy), a
 command that cannot be kept on disk. Each refusal is in the audit trail too. A command is stored
 before it is applied, so what was acknowledged is what a restart restores.
+
+The disk is written from a worker thread, within `STORE_TIMEOUT_SECONDS`: a slow or hung fsync
+refuses the command (503) instead of stalling the event loop, and with it every poll and switch.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+import anyio
 import structlog
 
 from watcher.core import Event, OperatorHold, OperatorPin, OperatorRelease, Refused, Tick, step
 from watcher.daemon.engine import policy_from_config
-from watcher.daemon.holds import Hold, NotStored, OperatorState
+from watcher.daemon.holds import Commands, Hold, NotStored, OperatorState
 from watcher.daemon.http import Refusal
 from watcher.daemon.parts import Shell
 from watcher.daemon.probes import Probes
 
 log = structlog.get_logger("watcher.daemon")
+
+STORE_TIMEOUT_SECONDS = 5.0
 
 
 class AdminCommands:
@@ -32,6 +39,8 @@ class AdminCommands:
         self._shell = shell
         self._probes = probes
         self._state = state
+        # One command at a time: each is planned from the state the one before left.
+        self._commanding = anyio.Lock()
 
     def _known(self, strategy: str) -> None:
         if strategy not in self._shell.engine.world.strategies:
@@ -69,12 +78,29 @@ class AdminCommands:
         )
         await self._shell.announce.refusal(command, strategy, data, refusal.status, refusal.message)
 
-    def _store(self, command: str, strategy: str | None, keep: Any) -> None:
+    async def _write(self, commands: Commands) -> None:
+        """`store` off the event loop, within `STORE_TIMEOUT_SECONDS` (`NotStored` otherwise)."""
         try:
-            keep()
+            with anyio.fail_after(STORE_TIMEOUT_SECONDS):
+                await anyio.to_thread.run_sync(self._state.store, commands, abandon_on_cancel=True)
+        except TimeoutError:
+            why = f"the disk did not answer within {STORE_TIMEOUT_SECONDS:g} s"
+            self._shell.announce.disk.failed("operator", why)
+            raise NotStored(f"cannot keep it on disk under [state] dir: {why}") from None
+
+    async def _keep(self, command: str, strategy: str | None, commands: Commands) -> None:
+        """Store `commands`, then take them; a refusal (503) when they cannot be stored."""
+        try:
+            await self._write(commands)
         except NotStored as exc:
             target = f" of {strategy}" if strategy else ""
             raise Refusal(503, f"{command}{target} refused: {exc}") from None
+        self._state.take(commands)
+
+    async def _persist(self) -> None:
+        """Store the state as it is (after an expiry, an adoption): a failure is counted, not raised."""
+        with contextlib.suppress(NotStored):
+            await self._write(self._state.current)
 
     async def _share(self) -> None:
         """With several instances, the commands are kept in etcd too: they follow a change of leader."""
@@ -94,7 +120,7 @@ class AdminCommands:
             return
         before = set(self._state.holds)
         self._state.adopt(text)
-        self._state.persist()
+        await self._persist()
         for strategy in before - set(self._state.holds):
             if strategy in self._shell.engine.world.strategies:
                 await self._shell.engine.feed(OperatorRelease(strategy, self._shell.clock()))
@@ -134,21 +160,27 @@ class AdminCommands:
         wall = self._shell.wall
         hold = Hold(strategy, wall.now() + seconds, region, reason)
         data: dict[str, Any] = {"seconds": seconds, "region": region, "reason": reason}
-        try:
-            self._known(strategy)
-            if region is not None:
-                self._pinnable(strategy, region)
-            self._store(hold.command, strategy, lambda: self._state.hold(hold))
-        except Refusal as refusal:
-            await self.refused(hold.command, strategy, data, refusal)
-            raise
+        async with self._commanding:
+            try:
+                self._known(strategy)
+                if region is not None:
+                    self._pinnable(strategy, region)
+                await self._keep(hold.command, strategy, self._state.with_hold(hold))
+            except Refusal as refusal:
+                await self.refused(hold.command, strategy, data, refusal)
+                raise
+            return await self._apply_hold(hold, data)
+
+    async def _apply_hold(self, hold: Hold, data: dict[str, Any]) -> dict[str, Any]:
+        strategy, seconds, wall = hold.strategy, data["seconds"], self._shell.wall
+        region, reason = hold.region, hold.reason
         log.info("operator " + hold.command, strategy=strategy, region=region, seconds=seconds, reason=reason)
         await self._shell.engine.feed(self._event(hold, seconds))
         doc = self._probes.strategy_doc(strategy)
         if not (doc.get("hold") or doc.get("pin")):
             # The world changed between the check and the command (the region failed meanwhile).
-            self._state.holds.pop(strategy, None)
-            self._state.persist()
+            self._state.take(self._state.without_hold(strategy))
+            await self._persist()
             self._gauge_holds()
             decision = doc.get("lastDecision") or {}
             late = Refusal(409, str(decision.get("summary") or f"the core refused the {hold.command}"))
@@ -162,9 +194,13 @@ class AdminCommands:
         return doc
 
     async def release(self, strategy: str) -> dict[str, Any]:
+        async with self._commanding:
+            return await self._release(strategy)
+
+    async def _release(self, strategy: str) -> dict[str, Any]:
         try:
             self._known(strategy)
-            self._store("release", strategy, lambda: self._state.release(strategy))
+            await self._keep("release", strategy, self._state.without_hold(strategy))
         except Refusal as refusal:
             await self.refused("release", strategy, {}, refusal)
             raise
@@ -176,9 +212,13 @@ class AdminCommands:
         return self._probes.strategy_doc(strategy)
 
     async def set_dry_run(self, enabled: bool) -> dict[str, Any]:
+        async with self._commanding:
+            return await self._set_dry_run(enabled)
+
+    async def _set_dry_run(self, enabled: bool) -> dict[str, Any]:
         shell = self._shell
         try:
-            self._store("dry-run", None, lambda: self._state.set_dry_run(enabled))
+            await self._keep("dry-run", None, self._state.with_dry_run(enabled))
         except Refusal as refusal:
             await self.refused("dry-run", None, {"enabled": enabled}, refusal)
             raise
@@ -193,9 +233,12 @@ class AdminCommands:
 
     async def expire(self) -> None:
         """Holds and pins whose time is up: audited and emitted once (the core has let them go)."""
+        if self._commanding.locked():
+            return  # a command is being stored from the state as it is: the next tick expires
         expired = self._state.expired()
         if expired:
             self._gauge_holds()
+            await self._persist()
         for hold in expired:
             log.info("operator " + hold.command + " expired", strategy=hold.strategy)
             await self._shell.announce.operator(

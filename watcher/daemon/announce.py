@@ -58,6 +58,7 @@ SWITCH_LOG_SIZE = 200
 # (counted), so the oldest, the start of the story (`switching`), are dropped last.
 UNSTORED_LIMIT = 10_000
 UNSTORED_RETRY_SECONDS = 0.5
+RECHECK_TIMEOUT_SECONDS = 5.0
 
 
 class Announcer:
@@ -329,8 +330,10 @@ class Announcer:
         while not await sleep(UNSTORED_RETRY_SECONDS, stop):
             if self._unstored:
                 await self.store_unstored()
-            if self.disk.failing:
-                await anyio.to_thread.run_sync(self.disk.recheck)
+            if self.disk.failing and not self.disk.checking:
+                # A hung disk hangs the check: it is abandoned (and not started again until it ends).
+                with anyio.move_on_after(RECHECK_TIMEOUT_SECONDS):
+                    await anyio.to_thread.run_sync(self.disk.recheck, abandon_on_cancel=True)
 
     async def resync(self, status: Callable[[], Mapping[str, Any]]) -> None:
         """The full state to every sink, so a receiver that missed something converges. Only the

@@ -139,17 +139,21 @@ class StateDisk:
     directory: Path | None = None
     clock: Callable[[], float] = time.time
     failing: dict[str, str] = field(default_factory=dict)
+    checking: bool = False
 
     def recheck(self) -> None:
         """While a write failed: try a write of our own, and when it lands, the disk is back (the
         failed audit or operator write is not retried; their next write will be). Blocking: call
         off the event loop. The outbox clears its own failure once its events are stored."""
-        if self.directory is None or not (set(self.failing) - {"outbox"}):
+        if self.directory is None or not (set(self.failing) - {"outbox"}) or self.checking:
             return
+        self.checking = True  # one check at a time: a hung disk must not pile up threads
         try:
             check_writable(self.directory)
         except StateDirError:
             return
+        finally:
+            self.checking = False
         for what in [w for w in self.failing if w != "outbox"]:
             self.succeeded(what)
 
