@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import structlog
 
-from watcher.logs import REDACTED, configure_logging, mask_credentials, redact
+from watcher.logs import REDACTED, Repeated, configure_logging, mask_credentials, redact
 
 TOKEN = "tok3n-MARKER-logs-77"
 SECRET = "s3cr3t-MARKER-logs-88"
@@ -101,3 +101,42 @@ def test_level_filters(capsys: pytest.CaptureFixture[str]) -> None:
     structlog.get_logger().info("quiet")
     structlog.get_logger().warning("loud")
     assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == ["loud"]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_repeated_condition_is_logged_at_its_start_its_end_and_once_a_minute_between() -> None:
+    clock = _Clock()
+    no_evidence = Repeated(structlog.get_logger("t"), "health poll gave no evidence", clock=clock)
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(121):  # a poll every second, from 0 s to 120 s
+            no_evidence.seen("us-east-1", region="us-east-1")
+            clock.now += 1.0
+        no_evidence.ended("us-east-1", region="us-east-1")
+        no_evidence.ended("us-east-1", region="us-east-1")  # not in force: nothing to say
+    said = [(e["event"], e["log_level"], e.get("repeated"), e.get("times")) for e in logs]
+    assert said == [
+        ("health poll gave no evidence", "warning", None, None),
+        ("health poll gave no evidence (still)", "warning", 60, None),
+        ("health poll gave no evidence (still)", "warning", 60, None),
+        ("health poll gave no evidence (over)", "info", None, 121),
+    ]
+
+
+def test_a_repeated_condition_keeps_one_story_per_key() -> None:
+    clock = _Clock()
+    stale = Repeated(structlog.get_logger("t"), "stale", clock=clock)
+    with structlog.testing.capture_logs() as logs:
+        stale.seen("a")
+        stale.seen("b")
+        stale.seen("a")
+        stale.ended("a")
+    assert [e["event"] for e in logs] == ["stale", "stale", "stale (over)"]
+    assert stale.active("b")
+    assert not stale.active("a")

@@ -20,6 +20,12 @@ def _check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc.report(args.config), file=sys.stderr)
         return 2
+    from watcher.daemon.statedir import describe_writable
+
+    # The daemon refuses to start on a state dir it cannot write: say so now, not at 3 a.m.
+    if (problem := describe_writable(cfg.state.dir)) is not None:
+        print(f"{args.config}: configuration refused (1 problem)\n  state.dir: {problem}", file=sys.stderr)
+        return 2
     print(json.dumps(masked_dump(cfg), indent=2, default=str))
     if getattr(args, "online", False):
         import anyio

@@ -2,6 +2,11 @@
 
 Every event passes a redaction processor before rendering, so a secret that reaches a log call by
 mistake (a key named like a secret, or a bearer token in a string) never reaches the output.
+
+Levels mean something: `info` for routine events (a region healthy, a switch that succeeded,
+leadership gained), `warning` for what an operator should look at, `error` for what failed. A
+condition that repeats every poll goes through `Repeated`: logged when it starts, when it ends, and
+at most once a minute in between, with a count.
 """
 
 from __future__ import annotations
@@ -9,7 +14,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -84,3 +90,67 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, stream: 
     for noisy in ("httpx", "httpcore", "uvicorn.access", "uvicorn.error", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.basicConfig(level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+
+
+class Repeated:
+    """A condition that may hold at every poll, logged when it starts, at most once per `every`
+    seconds while it lasts (with how many times it was seen), and when it ends.
+
+    A log that repeats a line every poll buries the line that matters; one that says it only once
+    hides that it is still so. Keyed (a region, a strategy), so each key has its own story.
+
+    >>> # no_evidence = Repeated(log, "health poll gave no evidence; not counted")
+    >>> # no_evidence.seen("us-east-1", error="timeout")   # logged (start)
+    >>> # no_evidence.seen("us-east-1", error="timeout")   # counted; logged again after a minute
+    >>> # no_evidence.ended("us-east-1")                   # logged (end, at info)
+    """
+
+    def __init__(
+        self,
+        logger: Any,
+        event: str,
+        *,
+        level: str = "warning",
+        every: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = logger
+        self.event = event
+        self._level = level
+        self._every = every
+        self._clock = clock
+        # key -> [started, last logged, times seen since last logged, times seen in all]
+        self._active: dict[str, list[float]] = {}
+
+    def seen(self, key: str = "", **fields: Any) -> None:
+        """The condition holds (again) for `key`."""
+        now = self._clock()
+        state = self._active.get(key)
+        if state is None:
+            self._active[key] = [now, now, 0, 1]
+            getattr(self._log, self._level)(self.event, **fields)
+            return
+        state[2] += 1
+        state[3] += 1
+        if now - state[1] >= self._every:
+            getattr(self._log, self._level)(
+                self.event + " (still)",
+                repeated=int(state[2]),
+                for_seconds=round(now - state[0], 1),
+                **fields,
+            )
+            state[1], state[2] = now, 0
+
+    def ended(self, key: str = "", **fields: Any) -> None:
+        """The condition no longer holds for `key` (nothing is logged if it did not)."""
+        state = self._active.pop(key, None)
+        if state is not None:
+            self._log.info(
+                self.event + " (over)",
+                times=int(state[3]),
+                for_seconds=round(self._clock() - state[0], 1),
+                **fields,
+            )
+
+    def active(self, key: str = "") -> bool:
+        return key in self._active

@@ -202,6 +202,35 @@ class WatcherMetrics:
             ["region", "source"],
             registry=r,
         )
+        # SPEC 4.2 "Durable means durable" and "A refused command is a refusal".
+        self.state_write_failures = Counter(
+            "failover_watcher_state_write_failures",
+            "Writes under [state] dir that failed (disk full, read-only), by what was written.",
+            ["what"],
+            registry=r,
+        )
+        self.events_unstored = Gauge(
+            "failover_watcher_events_unstored",
+            "Events kept in memory because the outbox could not store them (stored once it can).",
+            registry=r,
+        )
+        self.events_dropped = Counter(
+            "failover_watcher_events_dropped",
+            "Events lost because the outbox could not store them and the memory buffer was full.",
+            registry=r,
+        )
+        self.operator_holds = Gauge(
+            "failover_watcher_operator_hold",
+            "1 while an operator hold (kind=hold) or pin (kind=pin) of the strategy is in force.",
+            ["strategy", "kind"],
+            registry=r,
+        )
+        self.operator_refusals = Counter(
+            "failover_watcher_operator_refusals",
+            "Operator commands refused, by command and HTTP status.",
+            ["command", "code"],
+            registry=r,
+        )
 
     def precreate(
         self,
@@ -221,6 +250,8 @@ class WatcherMetrics:
             self.all_regions_down.labels(strategy=strategy)
             self.drift.labels(strategy=strategy)
             self.drift_events.labels(strategy=strategy)
+            for kind in ("hold", "pin"):
+                self.operator_holds.labels(strategy=strategy, kind=kind)
             for region in strategy_regions:
                 self.active_region.labels(strategy=strategy, region=region)
         for kind in ("strategy", "rule", "trigger", "emergency_group"):
@@ -232,6 +263,8 @@ class WatcherMetrics:
             self.outbox_dead_letters.labels(sink=sink)
             for result in ("success", "retry", "failure"):
                 self.deliveries.labels(sink=sink, result=result)
+        for what in ("operator", "audit", "outbox"):
+            self.state_write_failures.labels(what=what)
 
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import socket
 from collections.abc import AsyncIterator, Generator
@@ -58,6 +59,26 @@ class EmbeddedServer(uvicorn.Server):
                 await self._stopping.wait()
 
 
+class ListenError(OSError):
+    """An address that cannot be listened on, said in words: which address, and why."""
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if cause.errno == errno.EADDRINUSE:
+            why = "the address is already in use (another process listens there: another watcher?)"
+        elif cause.errno == errno.EADDRNOTAVAIL:
+            why = "no interface of this host has that address"
+        elif cause.errno == errno.EACCES:
+            why = "permission denied (ports below 1024 need privileges)"
+        else:
+            why = cause.strerror or str(cause)
+        super().__init__(cause.errno, f"cannot listen on {address}: {why}")
+        self.address = address
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind and listen on `host:port` ourselves, so port 0 yields a known free port.
 
@@ -70,9 +91,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(2048)
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise ListenError(host, port, exc) from None
     sock.set_inheritable(True)
     return sock
 

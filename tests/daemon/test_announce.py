@@ -4,6 +4,7 @@ CloudEvent (stored by a real Dispatcher in a real Outbox, read back from it) and
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,8 @@ async def told(tmp_path: Path) -> AsyncIterator[Told]:
 
 WHY = explanation("the reason")
 
-# action, (metric, labels, value), (log event, level), (event type, subject) or None, audited
+# action, (metric, labels, value), (log event, level), (event type, subject) or None, audited.
+# Levels mean something (SPEC 4.2): routine events are info, what an operator should look at warning.
 DECISIONS = [
     pytest.param(
         reweight(S1),
@@ -132,7 +134,7 @@ DECISIONS = [
     pytest.param(
         RegionTransition(SECONDARY, healthy=True, explanation=WHY),
         ("failover_watcher_region_healthy", {"region": SECONDARY}, 1.0),
-        ("region healthy", "warning"),
+        ("region healthy", "info"),
         (REGION_CHANGED, SECONDARY),
         False,
         id="region-healthy",
@@ -148,7 +150,7 @@ DECISIONS = [
     pytest.param(
         AllRegionsDownCleared(S1, WHY),
         ("failover_watcher_all_regions_down", {"strategy": S1}, 0.0),
-        ("a region is healthy again", "warning"),
+        ("a region is healthy again", "info"),
         (ALL_DOWN_CLEARED, S1),
         False,
         id="all-down-cleared",
@@ -238,8 +240,8 @@ def report_of(result: SwitchResult, *, kind: str = "failover", latency: float = 
 @pytest.mark.parametrize(
     ("result", "kind", "event_type", "level", "routes_to"),
     [
-        pytest.param(SwitchResult.SUCCESS, "failover", SWITCHED, "warning", SECONDARY, id="success"),
-        pytest.param(SwitchResult.SUCCESS, "failback", FAILBACK, "warning", PRIMARY, id="failback"),
+        pytest.param(SwitchResult.SUCCESS, "failover", SWITCHED, "info", SECONDARY, id="success"),
+        pytest.param(SwitchResult.SUCCESS, "failback", FAILBACK, "info", PRIMARY, id="failback"),
         pytest.param(SwitchResult.PARTIAL, "failover", SWITCHED, "error", SECONDARY, id="partial"),
         pytest.param(SwitchResult.FAILURE, "failover", SWITCH_FAILED, "error", PRIMARY, id="failure"),
         pytest.param(SwitchResult.DRY_RUN, "failover", DECISION, "warning", PRIMARY, id="dry-run"),
@@ -381,3 +383,53 @@ async def test_a_strategy_whose_write_is_in_flight_keeps_its_last_sequence_in_a_
     numbered = _resync_sequences(told)
     assert numbered[S1] == switched
     assert numbered["s2"] == 1
+
+
+class _FailingThenWorking:
+    """An outbox that refuses (a full disk) until `ok`, then stores into the real one."""
+
+    def __init__(self, real: Outbox) -> None:
+        self.real = real
+        self.ok = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def enqueue(self, *args: Any, **kwargs: Any) -> str:
+        if not self.ok:
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.real.enqueue(*args, **kwargs)
+
+
+async def test_events_the_outbox_cannot_store_are_kept_in_order_and_stored_once_it_can(told: Told) -> None:
+    flaky = _FailingThenWorking(told.outbox)
+    told.announcer.dispatcher._outbox = flaky  # type: ignore[union-attr]  # the disk fills
+    await told.announcer.intent(reweight(S1))
+    await told.announcer.decision(AllRegionsDown(S1, WHY))
+    assert told.events() == []
+    assert told.announcer.unstored == 2
+    assert told.metric("failover_watcher_events_unstored") == 2.0
+    assert told.metric("failover_watcher_state_write_failures_total", what="outbox") == 1.0
+    assert told.announcer.disk.problem() is not None
+    assert not await told.announcer.store_unstored()  # still full: nothing lost, nothing stored
+
+    flaky.ok = True
+    assert await told.announcer.store_unstored()
+    assert [e["type"] for e in told.events()] == [SWITCHING, ALL_DOWN]
+    assert told.announcer.unstored == 0
+    assert told.announcer.disk.problem() is None
+
+
+async def test_a_refused_operator_command_is_counted_and_audited(told: Told) -> None:
+    await told.announcer.refusal("pin", S1, {"region": "mars-1"}, 404, "unknown region 'mars-1'")
+
+    (record,) = told.audit()
+    assert (record["kind"], record["result"], record["error"]) == (
+        "operator",
+        "refused",
+        "unknown region 'mars-1'",
+    )
+    assert record["explanation"]["command"] == "pin"
+    assert record["explanation"]["region"] == "mars-1"
+    assert told.metric("failover_watcher_operator_refusals_total", command="pin", code="404") == 1.0
+    assert told.events() == []

@@ -3,10 +3,14 @@ a restart; each command is in the audit trail."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import anyio
+import httpx
 import pytest
 
+from watcher.daemon import admin, holds
 from watcher.events import read_trail
 from watcher.sim import SimulatorState, default_seed
 
@@ -74,3 +78,44 @@ async def test_an_empty_admin_token_opens_nothing(tmp_path: Path) -> None:
         r = await h.http.put("/admin/dry-run", json={"enabled": True}, headers={"Authorization": "Bearer"})
         assert r.status_code == 401
         assert (await h.http.get("/status")).json()["dryRun"] is False
+
+
+async def test_a_hung_disk_refuses_the_hold_and_never_stalls_a_switch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An fsync that never returns (a dead NFS server, a failing disk): the operator state's write
+    # hangs. The hold is refused (503) after a bound; polls and the switch go on meanwhile.
+    unblock = threading.Event()
+    entered = threading.Event()
+
+    def hung_write(path: Path, doc: object) -> None:
+        entered.set()
+        unblock.wait(30)
+
+    monkeypatch.setattr(holds, "write_json", hung_write)
+    monkeypatch.setattr(admin, "STORE_TIMEOUT_SECONDS", 3.0)
+    try:
+        async with running_watcher(tmp_path) as h:
+            await h.ready()
+            answers: list[httpx.Response] = []
+
+            async def ask() -> None:
+                body = {"strategy": STRATEGY, "seconds": 600}
+                answers.append(await h.http.post("/admin/hold", json=body, headers=AUTH, timeout=10))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(ask)
+                await h.until(entered.is_set)
+                # While the write hangs, the primary dies: the switch is not held up.
+                await h.set_region(PRIMARY, "DOWN")
+                await h.until(lambda: h.active() == SECONDARY, timeout=10)
+                assert not answers, "the hold was answered before its write ended"
+            (r,) = answers
+            assert r.status_code == 503, r.text
+            assert "did not answer" in r.json()["message"]
+            doc = next(s for s in (await h.http.get("/status")).json()["strategies"] if s["id"] == STRATEGY)
+            assert doc["hold"] is None
+            failures = h.watcher.metrics.state_write_failures.labels(what="operator")._value.get()
+            assert failures >= 1
+    finally:
+        unblock.set()

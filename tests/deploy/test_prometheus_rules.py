@@ -26,6 +26,10 @@ ALERTS = {
     "WatcherDown",
     "DriftDetected",
     "HealthSourceMisconfigured",
+    "StateDirWriteFailures",
+    "EventsOnlyInMemory",
+    "StrategyHeldLong",
+    "DryRunLeftOn",
 }
 
 needs_promtool = pytest.mark.skipif(

@@ -12,10 +12,15 @@ for the poll rate, plain-HTTP token transport to a non-loopback host).
 
 from __future__ import annotations
 
+import difflib
+import os
+import types
+import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from watcher import DEFAULT_CONFIG_PATH
@@ -171,16 +176,71 @@ def _resolve_secret(inline: SecretStr | None, file: Path | None) -> SecretStr:
 _SECRET_SOURCES = (("genesys", "client_secret"), ("server", "admin_token"))
 
 
+# `WATCHER_…` names read by other programs or by the command line, not by this config.
+_FOREIGN_ENV = ("WATCHER_DNS_SYNC_", "WATCHER_SIM_")
+# WATCHER_ADMIN_TOKEN: the admin clients' former name for the token (still read by them only).
+_COMMAND_LINE_ENV = {"WATCHER_LOG_LEVEL", "WATCHER_ADMIN_TOKEN"}
+
+
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    """The table model of a field (`X`, `X | None`), or None for a scalar or a list."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        models = [m for a in typing.get_args(annotation) if (m := _section_model(a)) is not None]
+        return models[0] if len(models) == 1 else None
+    return None
+
+
+def _unknown(name: str, word: str, known: list[str], where: str) -> str:
+    close = difflib.get_close_matches(word, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"environment: {name}: {where} {word!r} is not known{hint}"
+
+
+def environment_problems(environ: Mapping[str, str] | None = None) -> list[str]:
+    """`WATCHER_…` variables that name no key: refused like an unknown key of the file, so a typo
+    (`WATCHER_HEALT__FALL`) is not silently ignored."""
+    environ = os.environ if environ is None else environ
+    problems = []
+    sections = WatcherConfig.model_fields
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith("WATCHER_") or upper.startswith(_FOREIGN_ENV) or upper in _COMMAND_LINE_ENV:
+            continue
+        if upper == "WATCHER_ADMIN_TOKEN":
+            problems.append(
+                f"environment: {name} is not read: the admin token is WATCHER_SERVER__ADMIN_TOKEN"
+            )
+            continue
+        path = upper[len("WATCHER_") :].lower().split("__")
+        head = path[0]
+        if head not in sections:
+            problems.append(_unknown(name, head, list(sections), "section"))
+            continue
+        model = _section_model(sections[head].annotation)
+        if len(path) > 1 and model is not None and path[1] not in model.model_fields:
+            problems.append(_unknown(name, path[1], list(model.model_fields), f"key of [{head}]"))
+    return problems
+
+
 def load_config(path: Path | str | None = None) -> WatcherConfig:
     """Read, overlay and check the configuration; raise `ConfigError` listing every problem."""
-    return load_toml_settings(
-        WatcherConfig,
-        Path(path) if path is not None else DEFAULT_CONFIG_PATH,
-        env_prefix="WATCHER_",
-        secret_sources=_SECRET_SOURCES,
-        cross_check=cross_check,
-        union=("source kind", SOURCE_KINDS),
-    )
+    unknown = environment_problems()
+    try:
+        cfg = load_toml_settings(
+            WatcherConfig,
+            Path(path) if path is not None else DEFAULT_CONFIG_PATH,
+            env_prefix="WATCHER_",
+            secret_sources=_SECRET_SOURCES,
+            cross_check=cross_check,
+            union=("source kind", SOURCE_KINDS),
+        )
+    except ConfigError as exc:
+        raise ConfigError([*unknown, *exc.problems]) from None
+    if unknown:
+        raise ConfigError(unknown)
+    return cfg
 
 
 def masked_dump(cfg: WatcherConfig) -> dict[str, Any]:

@@ -3,10 +3,19 @@ the admin API).
 
 Each command is kept on disk (`holds.py`), written to the audit trail and emitted as an event, and
 so is the expiry of a hold or pin; a restart restores what is still in force.
+
+A command the watcher does not carry out is a refusal (`Refusal`, answered 4xx/5xx with the
+reason): an unknown strategy or region, a pin the core would refuse (a region not healthy), a
+command that cannot be kept on disk. Each refusal is in the audit trail too. A command is stored
+before it is applied, so what was acknowledged is what a restart restores.
+
+The disk is written from a worker thread, within `STORE_TIMEOUT_SECONDS`: a slow or hung fsync
+refuses the command (503) instead of stalling the event loop, and with it every poll and switch.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import anyio
@@ -25,9 +34,11 @@ from watcher.core import (
     WriteFailed,
     WriteSkipped,
     WriteSucceeded,
+    step,
 )
 from watcher.daemon.engine import policy_from_config
-from watcher.daemon.holds import Hold, OperatorState
+from watcher.daemon.holds import Commands, Hold, NotStored, OperatorState
+from watcher.daemon.http import Refusal
 from watcher.daemon.parts import Shell
 from watcher.daemon.selfreport import Probes
 
@@ -35,6 +46,7 @@ log = structlog.get_logger("watcher.daemon")
 
 # How long `move` and `failback` wait for their write's outcome before answering "still in flight".
 SWITCH_WAIT_SECONDS = 30.0
+STORE_TIMEOUT_SECONDS = 5.0
 
 
 class AdminCommands:
@@ -44,10 +56,68 @@ class AdminCommands:
         self._shell = shell
         self._probes = probes
         self._state = state
+        # One command at a time: each is planned from the state the one before left.
+        self._commanding = anyio.Lock()
 
     def _known(self, strategy: str) -> None:
         if strategy not in self._shell.engine.world.strategies:
-            raise KeyError(f"unknown strategy {strategy!r}")
+            known = ", ".join(sorted(self._shell.engine.world.strategies)) or "none"
+            raise Refusal(404, f"unknown strategy {strategy!r} (configured: {known})", unknown="strategy")
+
+    def _pinnable(self, strategy: str, region: str) -> None:
+        """Refuse a pin the core would not carry out, with its reason, before anything is kept."""
+        engine = self._shell.engine
+        if region not in engine.world.regions:
+            known = ", ".join(sorted(engine.world.regions))
+            raise Refusal(404, f"unknown region {region!r} (configured: {known})", unknown="region")
+        preference = next((sp.preference for sp in engine.policy.strategies if sp.id == strategy), ())
+        if region not in preference:
+            raise Refusal(
+                400, f"cannot pin {strategy} to {region}: not one of its regions ({', '.join(preference)})"
+            )
+        # The core is pure: ask it what it would do with the pin, without applying it.
+        now = self._shell.clock()
+        _, actions = step(engine.world, OperatorPin(strategy, region, now + 1.0, now, ""), engine.policy)
+        for action in actions:
+            if isinstance(action, Refused) and action.strategy == strategy:
+                raise Refusal(409, action.explanation.summary)
+
+    async def refused(
+        self, command: str, strategy: str | None, data: dict[str, Any], refusal: Refusal
+    ) -> None:
+        """A command not carried out: logged, counted and written to the audit trail."""
+        log.warning(
+            "operator command refused",
+            command=command,
+            strategy=strategy,
+            code=refusal.status,
+            reason=refusal.message,
+        )
+        await self._shell.announce.refusal(command, strategy, data, refusal.status, refusal.message)
+
+    async def _write(self, commands: Commands) -> None:
+        """`store` off the event loop, within `STORE_TIMEOUT_SECONDS` (`NotStored` otherwise)."""
+        try:
+            with anyio.fail_after(STORE_TIMEOUT_SECONDS):
+                await anyio.to_thread.run_sync(self._state.store, commands, abandon_on_cancel=True)
+        except TimeoutError:
+            why = f"the disk did not answer within {STORE_TIMEOUT_SECONDS:g} s"
+            self._shell.announce.disk.failed("operator", why)
+            raise NotStored(f"cannot keep it on disk under [state] dir: {why}") from None
+
+    async def _keep(self, command: str, strategy: str | None, commands: Commands) -> None:
+        """Store `commands`, then take them; a refusal (503) when they cannot be stored."""
+        try:
+            await self._write(commands)
+        except NotStored as exc:
+            target = f" of {strategy}" if strategy else ""
+            raise Refusal(503, f"{command}{target} refused: {exc}") from None
+        self._state.take(commands)
+
+    async def _persist(self) -> None:
+        """Store the state as it is (after an expiry, an adoption): a failure is counted, not raised."""
+        with contextlib.suppress(NotStored):
+            await self._write(self._state.current)
 
     async def _share(self) -> None:
         """With several instances, the commands are kept in etcd too: they follow a change of leader."""
@@ -67,11 +137,11 @@ class AdminCommands:
             return
         before = set(self._state.holds)
         self._state.adopt(text)
-        self._state.persist()
+        await self._persist()
         for strategy in before - set(self._state.holds):
             if strategy in self._shell.engine.world.strategies:
                 await self._shell.engine.feed(OperatorRelease(strategy, self._shell.clock()))
-        log.warning("operator commands adopted from the last leader", holds=sorted(self._state.holds))
+        log.info("operator commands adopted from the last leader", holds=sorted(self._state.holds))
         await self.restore()
 
     async def restore(self) -> None:
@@ -85,8 +155,17 @@ class AdminCommands:
         for hold in list(self._state.holds.values()):
             if hold.strategy not in shell.engine.world.strategies:
                 continue
-            log.warning("operator " + hold.command + " restored", strategy=hold.strategy, region=hold.region)
+            log.info("operator " + hold.command + " restored", strategy=hold.strategy, region=hold.region)
             await shell.engine.feed(self._event(hold, self._state.remaining(hold)))
+        self._gauge_holds()
+
+    def _gauge_holds(self) -> None:
+        """`failover_watcher_operator_hold{strategy,kind}`: 1 while a hold or pin is in force."""
+        gauge = self._shell.metrics.operator_holds
+        for strategy in self._shell.engine.world.strategies:
+            hold = self._state.holds.get(strategy)
+            for kind in ("hold", "pin"):
+                gauge.labels(strategy=strategy, kind=kind).set(1 if hold and hold.command == kind else 0)
 
     def _event(self, hold: Hold, seconds: float) -> Event:
         now = self._shell.clock()
@@ -95,40 +174,75 @@ class AdminCommands:
         return OperatorHold(hold.strategy, now + seconds, now, hold.reason)
 
     async def hold(self, strategy: str, seconds: float, region: str | None, reason: str) -> dict[str, Any]:
-        self._known(strategy)
         wall = self._shell.wall
         hold = Hold(strategy, wall.now() + seconds, region, reason)
-        log.warning(
-            "operator " + hold.command, strategy=strategy, region=region, seconds=seconds, reason=reason
-        )
+        data: dict[str, Any] = {"seconds": seconds, "region": region, "reason": reason}
+        async with self._commanding:
+            try:
+                self._known(strategy)
+                if region is not None:
+                    self._pinnable(strategy, region)
+                await self._keep(hold.command, strategy, self._state.with_hold(hold))
+            except Refusal as refusal:
+                await self.refused(hold.command, strategy, data, refusal)
+                raise
+            return await self._apply_hold(hold, data)
+
+    async def _apply_hold(self, hold: Hold, data: dict[str, Any]) -> dict[str, Any]:
+        strategy, seconds, wall = hold.strategy, data["seconds"], self._shell.wall
+        region, reason = hold.region, hold.reason
+        log.info("operator " + hold.command, strategy=strategy, region=region, seconds=seconds, reason=reason)
         await self._shell.engine.feed(self._event(hold, seconds))
         doc = self._probes.strategy_doc(strategy)
-        if doc.get("hold") or doc.get("pin"):  # a pin the core refused is not kept
-            self._state.hold(hold)
-            await self._share()
-            await self._shell.announce.operator(
-                hold.command,
-                strategy,
-                {"seconds": seconds, "region": region, "reason": reason, "until": wall.iso_wall(hold.until)},
-            )
+        if not (doc.get("hold") or doc.get("pin")):
+            # The world changed between the check and the command (the region failed meanwhile).
+            self._state.take(self._state.without_hold(strategy))
+            await self._persist()
+            self._gauge_holds()
+            decision = doc.get("lastDecision") or {}
+            late = Refusal(409, str(decision.get("summary") or f"the core refused the {hold.command}"))
+            await self.refused(hold.command, strategy, data, late)
+            raise late
+        await self._share()
+        await self._shell.announce.operator(
+            hold.command, strategy, {**data, "until": wall.iso_wall(hold.until)}
+        )
+        self._gauge_holds()
         return doc
 
     async def release(self, strategy: str) -> dict[str, Any]:
-        self._known(strategy)
-        log.warning("operator release", strategy=strategy)
-        self._state.release(strategy)
+        async with self._commanding:
+            return await self._release(strategy)
+
+    async def _release(self, strategy: str) -> dict[str, Any]:
+        try:
+            self._known(strategy)
+            await self._keep("release", strategy, self._state.without_hold(strategy))
+        except Refusal as refusal:
+            await self.refused("release", strategy, {}, refusal)
+            raise
+        log.info("operator release", strategy=strategy)
+        self._gauge_holds()
         await self._share()
         await self._shell.engine.feed(OperatorRelease(strategy, self._shell.clock()))
         await self._shell.announce.operator("release", strategy, {})
         return self._probes.strategy_doc(strategy)
 
     async def set_dry_run(self, enabled: bool) -> dict[str, Any]:
+        async with self._commanding:
+            return await self._set_dry_run(enabled)
+
+    async def _set_dry_run(self, enabled: bool) -> dict[str, Any]:
         shell = self._shell
+        try:
+            await self._keep("dry-run", None, self._state.with_dry_run(enabled))
+        except Refusal as refusal:
+            await self.refused("dry-run", None, {"enabled": enabled}, refusal)
+            raise
         shell.engine.replace_policy(policy_from_config(shell.config(), dry_run=enabled))
         shell.metrics.dry_run.set(1 if enabled else 0)
-        self._state.set_dry_run(enabled)
         await self._share()
-        log.warning("dry run " + ("enabled" if enabled else "disabled"))
+        log.warning("dry run " + ("enabled: nothing will be written" if enabled else "disabled"))
         await shell.announce.operator("dry-run", None, {"enabled": enabled})
         # Turning dry run off acts on the state of the world at once, not at the next poll.
         await shell.engine.feed(Tick(shell.clock()))
@@ -136,8 +250,14 @@ class AdminCommands:
 
     async def expire(self) -> None:
         """Holds and pins whose time is up: audited and emitted once (the core has let them go)."""
-        for hold in self._state.expired():
-            log.warning("operator " + hold.command + " expired", strategy=hold.strategy)
+        if self._commanding.locked():
+            return  # a command is being stored from the state as it is: the next tick expires
+        expired = self._state.expired()
+        if expired:
+            self._gauge_holds()
+            await self._persist()
+        for hold in expired:
+            log.info("operator " + hold.command + " expired", strategy=hold.strategy)
             await self._shell.announce.operator(
                 "expired", hold.strategy, {"was": hold.command, "region": hold.region}
             )

@@ -7,12 +7,14 @@ event type, log level and metric a decision or a switch maps to.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import anyio
 import structlog
 
+from watcher.aio import sleep
 from watcher.core import (
     Action,
     AllRegionsDown,
@@ -25,6 +27,7 @@ from watcher.core import (
     StrategyPolicy,
     WorldState,
 )
+from watcher.daemon.statedir import StateDisk
 from watcher.daemon.status import WallClock
 from watcher.events import (
     ALL_DOWN,
@@ -49,6 +52,12 @@ from watcher.switch import SwitchReport
 log = structlog.get_logger("watcher.daemon")
 
 SWITCH_LOG_SIZE = 200
+# Events the outbox could not store (disk full) wait in memory, in order, and are stored as soon as
+# the disk allows: nothing is lost while the process lives. Bounded: past it the newest are dropped
+# (counted), so the oldest, the start of the story (`switching`), are dropped last.
+UNSTORED_LIMIT = 10_000
+UNSTORED_RETRY_SECONDS = 0.5
+RECHECK_TIMEOUT_SECONDS = 5.0
 
 
 class Announcer:
@@ -71,6 +80,7 @@ class Announcer:
         sequences: SequenceStore | None = None,
         active_of: Callable[[str], str | None] = lambda strategy: None,
         settling: Callable[[str], bool] = lambda strategy: False,
+        disk: StateDisk | None = None,
     ) -> None:
         self.metrics = metrics
         self.wall = wall
@@ -86,6 +96,9 @@ class Announcer:
         self._speaks = speaks
         self._clock = clock
         self._gauged: dict[str, object] = {}
+        # Write failures under [state] dir (shared with the audit trail and the operator state).
+        self.disk = disk if disk is not None else StateDisk(metrics)
+        self._unstored: deque[tuple[dict[str, Any], str]] = deque()
         self.last_switches: dict[str, dict[str, Any]] = {}
         self.switch_log: list[dict[str, Any]] = []
 
@@ -110,7 +123,7 @@ class Announcer:
                 )
             case RegionTransition():
                 m.region_healthy.labels(region=action.region).set(1 if action.healthy else 0)
-                log.warning(
+                (log.info if action.healthy else log.warning)(
                     "region " + ("healthy" if action.healthy else "unhealthy"),
                     region=action.region,
                     why=action.explanation.summary,
@@ -134,7 +147,7 @@ class Announcer:
                 )
             case AllRegionsDownCleared():
                 m.all_regions_down.labels(strategy=action.strategy).set(0)
-                log.warning(
+                log.info(
                     "a region is healthy again", strategy=action.strategy, why=action.explanation.summary
                 )
                 await self.publish(
@@ -192,7 +205,8 @@ class Announcer:
             event_type = SWITCH_FAILED
         else:
             event_type = FAILBACK if action.kind == "failback" else SWITCHED
-        (log.error if report.result in ("failure", "partial") else log.warning)(
+        failed = report.result in ("failure", "partial")
+        (log.error if failed else log.warning if report.result == "dry_run" else log.info)(
             "switch " + report.result,
             **{k: v for k, v in report.to_dict().items() if k != "writes"},
             why=action.explanation.summary,
@@ -212,6 +226,23 @@ class Announcer:
             **self._why(action.explanation),
         }
         await self.publish(SWITCHING, action.strategy, data, active_region=action.from_region)
+
+    async def refusal(
+        self, command: str, strategy: str | None, data: Mapping[str, Any], status: int, message: str
+    ) -> None:
+        """An operator command not carried out: counted and written to the audit trail."""
+        self.metrics.operator_refusals.labels(command=command, code=str(status)).inc()
+        if self.trail is not None:
+            payload = {"command": command, "strategy": strategy, "refused": True, "code": status, **data}
+            await self.trail.append(
+                AuditRecord(
+                    strategy=strategy or "*",
+                    kind="operator",
+                    result="refused",
+                    error=message,
+                    explanation=payload,
+                )
+            )
 
     async def operator(
         self, command: str, strategy: str | None, data: Mapping[str, Any], *, ok: bool = True
@@ -251,10 +282,67 @@ class Announcer:
             if self.sequences is not None:
                 body["sequence"] = await anyio.to_thread.run_sync(self.sequences.next, strategy)
         event = build_event(event_type, source=self._source(), subject=subject, data=body)
+        if self._unstored:  # behind events still waiting: keep the order
+            self._keep(event, subject)
+            await self.store_unstored()
+            return
         try:
             await self.dispatcher.publish(event, ordering_key=subject)
         except Exception as exc:  # the outbox is local: only a broken disk gets here
-            log.error("could not store event in the outbox", type=event_type, error=repr(exc))
+            self.disk.failed("outbox", exc)
+            log.error(
+                "could not store event in the outbox",
+                type=event_type,
+                error=repr(exc),
+                kept="in memory, stored as soon as the disk allows",
+            )
+            self._keep(event, subject)
+        else:
+            self.disk.succeeded("outbox")
+
+    def _keep(self, event: dict[str, Any], ordering_key: str) -> None:
+        if len(self._unstored) >= UNSTORED_LIMIT:
+            self.metrics.events_dropped.inc()
+            log.error("event dropped: the outbox cannot store and the memory buffer is full", id=event["id"])
+            return
+        self._unstored.append((event, ordering_key))
+        self.metrics.events_unstored.set(len(self._unstored))
+
+    @property
+    def unstored(self) -> int:
+        """Events waiting in memory for the outbox to accept them."""
+        return len(self._unstored)
+
+    async def store_unstored(self) -> bool:
+        """Store the events kept in memory, oldest first; True when none is left."""
+        if self.dispatcher is None:
+            return not self._unstored
+        stored = 0
+        while self._unstored:
+            event, key = self._unstored[0]
+            try:
+                await self.dispatcher.publish(event, ordering_key=key)
+            except Exception as exc:
+                self.disk.failed("outbox", exc, count=False)
+                return False
+            self._unstored.popleft()
+            stored += 1
+            self.metrics.events_unstored.set(len(self._unstored))
+        if stored:
+            log.info("events kept in memory are stored in the outbox", count=stored)
+        self.disk.succeeded("outbox")
+        return True
+
+    async def keep_storing(self, stop: anyio.Event) -> None:
+        """Retry the events kept in memory, and recheck a failing state dir, until stopped (the
+        disk may free at any time)."""
+        while not await sleep(UNSTORED_RETRY_SECONDS, stop):
+            if self._unstored:
+                await self.store_unstored()
+            if self.disk.failing and not self.disk.checking:
+                # A hung disk hangs the check: it is abandoned (and not started again until it ends).
+                with anyio.move_on_after(RECHECK_TIMEOUT_SECONDS):
+                    await anyio.to_thread.run_sync(self.disk.recheck, abandon_on_cancel=True)
 
     async def resync(self, status: Callable[[], Mapping[str, Any]]) -> None:
         """The full state to every sink, so a receiver that missed something converges. Only the

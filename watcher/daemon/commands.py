@@ -1,5 +1,9 @@
-"""Command-line entry points of the daemon: `run`, and the admin clients
-`hold`/`release`/`dry-run`/`move`/`failback`."""
+"""Command-line entry points of the daemon: `run`, and the clients of a running daemon:
+`status`, `hold`, `release`, `dry-run`, `move`, `failback`.
+
+Each client prints one line saying what was done (`--json`: the daemon's whole answer) and exits 0
+only when it was done; a refusal prints the daemon's reason and exits 1 (2: an unknown strategy).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from watcher.logs import configure_logging
 
 def _run(args: argparse.Namespace) -> int:
     from watcher.daemon.service import Watcher
+    from watcher.daemon.statedir import StateDirError
 
     configure_logging(level=args.log_level, json=None if not args.log_json else True)
     try:
@@ -30,48 +35,139 @@ def _run(args: argparse.Namespace) -> int:
     watcher = Watcher(cfg, config_path=str(args.config), dry_run=True if args.dry_run else None)
     try:
         anyio.run(lambda: watcher.serve(install_signals=True))
+    except StateDirError as exc:
+        print(f"failover-watcher: refusing to start: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"failover-watcher: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str, Any]) -> int:
-    token = os.environ.get("WATCHER_ADMIN_TOKEN")
-    if token is None:
-        try:
-            cfg = load_config(args.config)
-            secret = cfg.admin_token()
-        except (ConfigError, OSError, ValueError) as exc:
-            print(f"failover-watcher: cannot read the admin token: {exc}", file=sys.stderr)
-            return 2
+TOKEN_ENV = "WATCHER_SERVER__ADMIN_TOKEN"  # noqa: S105 - a name; what the daemon reads (the [server] admin_token key)
+_LEGACY_TOKEN_ENV = "WATCHER_ADMIN_TOKEN"  # noqa: S105 - a name
+
+
+def _target(args: argparse.Namespace, *, need_token: bool) -> tuple[str, str | None] | int:
+    """The daemon's base URL and the admin token (None when not needed), or an exit code."""
+    token = os.environ.get(TOKEN_ENV) or os.environ.get(_LEGACY_TOKEN_ENV)
+    if args.url and (token or not need_token):
+        return args.url, token
+    try:
+        cfg = load_config(args.config)
+        secret = cfg.admin_token() if need_token and not token else None
+    except (ConfigError, OSError, ValueError) as exc:
+        print(f"failover-watcher: cannot read {args.config}: {exc}", file=sys.stderr)
+        return 2
+    if need_token and not token:
         if secret is None:
             print(
-                "failover-watcher: no admin token: set server.admin_token or WATCHER_ADMIN_TOKEN",
+                f"failover-watcher: no admin token: set [server] admin_token (or admin_token_file) "
+                f"in {args.config}, or {TOKEN_ENV}",
                 file=sys.stderr,
             )
             return 2
         token = secret.get_secret_value()
-        url = args.url or f"http://{cfg.server.listen}"
-    else:
-        url = args.url or "http://127.0.0.1:9464"
+    return args.url or f"http://{cfg.server.listen}", token
+
+
+def _request(
+    url: str, method: str, path: str, token: str | None, body: dict[str, Any] | None
+) -> tuple[int, dict[str, Any]]:
+    """One call: (HTTP status, JSON answer); OSError when the daemon cannot be reached."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(  # noqa: S310 - the operator gives the URL
         url.rstrip("/") + path,
-        data=json.dumps(body).encode(),
+        data=None if body is None else json.dumps(body).encode(),
         method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers=headers,
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            print(json.dumps(json.loads(response.read()), indent=2))
-            return 0
+            return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        detail = exc.read().decode(errors="replace")
-        print(f"failover-watcher: HTTP {exc.code}: {detail}", file=sys.stderr)
-        return 2 if exc.code in (400, 404) else 1
+        text = exc.read().decode(errors="replace")
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            answer = {"message": text.strip() or exc.reason}
+        return exc.code, answer if isinstance(answer, dict) else {"message": str(answer)}
+
+
+def _why(exc: OSError) -> str:
+    """Why a connection failed, in words (`connection refused`), not `<urlopen error [Errno 111] …>`."""
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, OSError) and reason.strerror:
+        return f"{reason.strerror.lower()} (is it running, on this address?)"
+    return str(reason)
+
+
+def _until(doc: dict[str, Any] | None) -> str:
+    from watcher.daemon.status_table import to_second
+
+    return to_second((doc or {}).get("until") or "?")
+
+
+def summarize(command: str, answer: dict[str, Any]) -> str:
+    """The one line a command prints when it was done."""
+    if command == "dry-run":
+        if answer.get("dryRun"):
+            return "dry run on: the watcher decides and reports, and writes nothing"
+        return "dry run off: the watcher writes again"
+    strategy = answer.get("id", "?")
+    active = answer.get("activeRegion") or "unknown"
+    if command == "release":
+        return f"{strategy} released: no hold or pin in force; routes to {active}"
+    pin, hold = answer.get("pin"), answer.get("hold")
+    if pin:
+        reason = f" ({pin['reason']})" if pin.get("reason") else ""
+        return f"{strategy} pinned to {pin.get('region')} until {_until(pin)}{reason}; routes to {active} now"
+    reason = f" ({hold['reason']})" if hold and hold.get("reason") else ""
+    return f"{strategy} held until {_until(hold)}{reason}: no switch until then; routes to {active}"
+
+
+def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str, Any]) -> int:
+    command = args.command
+    attempted = "pin" if getattr(args, "pin", None) else command
+    target = _target(args, need_token=True)
+    if isinstance(target, int):
+        return target
+    url, token = target
+    try:
+        code, answer = _request(url, method, path, token, body)
     except OSError as exc:
-        print(f"failover-watcher: cannot reach the daemon at {url}: {exc}", file=sys.stderr)
+        print(f"failover-watcher: cannot reach the daemon at {url}: {_why(exc)}", file=sys.stderr)
         return 1
+    if code >= 400:
+        message = answer.get("message", answer)
+        print(f"failover-watcher: {attempted} refused (HTTP {code}): {message}", file=sys.stderr)
+        if getattr(args, "json", False):
+            print(json.dumps(answer, indent=2))
+        # An unknown strategy is a usage error (2); anything else the daemon would not do is 1.
+        return 2 if answer.get("unknown") == "strategy" else 1
+    print(json.dumps(answer, indent=2) if args.json else summarize(command, answer))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from watcher.daemon.status_table import render_table
+
+    target = _target(args, need_token=False)
+    if isinstance(target, int):
+        return target
+    url, _ = target
+    try:
+        code, answer = _request(url, "GET", "/status", None, None)
+    except OSError as exc:
+        print(f"failover-watcher: cannot reach the daemon at {url}: {_why(exc)}", file=sys.stderr)
+        return 1
+    if code >= 400:
+        print(f"failover-watcher: status: HTTP {code}: {answer.get('message', answer)}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2) if args.json else render_table(answer))
+    return 0
 
 
 def _parse_duration(text: str) -> float:
@@ -96,13 +192,22 @@ def add_admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """The clients of a running daemon's admin API: hold, release, dry-run."""
     admin = argparse.ArgumentParser(add_help=False, parents=[common])
     admin.add_argument("--url", help="daemon base URL (default: from [server] listen)")
+    admin.add_argument("--json", action="store_true", help="print the daemon's whole answer")
+    p = sub.add_parser(
+        "status",
+        parents=[common],
+        help="what a running daemon believes: leader, regions, strategies, holds, last switch",
+    )
+    p.add_argument("--url", help="daemon base URL (default: from [server] listen)")
+    p.add_argument("--json", action="store_true", help="print /status as JSON")
+    p.set_defaults(func=_status)
     p = sub.add_parser(
         "hold", parents=[admin], help="freeze a strategy, or pin it to a region, for a bounded time"
     )
     p.add_argument("--strategy", required=True)
     p.add_argument("--for", dest="duration", type=_parse_duration, required=True, help="e.g. 15m, 2h")
     p.add_argument("--pin", metavar="REGION", help="route to this region while held")
-    p.add_argument("--reason", default="")
+    p.add_argument("--reason", default="", help="why (kept with the hold; at most 1024 characters)")
     p.set_defaults(
         func=lambda a: _admin_call(
             a,

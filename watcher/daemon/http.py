@@ -2,6 +2,10 @@
 
 It is served from the daemon's own event loop on purpose: if the loop is stuck, these stop answering,
 and the liveness probe fails as it should.
+
+An admin request body is bounded (`MAX_BODY_BYTES`, refused with 413 before it is read: a 10 MiB
+`reason` must not cost the daemon a hundred MiB), and so are its text fields. A command the daemon
+does not carry out is answered with its `Refusal`'s status and reason, never 200.
 """
 
 from __future__ import annotations
@@ -27,8 +31,37 @@ class Probe(Protocol):
     def metrics_text(self) -> bytes: ...
 
 
+MAX_BODY_BYTES = 64 * 1024
+MAX_REASON_CHARS = 1024
+MAX_ID_CHARS = 256
+
+
+class Refusal(Exception):
+    """An operator command not carried out: the HTTP status and the reason the operator reads.
+
+    409: a conflict with the world (a region not healthy); 400/404: an unknown or unfit strategy or
+    region; 503: it cannot be made durable (the state dir refuses writes).
+    """
+
+    def __init__(self, status: int, message: str, *, unknown: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.unknown = unknown  # "strategy" or "region" when the command named one that is not known
+
+    def answer(self, command: str) -> dict[str, Any]:
+        doc: dict[str, Any] = {"message": self.message, "refused": True, "command": command}
+        if self.unknown is not None:
+            doc["unknown"] = self.unknown
+        return doc
+
+
 class Admin(Protocol):
     """What the admin API asks of the daemon."""
+
+    async def refused(
+        self, command: str, strategy: str | None, data: dict[str, Any], refusal: Refusal
+    ) -> None: ...
 
     async def hold(
         self, strategy: str, seconds: float, region: str | None, reason: str
@@ -42,14 +75,19 @@ class Admin(Protocol):
 
 
 class HoldRequest(BaseModel):
-    strategy: str = Field(min_length=1)
+    strategy: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     seconds: float = Field(gt=0, le=7 * 86400, description="bounded: a hold always expires")
-    region: str | None = Field(default=None, description="pin to this region; freeze when absent")
-    reason: str = ""
+    region: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ID_CHARS,
+        description="pin to this region; freeze when absent",
+    )
+    reason: str = Field(default="", max_length=MAX_REASON_CHARS)
 
 
 class ReleaseRequest(BaseModel):
-    strategy: str = Field(min_length=1)
+    strategy: str = Field(min_length=1, max_length=MAX_ID_CHARS)
 
 
 class DryRunRequest(BaseModel):
@@ -107,52 +145,86 @@ def create_app(probe: Probe, admin: Admin, admin_token: SecretStr | None) -> Sta
             return _json({"message": "missing or wrong bearer token"}, 401)
         return None
 
-    async def parse(request: Request, model: type[BaseModel]) -> BaseModel | Response:
+    async def bounded_body(request: Request) -> bytes | None:
+        """The body, or None when it exceeds `MAX_BODY_BYTES` (a declared length is refused
+        before a byte is read; an undeclared one is read up to the bound only)."""
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            try:
+                if int(declared) > MAX_BODY_BYTES:
+                    return None
+            except ValueError:
+                return None
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return None
+        return body
+
+    async def refuse(command: str, strategy: str | None, data: dict[str, Any], refusal: Refusal) -> Response:
+        await admin.refused(command, strategy, data, refusal)
+        return _json(refusal.answer(command), refusal.status)
+
+    async def parse(
+        request: Request, model: type[BaseModel], command: str, *, empty: BaseModel | None = None
+    ) -> BaseModel | Response:
+        """The body as `model` (bounded: 413 before an oversized one is read); `empty`, if given,
+        stands for a request without a body."""
+        body = await bounded_body(request)
+        if body is None:
+            refusal = Refusal(413, f"request body over {MAX_BODY_BYTES // 1024} KiB refused")
+            return await refuse(command, None, {}, refusal)
+        if empty is not None and not body.strip():
+            return empty
         try:
-            return model.model_validate_json(await request.body())
+            return model.model_validate_json(body)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            return _json({"message": problems}, 400)
+            return await refuse(command, None, {}, Refusal(400, problems))
 
     async def hold(request: Request) -> Response:
         if (denied := authorized(request)) is not None:
             return denied
-        body = await parse(request, HoldRequest)
+        body = await parse(request, HoldRequest, "hold")
         if isinstance(body, Response):
             return body
         assert isinstance(body, HoldRequest)
         try:
             result = await admin.hold(body.strategy, body.seconds, body.region, body.reason)
-        except KeyError as exc:
-            return _json({"message": str(exc.args[0])}, 404)
+        except Refusal as refusal:
+            return _json(refusal.answer("pin" if body.region else "hold"), refusal.status)
         return _json(result)
 
     async def release(request: Request) -> Response:
         if (denied := authorized(request)) is not None:
             return denied
-        body = await parse(request, ReleaseRequest)
+        body = await parse(request, ReleaseRequest, "release")
         if isinstance(body, Response):
             return body
         assert isinstance(body, ReleaseRequest)
         try:
             result = await admin.release(body.strategy)
-        except KeyError as exc:
-            return _json({"message": str(exc.args[0])}, 404)
+        except Refusal as refusal:
+            return _json(refusal.answer("release"), refusal.status)
         return _json(result)
 
     async def dry_run(request: Request) -> Response:
         if (denied := authorized(request)) is not None:
             return denied
-        body = await parse(request, DryRunRequest)
+        body = await parse(request, DryRunRequest, "dry-run")
         if isinstance(body, Response):
             return body
         assert isinstance(body, DryRunRequest)
-        return _json(await admin.set_dry_run(body.enabled))
+        try:
+            return _json(await admin.set_dry_run(body.enabled))
+        except Refusal as refusal:
+            return _json(refusal.answer("dry-run"), refusal.status)
 
     async def move(request: Request) -> Response:
         if (denied := authorized(request)) is not None:
             return denied
-        body = await parse(request, MoveRequest)
+        body = await parse(request, MoveRequest, "move")
         if isinstance(body, Response):
             return body
         assert isinstance(body, MoveRequest)
@@ -168,7 +240,7 @@ def create_app(probe: Probe, admin: Admin, admin_token: SecretStr | None) -> Sta
         if (denied := authorized(request)) is not None:
             return denied
         # An empty body is a failback without a reason.
-        body = await parse(request, FailbackRequest) if await request.body() else FailbackRequest()
+        body = await parse(request, FailbackRequest, "failback", empty=FailbackRequest())
         if isinstance(body, Response):
             return body
         assert isinstance(body, FailbackRequest)

@@ -119,7 +119,7 @@ class Takeovers:
 
     def __call__(self, leader: bool) -> None:
         self._metrics.leader.set(1 if leader else 0)
-        log.warning("leadership " + ("gained" if leader else "lost"))
+        (log.info if leader else log.warning)("leadership " + ("gained" if leader else "lost"))
         if leader:
             self._unread.update(s.id for s in self._config().strategies)
             self._wanted.set()

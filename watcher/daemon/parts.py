@@ -26,6 +26,7 @@ from watcher.daemon.leadership import Leadership, SingleInstance
 from watcher.daemon.readback import ReadBack
 from watcher.daemon.router import SwitchOutcomes
 from watcher.daemon.scheduler import PollScheduler
+from watcher.daemon.statedir import StateDisk, claim
 from watcher.daemon.status import WallClock
 from watcher.events import AuditTrail, Dispatcher, Outbox, RetryPolicy, SequenceStore, SinkSpec
 from watcher.genesys import Copies, GenesysClient, RequestBudget, WebhookRequest
@@ -142,10 +143,14 @@ async def assemble(
 ) -> AsyncIterator[tuple[Shell, Parts]]:
     """Build every part on `base`; close them (in reverse) when the block ends."""
     cfg, m, clock, gate = base.config(), base.metrics, base.clock, base.leadership
-    cfg.state.dir.mkdir(parents=True, exist_ok=True)
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(claim(cfg.state.dir))  # writable, and ours alone (SPEC 4.2)
+        disk = StateDisk(m, cfg.state.dir)  # write failures under it, surfaced at once
         trail = AuditTrail(
-            cfg.state.dir, max_bytes=cfg.state.audit_max_bytes, backups=cfg.state.audit_backups
+            cfg.state.dir,
+            max_bytes=cfg.state.audit_max_bytes,
+            backups=cfg.state.audit_backups,
+            on_write=disk.audit_written,
         )
         stack.callback(trail.close)
         g = cfg.genesys
@@ -175,6 +180,7 @@ async def assemble(
             sequences=SequenceStore(cfg.state.dir),
             active_of=base.engine.active_region,
             settling=in_flight.__contains__,
+            disk=disk,
         )
         policy = WritePolicy(attempts=cfg.executor.conflict_retries, clock=clock)
         virtual = VirtualStrategies(cfg.state.dir, base.config, gate)

@@ -77,6 +77,6 @@ class Reloader:
             self._takeovers.read_new()  # the strategies added: read (and fenced) before any write
         parts.scheduler.reconfigure(new.region_ids(), new.health, parts.health.build(new))
         shell.metrics.precreate(new.region_ids(), [(s.id, s.regions) for s in new.strategies])
-        log.warning("config reloaded", config=str(path), restart_needed_for=kept or None)
+        log.info("config reloaded", config=str(path), restart_needed_for=kept or None)
         self._notifier.ready()
         return True

@@ -49,7 +49,7 @@ async def build(
     """The daemon on `base`, complete; its parts are closed (in reverse) when the block ends."""
     async with assemble(base, transport=transport) as (shell, parts):
         probes = Probes(shell, parts)
-        admin = AdminCommands(shell, probes, OperatorState(base.config().state.dir))
+        admin = AdminCommands(shell, probes, OperatorState(base.config().state.dir, disk=shell.announce.disk))
         reloader = Reloader(config_path, shell, parts, probes, notifier, takeovers)
         router = Router(decisions, shell.engine, parts.executor, parts.readback, shell.announce)
         yield Daemon(shell, parts, router, probes, admin, reloader, takeovers)

@@ -19,6 +19,7 @@ from watcher.config import HealthSettings
 from watcher.core import Observation
 from watcher.genesys import Priority, request_priority
 from watcher.health import HealthSource, NoEvidence, Reused
+from watcher.logs import Repeated
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.scheduler")
@@ -62,6 +63,8 @@ class PollScheduler:
         self._stop = stop
         self._metrics = metrics
         self._clock = clock
+        # Every poll of a region repeats it while the API is away: its start, its end, a minute between.
+        self._no_evidence = Repeated(log, "health poll gave no evidence; not counted", clock=clock)
         self._rng = rng or random.Random()
         self._limiter = anyio.Semaphore(settings.concurrency, fast_acquire=True)
         # When a poll last produced an observation (readiness: is the health data fresh?) and when
@@ -124,10 +127,11 @@ class PollScheduler:
             return None
         except NoEvidence as exc:
             self.last_attempt_at = self._clock()
-            log.warning("health poll gave no evidence; not counted", region=region, error=str(exc))
+            self._no_evidence.seen(region, region=region, error=str(exc))
             if self._metrics is not None:
                 self._metrics.health_checks.labels(region=region, result=exc.result).inc()
             return None
+        self._no_evidence.ended(region, region=region)
         self.polls += 1
         self.last_poll_at = self.last_attempt_at = self._clock()
         self.first_poll.set()

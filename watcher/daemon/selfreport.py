@@ -62,6 +62,8 @@ class Probes:
             problems.append(f"API host unreachable ({reach.detail})")
         if not self.polls_recent():
             problems.append("no recent poll cycle")
+        if (disk := self._shell.announce.disk.problem()) is not None:
+            problems.append(disk)
         return (not problems, "; ".join(problems) or "ok")
 
     def metrics_text(self) -> bytes:

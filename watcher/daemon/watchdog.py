@@ -8,6 +8,7 @@ import structlog
 from watcher.aio import sleep
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.selfreport import Probes
+from watcher.logs import Repeated
 from watcher.systemd_notify import SystemdNotifier
 
 log = structlog.get_logger("watcher.daemon")
@@ -38,11 +39,16 @@ async def systemd_loop(
         return
     notifier.ready()
     interval = notifier.watchdog_interval() or 5.0
+    stalled = Repeated(log, "poll cycles stalled; withholding the systemd watchdog ping", level="error")
+    stale = Repeated(log, "no fresh health observation (throttled?); not ready")
     while not await sleep(interval, stop):
         notifier.status(probes.summary_line())
         if probes.polls_recent(attempts=True):
             notifier.watchdog()
+            stalled.ended()
         else:
-            log.error("poll cycles stalled; withholding the systemd watchdog ping")
+            stalled.seen()
         if not probes.polls_recent():
-            log.warning("no fresh health observation (throttled?); not ready")
+            stale.seen()
+        else:
+            stale.ended()

@@ -19,7 +19,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +39,7 @@ _SECRET_KEY = re.compile(
 )
 
 Kind = Literal["strategy", "rule", "trigger", "emergency_group", "decision", "operator"]
-Result = Literal["success", "failure", "dry_run"]
+Result = Literal["success", "failure", "dry_run", "refused"]
 
 
 def redact(value: Any) -> Any:
@@ -95,7 +95,16 @@ class AuditTrail:
     ['s1']
     """
 
-    def __init__(self, directory: Path, *, max_bytes: int = 10_000_000, backups: int = 5) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_bytes: int = 10_000_000,
+        backups: int = 5,
+        on_write: Callable[[BaseException | None], None] | None = None,
+    ) -> None:
+        """`on_write` hears the outcome of every `append` (None: on disk), so a full disk is
+        surfaced at once (`/readyz`, a metric) and its end too."""
         if max_bytes <= 0 or backups < 0:
             raise ValueError("max_bytes must be > 0 and backups >= 0")
         directory.mkdir(parents=True, exist_ok=True)
@@ -105,6 +114,7 @@ class AuditTrail:
         self.backups = backups
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._on_write = on_write
 
     def __repr__(self) -> str:
         return f"AuditTrail({str(self.path)!r})"
@@ -159,7 +169,11 @@ class AuditTrail:
             await anyio.to_thread.run_sync(self.write, record)
         except OSError as exc:
             _log.error("audit trail write failed", error=str(exc), strategy=record.strategy, kind=record.kind)
+            if self._on_write is not None:
+                self._on_write(exc)
             return False
+        if self._on_write is not None:
+            self._on_write(None)
         return True
 
     def close(self) -> None:

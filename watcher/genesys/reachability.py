@@ -36,7 +36,7 @@ class Reachability:
         """An HTTP answer came back from the API host."""
         self.last_answer_at = self._clock()
         if self.unreachable_since is not None:
-            log.warning(
+            log.info(
                 "API host reachable again",
                 unreachable_for=round(self.last_answer_at - self.unreachable_since, 3),
             )
@@ -61,9 +61,12 @@ class Reachability:
         return False
 
     def describe(self, iso: Callable[[float | None], str | None]) -> dict[str, Any]:
+        # Before any answer nothing is known: not "reachable" (SPEC 4.2: never say what is not so).
+        known = self.last_answer_at is not None or self.unreachable_since is not None
         return {
-            "reachable": self.reachable,
+            "reachable": self.reachable if known else None,
             "since": iso(self.unreachable_since),
             "lastAnswer": iso(self.last_answer_at),
-            "detail": self.detail or ("ok" if self.reachable else "no answer"),
+            "detail": self.detail
+            or (("ok" if self.reachable else "no answer") if known else "no answer yet"),
         }
