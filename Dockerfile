@@ -22,7 +22,14 @@ WORKDIR /src
 # package. Dependencies come from [project.dependencies], nowhere else.
 COPY pyproject.toml README.md ./
 COPY watcher/ ./watcher/
-RUN python -m pip wheel --wheel-dir /wheels .
+# pip from a venv: the same on the official image and on a distribution's python3 without pip.
+# Two optional build secrets, for a machine that reaches the package index through its own pip
+# configuration and CA (tests/deploy/image.py passes them): `pip.conf` and the `pip-ca.crt` it
+# names. A plain `docker build` passes none, and pip uses its defaults.
+RUN --mount=type=secret,id=pip.conf,required=false \
+    --mount=type=secret,id=pip-ca.crt,required=false \
+    python -m venv /opt/build \
+    && PIP_CONFIG_FILE=/run/secrets/pip.conf /opt/build/bin/python -m pip wheel --wheel-dir /wheels .
 
 # --- runtime: the wheels installed into a venv, no compiler, no source tree --------------------
 FROM ${PYTHON_IMAGE} AS runtime
