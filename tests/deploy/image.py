@@ -279,9 +279,14 @@ def ensure_image(buildah: Buildah | None = None) -> str:
             progress(f"building {tag} (buildah bud, chroot, vfs)")
             started = time.monotonic()
             done = subprocess.run(
-                buildah.command(*args), capture_output=True, text=True, timeout=900, check=False
+                buildah.command(*args),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,  # one stream, in the order buildah wrote it
+                text=True,
+                timeout=900,
+                check=False,
             )
-            output = (done.stdout + done.stderr).strip().splitlines()
+            output = done.stdout.strip().splitlines()
             progress(f"build: {time.monotonic() - started:.1f} s, exit {done.returncode}; last lines:")
             for line in output[-8:]:
                 progress(f"  | {line}")
