@@ -58,12 +58,17 @@ def config(buildah: Buildah, image: str) -> dict[str, Any]:
     return docker
 
 
-@contextlib.contextmanager
-def working_container(buildah: Buildah, image: str, role: str) -> Iterator[str]:
-    name = f"failover-watcher-test-{role}-{os.getpid()}"
+@pytest.fixture(scope="module")
+def container(buildah: Buildah, image: str) -> Iterator[str]:
+    """One working container of the image for every `buildah run` here (they may run at once)."""
+    name = f"failover-watcher-test-{os.getpid()}"
     subprocess.run(buildah.command("rm", name), capture_output=True, timeout=60, check=False)
     buildah("from", "--pull-never", "--quiet", "--name", name, image, timeout=300)
     try:
+        # buildah 1.28 mounts the image's VOLUME (an anonymous one) and a bind mount to the same
+        # path in no fixed order, so the state would persist only sometimes: this working
+        # container (not the image) forgets the VOLUME; the pod's volume is the bind mount.
+        buildah("config", "--volume", "/var/lib/failover-watcher-", name)
         yield name
     finally:
         subprocess.run(buildah.command("rm", name), capture_output=True, timeout=120, check=False)
@@ -108,10 +113,9 @@ def test_the_image_runs_as_a_non_root_user(config: dict[str, Any]) -> None:
 
 
 @pytest.mark.timeout(600)
-def test_the_entrypoint_answers_version(buildah: Buildah, image: str, config: dict[str, Any]) -> None:
-    with working_container(buildah, image, "version") as container:
-        out = buildah("run", "--isolation=chroot", container, "--", *config["Entrypoint"], "--version")
-        uid = buildah("run", "--isolation=chroot", container, "--", "id", "-u")
+def test_the_entrypoint_answers_version(buildah: Buildah, container: str, config: dict[str, Any]) -> None:
+    out = buildah("run", "--isolation=chroot", container, "--", *config["Entrypoint"], "--version")
+    uid = buildah("run", "--isolation=chroot", container, "--", "id", "-u")
     assert out.strip() == f"failover-watcher {__version__}"
     assert uid.strip() == str(UID)
 
@@ -147,7 +151,7 @@ def pod_files(tmp_path: Path) -> tuple[dict[str, Any], list[str]]:
 @pytest.mark.anyio
 @pytest.mark.timeout(600)
 async def test_the_daemon_in_the_image_becomes_healthy_on_the_kubernetes_config(
-    buildah: Buildah, image: str, config: dict[str, Any], tmp_path: Path
+    buildah: Buildah, container: str, config: dict[str, Any], tmp_path: Path
 ) -> None:
     docs, volumes = pod_files(tmp_path)
     port = free_port()
@@ -160,57 +164,48 @@ async def test_the_daemon_in_the_image_becomes_healthy_on_the_kubernetes_config(
             "WATCHER_SERVER__LISTEN": f"127.0.0.1:{port}",
         }
         env_args = [arg for k, v in env.items() for arg in ("--env", f"{k}={v}")]
-        with (
-            working_container(buildah, image, "daemon") as daemon,
-            working_container(buildah, image, "probe") as probe,
-        ):
-            # buildah 1.28 mounts the image's VOLUME (an anonymous one) and a bind mount to the same
-            # path in no fixed order, so the state would persist only sometimes: this working
-            # container (not the image) forgets the VOLUME; the pod's volume is the bind mount.
-            buildah("config", "--volume", "/var/lib/failover-watcher-", daemon)
-            # What a container engine runs: the image's ENTRYPOINT + CMD, as its USER.
-            cmd = buildah.command(
-                "run", "--isolation=chroot", "--network=host", *env_args, *volumes, daemon,
-                "--", *config["Entrypoint"], *config["Cmd"],
-            )  # fmt: skip
-            progress(f"starting the daemon: {' '.join(config['Entrypoint'] + config['Cmd'])}")
-            log: list[str] = []
-            async with await anyio.open_process(cmd, start_new_session=True) as process:
+        # What a container engine runs: the image's ENTRYPOINT + CMD, as its USER.
+        cmd = buildah.command(
+            "run", "--isolation=chroot", "--network=host", *env_args, *volumes, container,
+            "--", *config["Entrypoint"], *config["Cmd"],
+        )  # fmt: skip
+        progress(f"starting the daemon: {' '.join(config['Entrypoint'] + config['Cmd'])}")
+        log: list[str] = []
+        async with await anyio.open_process(cmd, start_new_session=True) as process:
 
-                async def read_log() -> None:
-                    assert process.stdout is not None
-                    async for chunk in process.stdout:
-                        log.extend(chunk.decode(errors="replace").splitlines())
+            async def read_log() -> None:
+                assert process.stdout is not None
+                async for chunk in process.stdout:
+                    log.extend(chunk.decode(errors="replace").splitlines())
 
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(read_log)
-                    try:
-                        await _healthy_inside(buildah, probe, port, process, log)
-                        await _answers_from_the_host(port, log)
-                        assert (tmp_path / "state").stat().st_uid == UID
-                        written = sorted(p.name for p in (tmp_path / "state").iterdir())
-                        assert "operator.json" in written, (written, [ln for ln in log if "error" in ln])
-                        # A container engine stops the entrypoint with SIGTERM; `buildah run` does
-                        # not forward signals, so the daemon (a process of this host: chroot
-                        # isolation has no PID namespace) gets it directly.
-                        # The daemon runs as the image's user (and so does buildah's chroot helper,
-                        # its parent, which does not pass signals on either).
-                        ours = [p for p in descendants(process.pid) if owner(p) == UID]
-                        (pid,) = [p for p in ours if cmdline(p).startswith(b"/opt/failover-watcher/bin/")]
-                        assert b"\0run\0--config\0" in cmdline(pid)
-                        os.kill(pid, signal.SIGTERM)
-                        with anyio.fail_after(30):
-                            code = await process.wait()
-                        progress(f"daemon stopped on SIGTERM: exit {code}")
-                        assert code == 0, log[-20:]
-                        assert any('"graceful shutdown' in line or "stopped" in line for line in log[-10:])
-                    finally:
-                        if process.returncode is None:
-                            with contextlib.suppress(ProcessLookupError):
-                                os.killpg(process.pid, signal.SIGKILL)
-                        tg.cancel_scope.cancel()
-            assert ADMIN_TOKEN not in "\n".join(log)
-            assert "sim-secret" not in "\n".join(log)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(read_log)
+                try:
+                    await _healthy_inside(buildah, container, port, process, log)
+                    await _answers_from_the_host(port, log)
+                    assert (tmp_path / "state").stat().st_uid == UID
+                    written = sorted(p.name for p in (tmp_path / "state").iterdir())
+                    assert "operator.json" in written, (written, [ln for ln in log if "error" in ln])
+                    # A container engine stops the entrypoint with SIGTERM; `buildah run` does
+                    # not forward signals, so the daemon (a process of this host: chroot
+                    # isolation has no PID namespace) gets it directly. It runs as the image's
+                    # user, and so does buildah's chroot helper, its parent.
+                    ours = [p for p in descendants(process.pid) if owner(p) == UID]
+                    (pid,) = [p for p in ours if cmdline(p).startswith(b"/opt/failover-watcher/bin/")]
+                    assert b"\0run\0--config\0" in cmdline(pid)
+                    os.kill(pid, signal.SIGTERM)
+                    with anyio.fail_after(30):
+                        code = await process.wait()
+                    progress(f"daemon stopped on SIGTERM: exit {code}")
+                    assert code == 0, log[-20:]
+                    assert any('"graceful shutdown' in line or "stopped" in line for line in log[-10:])
+                finally:
+                    if process.returncode is None:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.killpg(process.pid, signal.SIGKILL)
+                    tg.cancel_scope.cancel()
+        assert ADMIN_TOKEN not in "\n".join(log)
+        assert "sim-secret" not in "\n".join(log)
 
 
 def _client_id(docs: dict[str, Any]) -> str:
@@ -222,7 +217,7 @@ def _client_id(docs: dict[str, Any]) -> str:
 
 
 async def _healthy_inside(buildah: Buildah, probe: str, port: int, process: Any, log: list[str]) -> None:
-    """`failover-watcher healthcheck` (the image's HEALTHCHECK) in a second container of the image."""
+    """`failover-watcher healthcheck` (the image's HEALTHCHECK), run beside the daemon in its container."""
     check = buildah.command(
         "run", "--isolation=chroot", "--network=host", probe,
         "--", "failover-watcher", "healthcheck",
