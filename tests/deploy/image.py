@@ -153,6 +153,7 @@ def ensure_base(buildah: Buildah) -> str:
         progress(f"base: mmdebstrap {SUITE} {' '.join(BASE_PACKAGES)} from {', '.join(sources)}")
         started = time.monotonic()
         partial = tarball.with_suffix(".partial.tar")
+        partial.unlink(missing_ok=True)  # an interrupted run's
         cmd = [
             "mmdebstrap",
             "--variant=minbase",
@@ -248,10 +249,21 @@ def pip_handover(workdir: Path) -> list[str]:
     return [arg for secret in secrets for arg in ("--secret", secret)]
 
 
+def forget_abandoned_containers(buildah: Buildah) -> None:
+    """Working containers (full copies under vfs) left by a run that was killed: its pid is gone."""
+    names = buildah("containers", "--noheading", "--format", "{{.ContainerName}}", quiet=True).split()
+    for name in names:
+        match = re.fullmatch(r"failover-watcher-(?:test|base)-(\d+)", name)
+        if match and not Path(f"/proc/{match.group(1)}").exists():
+            progress(f"removing {name}, left by a run that was killed")
+            subprocess.run(buildah.command("rm", name), capture_output=True, timeout=120, check=False)
+
+
 def ensure_image(buildah: Buildah | None = None) -> str:
     """The image built from the Dockerfile as it is now; its tag."""
     buildah = buildah or Buildah()
     with locked(buildah.cache):
+        forget_abandoned_containers(buildah)
         base = ensure_base(buildah)
         digest = hashlib.sha256()
         digest.update((base + "\0").encode())

@@ -75,11 +75,13 @@ def container(buildah: Buildah, image: str) -> Iterator[str]:
 
 
 def descendants(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            for child in (task / "children").read_text().split():
-                found += [int(child), *descendants(int(child))]
+    """Every process under `pid` (these are processes of this host: chroot isolation)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                for child in (task / "children").read_text().split():
+                    found += [int(child), *descendants(int(child))]
     return found
 
 
@@ -201,6 +203,10 @@ async def test_the_daemon_in_the_image_becomes_healthy_on_the_kubernetes_config(
                     assert any('"graceful shutdown' in line or "stopped" in line for line in log[-10:])
                 finally:
                     if process.returncode is None:
+                        # The daemon and buildah's helper first: a killed buildah cannot end them.
+                        for child in reversed(descendants(process.pid)):
+                            with contextlib.suppress(ProcessLookupError):
+                                os.kill(child, signal.SIGKILL)
                         with contextlib.suppress(ProcessLookupError):
                             os.killpg(process.pid, signal.SIGKILL)
                     tg.cancel_scope.cancel()
