@@ -4,12 +4,14 @@
 #   docker build -t failover-watcher:0.1.0 .
 #   docker run --read-only --tmpfs /tmp -p 9464:9464 \
 #     -v ./watcher.toml:/etc/failover-watcher/watcher.toml:ro \
-#     -v ./client_secret:/etc/failover-watcher/secrets/client_secret:ro \
+#     -v ./secrets:/etc/failover-watcher/secrets:ro \
 #     -v failover-watcher-state:/var/lib/failover-watcher failover-watcher:0.1.0
 #
-# The config must listen on 0.0.0.0:9464 to be reachable from outside the container, and should
-# read the secret from a file (client_secret_file), not the environment. Pin the base image by
-# digest in your own registry; the tag below is the reproducible minimum.
+# The config (deploy/kubernetes/base/configmap.yaml is one) must listen on 0.0.0.0:9464 to be
+# reachable from outside the container, and should read the secrets from files (client_secret_file,
+# admin_token_file), not the environment. Pin the base image by digest in your own registry; the tag
+# below is the reproducible minimum. Without a container daemon: tests/deploy/image.py builds this
+# file with buildah on a Debian python3 base (PYTHON_IMAGE) and tests/deploy/test_image.py runs it.
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 
 # --- builder: one wheel for the project and one for each dependency it declares ---------------
@@ -22,7 +24,14 @@ WORKDIR /src
 # package. Dependencies come from [project.dependencies], nowhere else.
 COPY pyproject.toml README.md ./
 COPY watcher/ ./watcher/
-RUN python -m pip wheel --wheel-dir /wheels .
+# pip from a venv: the same on the official image and on a distribution's python3 without pip.
+# Two optional build secrets, for a machine that reaches the package index through its own pip
+# configuration and CA (tests/deploy/image.py passes them): `pip.conf` and the `pip-ca.crt` it
+# names. A plain `docker build` passes none, and pip uses its defaults.
+RUN --mount=type=secret,id=pip.conf,required=false \
+    --mount=type=secret,id=pip-ca.crt,required=false \
+    python -m venv /opt/build \
+    && PIP_CONFIG_FILE=/run/secrets/pip.conf /opt/build/bin/python -m pip wheel --wheel-dir /wheels .
 
 # --- runtime: the wheels installed into a venv, no compiler, no source tree --------------------
 FROM ${PYTHON_IMAGE} AS runtime

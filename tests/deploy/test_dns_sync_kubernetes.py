@@ -144,9 +144,10 @@ def test_each_container_sees_only_its_own_secrets(docs: Docs) -> None:
                 found |= {item["key"] for item in secret["items"]}
         return found
 
-    assert keys(watcher) == {"client_secret", "sink_secret"}
+    assert keys(watcher) == {"client_secret", "admin_token", "sink_secret"}
     assert keys(sidecar) == {"sink_secret", "tsig.key"}
-    assert set(_one(docs, "Secret")["stringData"]) == {"client_secret", "sink_secret", "tsig.key"}
+    every = {"client_secret", "admin_token", "sink_secret", "tsig.key"}
+    assert set(_one(docs, "Secret")["stringData"]) == every
 
 
 def test_wiring_between_manifests_and_configs(docs: Docs) -> None:
@@ -202,6 +203,7 @@ def test_each_metrics_port_has_its_own_service_and_monitor(docs: Docs) -> None:
 def test_both_configs_are_accepted(docs: Docs, tmp_path: Path) -> None:
     data = _one(docs, "ConfigMap")["data"]
     (tmp_path / "client_secret").write_text("from-the-secret-volume\n")
+    (tmp_path / "admin_token").write_text("admin-token-from-the-secret-volume\n")
     (tmp_path / "sink_secret").write_text(generate_secret().get_secret_value() + "\n")
     (tmp_path / "tsig.key").write_text(tsig_keygen("failover-watcher."))
     watcher_toml = data["watcher.toml"].replace("/etc/failover-watcher/secrets", str(tmp_path))
@@ -211,6 +213,15 @@ def test_both_configs_are_accepted(docs: Docs, tmp_path: Path) -> None:
     (tmp_path / "dns-sync.toml").write_text(dns_toml)
     cfg = load_config(tmp_path / "watcher.toml")
     assert cfg.sinks[0].url == "http://127.0.0.1:9465/"
+    token = cfg.admin_token()
+    assert token is not None
+    assert token.get_secret_value() == "admin-token-from-the-secret-volume"
+    # The real-organization profile (as deploy/kubernetes/base), its strategy the one the records follow.
+    assert [(s.id, s.kind) for s in cfg.strategies] == [("voice-routing", "virtual")]
+    assert (
+        [t.strategy for t in cfg.triggers] == [g.strategy for g in cfg.emergency_groups] == ["voice-routing"]
+    )
     dns = load_dns_sync_config(tmp_path / "dns-sync.toml")
+    assert {r.strategy for r in dns.records} == {"voice-routing"}
     assert cfg.sink_secrets(cfg.sinks[0]) == tuple(dns.webhook_secrets())
     assert dns.receiver.listen == "0.0.0.0:9465"

@@ -227,3 +227,158 @@ async def _check_lifecycle(
     await until(lambda: bool(manager.since(term_at, "STOPPING")), message="STOPPING=1 after SIGTERM")
     assert received[-1].fields == {"STOPPING": "1"}, [n.fields for n in received[-3:]]
     assert sum(n.kind == "STOPPING" for n in received) == 1
+
+
+# --- The shipped unit and its example config, started as systemd would start them ---------------------
+
+UNIT = Path(__file__).resolve().parents[2] / "deploy/systemd/failover-watcher.service"
+EXAMPLE = UNIT.parent / "watcher.toml.example"
+EXAMPLE_CLIENT_ID = "00000000-0000-0000-0000-000000000000"  # the example's own, unedited
+ADMIN_TOKEN = "unit-admin-token-0123456789abcdef"
+
+
+def unit_service_directives() -> list[tuple[str, str]]:
+    """(key, value) of the unit's [Service] section in file order (keys may repeat)."""
+    from tests.deploy.test_systemd_unit import _directives
+
+    return [(key, value) for section, key, value in _directives(UNIT) if section == "Service"]
+
+
+def place_credentials(host_files: dict[str, str], directory: Path) -> dict[str, str]:
+    """What systemd does with LoadCredential=ID:PATH and SetCredential=ID:DATA before ExecStart.
+
+    Each ID becomes `directory/ID`, from PATH when the host has that file, else from SetCredential's
+    data (C escapes decoded) when the unit gives one; a LoadCredential without either fails the
+    start, as systemd fails it (243/CREDENTIALS). Returns ID -> where its data came from.
+    """
+    directory.mkdir(mode=0o700)
+    loaded: dict[str, str] = {}
+    fallback: dict[str, str] = {}
+    for key, value in unit_service_directives():
+        ident, _, rest = value.partition(":")
+        if key == "LoadCredential":
+            loaded[ident] = rest
+        elif key == "SetCredential":
+            fallback[ident] = rest.encode().decode("unicode_escape")
+    came_from = {}
+    for ident, path in loaded.items():
+        if path in host_files:
+            (directory / ident).write_text(host_files[path])
+            came_from[ident] = path
+        elif ident in fallback:
+            (directory / ident).write_text(fallback[ident])
+            came_from[ident] = "SetCredential"
+        else:
+            raise AssertionError(f"LoadCredential={ident}:{path}: no such file and no SetCredential")
+    return came_from
+
+
+def unit_environment(state_root: Path) -> dict[str, str]:
+    """The unit's Environment= lines with %S (the state root) expanded."""
+    env = {}
+    for key, value in unit_service_directives():
+        if key == "Environment":
+            name, _, setting = value.partition("=")
+            env[name] = setting.replace("%S", str(state_root))
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.timeout(60)
+async def test_the_unit_starts_the_example_config_with_credentials_only(tmp_path: Path) -> None:
+    """The operator installs the example unedited and the two required secret files; nothing else.
+
+    Only what points the daemon at the simulator is overlaid (the base URLs) and the port (tests
+    share the machine). The admin API is on: manual failback depends on it.
+    """
+    exec_start = dict(unit_service_directives())["ExecStart"].split()
+    assert exec_start[1:] == ["run", "--config", "/etc/failover-watcher/watcher.toml"]
+    host_files = {
+        "/etc/failover-watcher/client_secret": "sim-secret\n",
+        "/etc/failover-watcher/admin_token": ADMIN_TOKEN + "\n",
+    }
+    credentials = tmp_path / "credentials"
+    came_from = place_credentials(host_files, credentials)
+    assert came_from == {
+        "client_secret": "/etc/failover-watcher/client_secret",
+        "admin_token": "/etc/failover-watcher/admin_token",
+        "sink_secret": "SetCredential",  # no sink configured: its absent file must not stop the unit
+    }
+    port = free_port()
+    state = SimulatorState(default_seed(), client_id=EXAMPLE_CLIENT_ID)
+    async with running_simulator(state) as sim:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
+        env.pop("WATCHDOG_PID", None)
+        env.update(unit_environment(tmp_path / "var-lib"))
+        env.update(
+            {
+                "CREDENTIALS_DIRECTORY": str(credentials),
+                "WATCHDOG_USEC": "30000000",  # WatchdogSec=30
+                "WATCHER_GENESYS__API_BASE_URL": sim.base_url,
+                "WATCHER_GENESYS__LOGIN_BASE_URL": sim.base_url,
+                "WATCHER_STATUSPAGE__URL": f"{sim.base_url}/api/v2/components.json",
+                "WATCHER_SERVER__LISTEN": f"127.0.0.1:{port}",
+            }
+        )
+        with notify_socket(tmp_path) as manager:
+            env["NOTIFY_SOCKET"] = manager.address
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(manager.pump)
+                async with (
+                    daemon_process(EXAMPLE, env) as d,
+                    httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+                ):
+                    await until(
+                        lambda: bool(manager.since(0, "READY")) or d.process.returncode is not None,
+                        message="READY=1 from the example config",
+                        timeout=30,
+                    )
+                    assert manager.since(0, "READY"), d.log[-5:]
+                    assert (tmp_path / "var-lib/failover-watcher").is_dir()  # StateDirectory= + Environment=
+
+                    status = (await http.get("/status")).json()
+                    (strategy,) = status["strategies"]
+                    assert (strategy["id"], strategy["activeRegion"]) == ("contact-center", "us-east-1")
+                    assert (await http.get("/readyz")).status_code == 200
+
+                    hold = {"strategy": "contact-center", "seconds": 600, "reason": "unit test"}
+                    denied = await http.post("/admin/hold", json=hold)
+                    assert denied.status_code == 401, denied.text
+                    bearer = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+                    held = await http.post("/admin/hold", json=hold, headers=bearer)
+                    assert held.status_code == 200, held.text
+                    released = await http.post(
+                        "/admin/release", json={"strategy": "contact-center"}, headers=bearer
+                    )
+                    assert released.status_code == 200, released.text
+                    assert ADMIN_TOKEN not in json.dumps(d.log)
+
+                    d.process.send_signal(signal.SIGTERM)
+                    with anyio.fail_after(15):
+                        assert await d.process.wait() == 0
+                tg.cancel_scope.cancel()
+
+
+def test_a_sink_without_its_credential_file_is_refused_by_name(tmp_path: Path) -> None:
+    """The unit starts without /etc/failover-watcher/sink_secret; a config that uses the sink says so."""
+    from watcher.config import ConfigError, load_config
+
+    credentials = tmp_path / "credentials"
+    required = {"/etc/failover-watcher/client_secret": "s\n", "/etc/failover-watcher/admin_token": "t\n"}
+    place_credentials(required, credentials)
+    text = EXAMPLE.read_text()
+    sink = '# [[sinks]]\n# name = "dns-sync"\n# url = "http://127.0.0.1:9465/"\n'
+    sink += '# secret_file = "${CREDENTIALS_DIRECTORY}/sink_secret"\n'
+    assert sink in text, "the example's sink block changed: update this test"
+    config = tmp_path / "watcher.toml"
+    config.write_text(text.replace(sink, sink.replace("# ", "")))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+        with pytest.raises(ConfigError) as refused:
+            load_config(config)
+    assert f"sinks[0].secret_file: {credentials}/sink_secret is empty" in str(refused.value)

@@ -97,10 +97,17 @@ def test_required_directives(repo: Path) -> None:
         "UMask": "0077",
         "ProtectProc": "invisible",
         "ProcSubset": "pid",
-        "LoadCredential": "client_secret:/etc/failover-watcher/client_secret",
         "Environment": "WATCHER_STATE__DIR=%S/failover-watcher",
     }
     assert {key: service.get(key) for key in expected} == expected
+    credentials = [v for s, k, v in directives if k == "LoadCredential"]
+    assert credentials == [
+        "client_secret:/etc/failover-watcher/client_secret",
+        "admin_token:/etc/failover-watcher/admin_token",
+        "sink_secret:/etc/failover-watcher/sink_secret",
+    ]
+    # The optional one has a stand-in, so its absent file does not stop the unit.
+    assert [v for s, k, v in directives if k == "SetCredential"] == ["sink_secret:\\n"]
     filters = [v for s, k, v in directives if k == "SystemCallFilter"]
     assert "@system-service" in filters
 
@@ -111,8 +118,12 @@ def test_example_config_reads_the_secret_from_the_credential(
     (tmp_path / "client_secret").write_text("s3cret-from-credential\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
     monkeypatch.setenv("WATCHER_STATE__DIR", str(tmp_path / "state"))
+    (tmp_path / "admin_token").write_text("admin-token-from-credential\n")
     cfg = load_config(repo / "deploy/systemd/watcher.toml.example")
     assert cfg.client_secret().get_secret_value() == "s3cret-from-credential"
+    token = cfg.admin_token()
+    assert token is not None
+    assert token.get_secret_value() == "admin-token-from-credential"
     assert cfg.state.dir == tmp_path / "state"
     assert cfg.server.listen == "127.0.0.1:9464"
 
