@@ -33,7 +33,7 @@ from anyio.abc import Process
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import until
-from watcher.config import load_config
+from watcher.config import ConfigError, load_config
 from watcher.sim import RunningSimulator
 
 CLI = [sys.executable, "-m", "watcher.cli"]
@@ -304,7 +304,10 @@ async def daemon_process(
 ) -> AsyncIterator[DaemonProcess]:
     """`failover-watcher run --config F` as a child, once its HTTP server answers (or it exited);
     killed when the block ends if still running. `env` replaces `clean_env()`."""
-    token = load_config(config).admin_token()
+    try:
+        token = load_config(config).admin_token()
+    except ConfigError:
+        token = None  # a config that reads its secrets from `env` only (systemd credentials)
     cmd = [*CLI, "run", "--config", str(config), "--log-json", "--log-level", log_level]
     async with await anyio.open_process(cmd, env=env or clean_env()) as proc:
         d = DaemonProcess(name, proc, None if token is None else token.get_secret_value())

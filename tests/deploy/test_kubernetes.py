@@ -31,7 +31,6 @@ import yaml
 from tests.deploy.kubernetes_schema import K8S_VERSION, SERVICE_MONITOR_SCHEMA
 from watcher.config import load_config
 
-
 SHAPES = ("single", "ha", "sidecar")
 KUBERNETES = Path(__file__).resolve().parents[2] / "deploy/kubernetes"
 Docs = dict[str, dict[str, Any]]
