@@ -34,6 +34,8 @@ class ApiPaths(_Section):
     trigger: str = "/api/v2/processautomation/triggers/{triggerId}"
     emergency_group: str = "/api/v2/architect/emergencygroups/{emergencyGroupId}"
     audit_query: str = "/api/v2/audits/query/realtime"
+    # Architect flows (workflows, IVR flows): read to check a standby's readiness (SPEC §8).
+    flow: str = "/api/v2/flows/{flowId}"
 
 
 class GenesysSettings(_Section):

@@ -63,6 +63,27 @@ class EmergencyGroup(_Payload):
     state: str | None = None
 
 
+class FlowVersionRef(_Payload):
+    id: str | None = None
+    name: str | None = None
+
+
+class Flow(_Payload):
+    """An Architect flow (SDK `Flow`): a trigger's workflow, an IVR's call flow. Usable when it
+    exists, is not deleted and has a published version (SPEC §6.2.1)."""
+
+    id: str
+    name: str | None = None
+    type: str | None = None
+    active: bool | None = None
+    deleted: bool | None = None
+    publishedVersion: FlowVersionRef | None = None
+
+    @property
+    def usable(self) -> bool:
+        return not self.deleted and self.publishedVersion is not None
+
+
 class AuditMessage(_Payload):
     """One entry of the realtime audit query (SDK `AuditLogMessage`)."""
 
@@ -139,6 +160,10 @@ class PlatformCalls:
         return await self.client.request_model(
             "PUT", "trigger", Trigger, path={"triggerId": current.id}, json=body, retries=retries
         )
+
+    async def get_flow(self, flow_id: str) -> Flow:
+        """A flow (404 `NotFound` when it does not exist)."""
+        return await self.client.request_model("GET", "flow", Flow, path={"flowId": flow_id})
 
     async def get_emergency_group(self, group_id: str) -> EmergencyGroup:
         return await self.client.request_model(
