@@ -73,15 +73,17 @@ def test_a_switch_beyond_the_budget_is_not_written_and_says_which_rule_held_it()
     assert hold.explanation.thresholds["safety_rule"] == MAX_SWITCHES
     assert hold.explanation.thresholds["max_switches"] == 1
     s2 = shell.status("s2")
-    assert s2.safety is not None and s2.safety.blocked
+    assert s2.safety is not None
+    assert s2.safety.blocked
     assert s2.safety.rule == MAX_SWITCHES
     assert MAX_SWITCHES in s2.safety.reason
     assert s2.last_decision is not None
     summary = s2.last_decision.summary
-    assert "a unhealthy" in summary and "switching s2 to b" in summary, summary
+    assert "a unhealthy" in summary, summary
+    assert "switching s2 to b" in summary, summary
     assert "held back by safety.max_switches: 1 automatic switches of all strategies within 3600s" in summary
     assert "release --override" in summary
-    assert "in 3.6e+03s" in summary or "in 3600s" in summary, summary
+    assert "the window slides under the budget in 3600s at the earliest" in summary, summary
     assert s2.active_region == "a"  # stranded on a dead region, visibly
 
 
@@ -90,7 +92,8 @@ def test_a_blocked_switch_stays_blocked_tick_after_tick_without_new_explanations
     before = shell.status("s2")
     for t in (20.0, 100.0, 3000.0, 3609.0):
         actions = shell.tick(t)
-        assert reweights(actions) == [] and held(actions) == [], actions
+        assert reweights(actions) == [], actions
+        assert held(actions) == [], actions
     assert shell.status("s2") is before  # the same record: nothing copied, nothing re-explained
 
 
@@ -110,7 +113,8 @@ def test_a_release_with_override_lets_the_blocked_switch_go_and_a_plain_release_
     shell, _ = blocked_storm()
     assert reweights(shell.feed(OperatorRelease("s2", 20.0))) == []
     status = shell.status("s2")
-    assert status.safety is not None and status.safety.blocked
+    assert status.safety is not None
+    assert status.safety.blocked
     actions = shell.feed(OperatorRelease("s2", 21.0, override=True))
     write = only_reweight(actions)
     assert (write.strategy, write.kind, write.to_region) == ("s2", "failover", "b")
@@ -118,7 +122,8 @@ def test_a_release_with_override_lets_the_blocked_switch_go_and_a_plain_release_
     assert write.explanation.thresholds["safety_override"] == "true"
     assert [r.rule for r in released(actions)] == [MAX_SWITCHES]
     status = shell.status("s2")
-    assert status.safety is None and not status.override
+    assert status.safety is None
+    assert not status.override
 
 
 def test_an_override_is_for_the_switch_at_hand_not_for_a_later_storm() -> None:
@@ -204,7 +209,8 @@ def test_a_switch_that_is_not_written_gives_its_count_back() -> None:
     shell = two_on_a(dry_run=True)
     actions = shell.down("a", 10.0)
     write = only_reweight(actions)
-    assert write.dry_run and write.strategy == "s1"
+    assert write.dry_run
+    assert write.strategy == "s1"
     assert [h.strategy for h in held(actions)] == ["s2"]  # what the budget would do, shown in dry run
     shell.feed(WriteSkipped("s1", "b", 10.1))
     assert shell.world.ledger.switches == ()
@@ -225,7 +231,9 @@ def test_the_wait_between_switches_delays_the_next_one_and_never_drops_it() -> N
     assert "held back by safety.min_seconds_between_switches" in summary
     assert "it goes in 25s" in summary, summary
     status = shell.status("s1")
-    assert status.safety is not None and status.safety.until == 40.0 and not status.safety.blocked
+    assert status.safety is not None
+    assert status.safety.until == 40.0
+    assert not status.safety.blocked
     assert reweights(shell.tick(39.9)) == []
     actions = shell.tick(40.0)
     assert only_reweight(actions).to_region == "c"
@@ -256,7 +264,9 @@ def test_a_switch_no_longer_wanted_is_released_by_the_rule() -> None:
     assert held(actions) == []
     assert shell.status("s2").safety is None
     actions = shell.tick(60.0)
-    assert reweights(actions) == [] and held(actions) == [] and released(actions) == []
+    assert reweights(actions) == []
+    assert held(actions) == []
+    assert released(actions) == []
 
 
 def test_no_rule_no_memory() -> None:
