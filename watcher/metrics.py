@@ -195,6 +195,13 @@ class WatcherMetrics:
             "1 while this instance may write (single-instance mode: always 1).",
             registry=r,
         )
+        self.safety_blocked = Gauge(
+            "failover_watcher_safety_blocked",
+            "1 while a safety rule (safety.max_switches, SPEC §8) holds back an automatic switch of "
+            "the strategy: not written until an operator acts or the window slides under the budget.",
+            ["strategy"],
+            registry=r,
+        )
 
     def precreate(
         self,
@@ -214,6 +221,7 @@ class WatcherMetrics:
             self.all_regions_down.labels(strategy=strategy)
             self.drift.labels(strategy=strategy)
             self.drift_events.labels(strategy=strategy)
+            self.safety_blocked.labels(strategy=strategy)
             for region in strategy_regions:
                 self.active_region.labels(strategy=strategy, region=region)
         for kind in ("strategy", "rule", "trigger", "emergency_group"):

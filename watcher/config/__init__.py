@@ -42,6 +42,7 @@ from watcher.config._sections import (
     LeaderSettings,
     RegionSettings,
     RuleSettings,
+    SafetySettings,
     ServerSettings,
     SinkSettings,
     StateSettings,
@@ -68,6 +69,7 @@ __all__ = [
     "RegionHealthSourceSettings",
     "RegionSettings",
     "RuleSettings",
+    "SafetySettings",
     "Section",
     "ServerSettings",
     "SinkSettings",
@@ -117,6 +119,7 @@ class WatcherConfig(BaseSettings):
     executor: ExecutorSettings = ExecutorSettings()
     leader: LeaderSettings = LeaderSettings()
     dry_run: bool = False
+    safety: SafetySettings = SafetySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -113,13 +113,36 @@ class AdminCommands:
             )
         return doc
 
-    async def release(self, strategy: str) -> dict[str, Any]:
+    async def release(self, strategy: str, *, override: bool = False, reason: str = "") -> dict[str, Any]:
+        """End a hold or pin; `override` (SPEC §8 `release --override`) also lets go the automatic
+        switch a safety rule holds back, audited with the rule it overrode."""
         self._known(strategy)
-        log.warning("operator release", strategy=strategy)
+        block = self._shell.engine.world.strategies[strategy].safety if override else None
+        if override:
+            log.warning(
+                "operator release --override",
+                strategy=strategy,
+                rule=block.rule if block else None,
+                to=block.target if block else None,
+                reason=reason,
+            )
+        else:
+            log.warning("operator release", strategy=strategy)
         self._state.release(strategy)
         await self._share()
-        await self._shell.engine.feed(OperatorRelease(strategy, self._shell.clock()))
-        await self._shell.announce.operator("release", strategy, {})
+        await self._shell.engine.feed(OperatorRelease(strategy, self._shell.clock(), override=override))
+        data: dict[str, Any] = {}
+        if override:
+            data = {
+                "override": True,
+                "rule": block.rule if block else None,
+                "to": block.target if block else None,
+                "reason": reason,
+                "message": f"{block.rule} overridden: the switch of {strategy} to {block.target} goes now"
+                if block
+                else f"no safety rule holds {strategy} back: nothing to override",
+            }
+        await self._shell.announce.operator("release", strategy, data)
         return self._probes.strategy_doc(strategy)
 
     async def set_dry_run(self, enabled: bool) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from watcher.core import (
     Event,
     FailbackPolicy,
     RegionHealth,
+    SafetyPolicy,
     StrategyPolicy,
     StrategyStatus,
     Thresholds,
@@ -50,6 +51,11 @@ def policy_from_config(cfg: WatcherConfig, *, dry_run: bool | None = None) -> Co
             for s in cfg.strategies
         ),
         dry_run=cfg.dry_run if dry_run is None else dry_run,
+        safety=SafetyPolicy(
+            max_switches=cfg.safety.max_switches,
+            window_seconds=cfg.safety.window_seconds,
+            min_seconds_between_switches=cfg.safety.min_seconds_between_switches,
+        ),
     )
 
 
@@ -99,7 +105,8 @@ class Engine:
         """Adopt a reloaded policy: keep what is known of regions and strategies that remain."""
         regions = {r: self.world.regions.get(r, RegionHealth(r)) for r in policy.regions}
         strategies = {s.id: self.world.strategies.get(s.id, StrategyStatus(s.id)) for s in policy.strategies}
-        self.world = WorldState(regions=regions, strategies=strategies)
+        # The safety budget's switches are kept: a reload does not reset it.
+        self.world = WorldState(regions=regions, strategies=strategies, ledger=self.world.ledger)
         self.policy = policy
 
     def settling(self, region: str) -> bool:

@@ -33,7 +33,7 @@ class Admin(Protocol):
     async def hold(
         self, strategy: str, seconds: float, region: str | None, reason: str
     ) -> dict[str, Any]: ...
-    async def release(self, strategy: str) -> dict[str, Any]: ...
+    async def release(self, strategy: str, *, override: bool = False, reason: str = "") -> dict[str, Any]: ...
     async def set_dry_run(self, enabled: bool) -> dict[str, Any]: ...
     async def move(
         self, strategy: str, region: str, *, force: bool = False, reason: str = ""
@@ -50,6 +50,9 @@ class HoldRequest(BaseModel):
 
 class ReleaseRequest(BaseModel):
     strategy: str = Field(min_length=1)
+    # `release --override`: also let go the automatic switch a safety rule holds back (SPEC §8).
+    override: bool = False
+    reason: str = ""
 
 
 class DryRunRequest(BaseModel):
@@ -135,7 +138,7 @@ def create_app(probe: Probe, admin: Admin, admin_token: SecretStr | None) -> Sta
             return body
         assert isinstance(body, ReleaseRequest)
         try:
-            result = await admin.release(body.strategy)
+            result = await admin.release(body.strategy, override=body.override, reason=body.reason)
         except KeyError as exc:
             return _json({"message": str(exc.args[0])}, 404)
         return _json(result)
