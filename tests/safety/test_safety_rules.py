@@ -1,0 +1,116 @@
+"""SPEC §8 safety rules end to end: a real daemon process against the simulator, driven by the real
+command line. With `max_switches = 1` per hour, a primary that dies under two strategies moves the
+first one; the second is not written (the simulator's request log shows no PUT), the metric, `/status`,
+the log, the events and the audit trail name the rule, and `release --override` lets it go."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.safety._bench import OPERATOR, TWO_STRATEGIES, bench
+from tests.safety._config import OTHER, PRIMARY, SECONDARY, STRATEGY
+from tests.safety._daemon import alive, cli, eventually, process
+from tests.safety._sim import STRATEGY_PATH
+from watcher.events import read_trail
+
+pytestmark = pytest.mark.anyio
+
+BLOCKED = "failover_watcher_safety_blocked"
+DECISION = "com.genesys.failover.decision"
+
+
+async def test_the_switch_budget_stops_a_storm_until_an_operator_overrides_it(tmp_path: Path) -> None:
+    async with bench(tmp_path) as b:
+        await b.seed_second_strategy()
+        config = b.config(
+            strategies=TWO_STRATEGIES,
+            safety={"max_switches": 1, "window_seconds": 3600},
+            failback={"mode": "manual", "hold_seconds": 0.5},
+        )
+        async with process(config) as d:
+            await d.view.ready()
+            assert await b.admin.routes_to(STRATEGY) == PRIMARY
+            assert await b.admin.routes_to(OTHER) == PRIMARY
+            assert await d.view.metric(BLOCKED, strategy=OTHER) == 0
+            _, since = await b.admin.requests()
+
+            async def routes(strategy: str, region: str) -> bool:
+                alive(d)
+                return await b.admin.routes_to(strategy) == region
+
+            async def blocked() -> bool:
+                alive(d)
+                return bool((await d.view.strategy(OTHER))["safety"]["blocked"])
+
+            async def gauge_is(value: float) -> bool:
+                return await d.view.metric(BLOCKED, strategy=OTHER) == value
+
+            # The primary dies under both: the first strategy spends the budget, the second is held.
+            await b.admin.set_region(PRIMARY, "DOWN")
+            await eventually(lambda: routes(STRATEGY, SECONDARY), f"{STRATEGY} failed over", 15)
+            await eventually(blocked, f"{OTHER} held by safety.max_switches", 15)
+            await d.view.more_polls(SECONDARY, 10)  # time to decide again, tick after tick
+
+            # Not written: no PUT of the second strategy reached the API (the first one's did).
+            assert await b.admin.puts(STRATEGY_PATH + OTHER, since) == []
+            assert await b.admin.puts(STRATEGY_PATH + STRATEGY, since) != []
+            assert await b.admin.routes_to(OTHER) == PRIMARY
+
+            # Visible: the metric, /status, the explanation and the log name the rule.
+            assert await d.view.metric(BLOCKED, strategy=OTHER) == 1
+            assert await d.view.metric(BLOCKED, strategy=STRATEGY) == 0
+            entry = await d.view.strategy(OTHER)
+            safety = entry["safety"]
+            assert (safety["blocked"], safety["rule"], safety["to"]) == (
+                True,
+                "safety.max_switches",
+                SECONDARY,
+            )
+            assert (
+                "safety.max_switches: 1 automatic switches of all strategies within 3600s (max 1)"
+                in (safety["reason"])
+            )
+            assert safety["until"] is not None
+            summary = entry["lastDecision"]["summary"]
+            assert f"switching {OTHER} to {SECONDARY}; held back by safety.max_switches" in summary, summary
+            assert entry["lastDecision"]["thresholds"]["safety_rule"] == "safety.max_switches"
+            assert entry["activeRegion"] == PRIMARY
+            assert d.logged(
+                lambda line: (
+                    line.get("event") == "safety rule safety.max_switches holds back an automatic switch"
+                    and line.get("strategy") == OTHER
+                    and line.get("level") == "warning"
+                )
+            ), d.timeline()
+
+            # `release --override`: audited, and the held switch goes at once.
+            common = ("--strategy", OTHER, "--config", str(config))
+            code, out, err = await cli("release", *common, "--override", "--reason", "storm is real")
+            assert code == 0, (out, err)
+            assert json.loads(out)["id"] == OTHER
+
+            await eventually(lambda: routes(OTHER, SECONDARY), f"{OTHER} failed over after the override", 15)
+            await eventually(lambda: gauge_is(0), f"{BLOCKED}{{strategy={OTHER}}} back to 0", 10)
+            safety = (await d.view.strategy(OTHER))["safety"]
+            assert (safety["blocked"], safety["rule"]) == (False, None)
+
+        trail = [
+            r["explanation"]
+            for r in read_trail(b.state_dir())
+            if r.get("kind") == "operator" and r["explanation"].get("command") == "release"
+        ]
+        assert any(
+            t.get("override") is True and t.get("rule") == "safety.max_switches" and t.get("to") == SECONDARY
+            for t in trail
+        ), trail
+        decisions = [e["data"] for e in b.events(DECISION) if e["data"].get("strategy") == OTHER]
+        assert any(
+            e["decision"] == "safety_held" and e["rule"] == "safety.max_switches" and e["blocked"]
+            for e in decisions
+        ), decisions
+        assert any(e["decision"] == "safety_released" for e in decisions), decisions
+        overrides = [e["data"] for e in b.events(OPERATOR) if e["data"].get("override")]
+        assert overrides, b.events(OPERATOR)
