@@ -25,6 +25,7 @@ ALERTS = {
     "TokenRefreshFailures",
     "WatcherDown",
     "DriftDetected",
+    "SafetyRuleBlocking",
 }
 
 needs_promtool = pytest.mark.skipif(
