@@ -190,8 +190,8 @@ class Trace:
             if operator:
                 assert write.kind in ("move", "failback")
                 continue
-            if write.kind not in ("failover", "failback") or not rules.limited:
-                continue
+            if write.kind not in ("failover", "failback") or not rules.limited or write.dry_run:
+                continue  # a dry run writes nothing: no budget spent, none enforced
             last = self.last_counted.get(write.strategy)
             if self.failed.get(write.strategy) == write.to_region and last is not None:
                 continue  # the retry of a counted switch that failed
@@ -218,6 +218,7 @@ class Trace:
                 continue
             # Held back is always visible: a rule named, in the status and its reason.
             assert block.rule in block.reason
+            assert not self.policy.dry_run, "a dry run is held back by a safety rule"
             assert block.blocked == (block.rule == "safety.max_switches")
             assert status.write.target is None
             if isinstance(event, Tick):

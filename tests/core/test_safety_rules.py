@@ -206,17 +206,24 @@ def test_the_retry_of_a_failed_switch_is_not_counted_again() -> None:
 
 
 def test_a_switch_that_is_not_written_gives_its_count_back() -> None:
-    shell = two_on_a(dry_run=True)
+    shell = two_on_a()
     actions = shell.down("a", 10.0)
     write = only_reweight(actions)
-    assert write.dry_run
     assert write.strategy == "s1"
-    assert [h.strategy for h in held(actions)] == ["s2"]  # what the budget would do, shown in dry run
-    shell.feed(WriteSkipped("s1", "b", 10.1))
+    assert [h.strategy for h in held(actions)] == ["s2"]
+    shell.feed(WriteSkipped("s1", "b", 10.1, follower=True))  # another instance leads: not written
     assert shell.world.ledger.switches == ()
-    # The next tick re-evaluates s2: the budget is whole again, and its dry-run decision is shown too.
+    # The next tick re-evaluates s2: the budget is whole again.
     actions = shell.tick(10.5)
     assert [w.strategy for w in reweights(actions)] == ["s2"]
+
+
+def test_a_dry_run_spends_no_budget_and_is_held_back_by_none() -> None:
+    shell = two_on_a(dry_run=True, wait=30.0)
+    actions = shell.down("a", 10.0)
+    assert sorted(w.strategy for w in reweights(actions)) == ["s1", "s2"]
+    assert held(actions) == []
+    assert shell.world.ledger.switches == ()
 
 
 def test_the_wait_between_switches_delays_the_next_one_and_never_drops_it() -> None:

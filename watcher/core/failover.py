@@ -206,7 +206,9 @@ def _write(
         why = "dry run: not written" if policy.dry_run else "another instance leads: not written"
         return record(f"{plan.summary}; {why}", f"skipped:{plan.kind}:{plan.target}"), ledger, ()
     counted_at: float | None = None
-    if plan.kind in AUTOMATIC and policy.safety.limited:
+    # A dry run writes nothing, so it spends no budget and is held back by none: it shows what the
+    # rules decide, and turning it off acts on the world at once.
+    if plan.kind in AUTOMATIC and policy.safety.limited and not policy.dry_run:
         if retried is not None and retried[0] == plan.target:
             counted_at = retried[1]
         else:
