@@ -114,3 +114,40 @@ async def test_the_switch_budget_stops_a_storm_until_an_operator_overrides_it(tm
         assert any(e["decision"] == "safety_released" for e in decisions), decisions
         overrides = [e["data"] for e in b.events(OPERATOR) if e["data"].get("override")]
         assert overrides, b.events(OPERATOR)
+
+
+async def test_the_wait_between_switches_delays_a_flapping_primarys_failback(tmp_path: Path) -> None:
+    wait = 4.0
+    async with bench(tmp_path) as b:
+        config = b.config(safety={"min_seconds_between_switches": wait}, failback={"hold_seconds": 0.3})
+        async with process(config) as d:
+            await d.view.ready()
+            _, since = await b.admin.requests()
+
+            async def routes(region: str) -> bool:
+                alive(d)
+                return await b.admin.routes_to(STRATEGY) == region
+
+            async def delayed() -> bool:
+                alive(d)
+                return (await d.view.strategy(STRATEGY))["safety"]["rule"] == (
+                    "safety.min_seconds_between_switches"
+                )
+
+            # The primary fails and comes straight back: the failback waits for the rule, then goes.
+            await b.admin.set_region(PRIMARY, "DOWN")
+            await eventually(lambda: routes(SECONDARY), f"{STRATEGY} failed over", 15)
+            await b.admin.set_region(PRIMARY, "HEALTHY")
+            await eventually(delayed, "the failback delayed by safety.min_seconds_between_switches", 10)
+            entry = await d.view.strategy(STRATEGY)
+            assert entry["safety"]["blocked"] is False
+            assert entry["safety"]["to"] == PRIMARY
+            summary = entry["lastDecision"]["summary"]
+            assert "held back by safety.min_seconds_between_switches" in summary, summary
+            assert "it goes in" in summary, summary
+            assert await d.view.metric(BLOCKED, strategy=STRATEGY) == 0  # delayed, not blocked
+            await eventually(lambda: routes(PRIMARY), f"{STRATEGY} failed back after the wait", 15)
+
+        puts = [p for p in await b.admin.puts(STRATEGY_PATH + STRATEGY, since) if p["status"] == 200]
+        assert len(puts) == 2, puts
+        assert puts[1]["time"] - puts[0]["time"] >= wait - 0.5, puts  # the PUTs as the API saw them
