@@ -6,13 +6,14 @@ the log, the events and the audit trail name the rule, and `release --override` 
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
 
 from tests.safety._bench import OPERATOR, TWO_STRATEGIES, bench
 from tests.safety._config import OTHER, PRIMARY, SECONDARY, STRATEGY
-from tests.safety._daemon import alive, cli, eventually, process
+from tests.safety._daemon import DaemonProcess, alive, cli, eventually, process
 from tests.safety._sim import STRATEGY_PATH
 from watcher.events import read_trail
 
@@ -151,3 +152,32 @@ async def test_the_wait_between_switches_delays_a_flapping_primarys_failback(tmp
         puts = [p for p in await b.admin.puts(STRATEGY_PATH + STRATEGY, since) if p["status"] == 200]
         assert len(puts) == 2, puts
         assert puts[1]["time"] - puts[0]["time"] >= wait - 0.5, puts  # the PUTs as the API saw them
+
+
+async def test_a_restart_does_not_hand_the_watcher_a_fresh_budget(tmp_path: Path) -> None:
+    async with bench(tmp_path) as b:
+        await b.seed_second_strategy()
+        config = b.config(strategies=TWO_STRATEGIES, safety={"max_switches": 1, "window_seconds": 3600})
+
+        async def blocked(d: DaemonProcess) -> bool:
+            alive(d)
+            return bool((await d.view.strategy(OTHER))["safety"]["blocked"])
+
+        async with process(config, "first") as d:
+            await d.view.ready()
+            await b.admin.set_region(PRIMARY, "DOWN")
+            await eventually(lambda: blocked(d), f"{OTHER} held by safety.max_switches", 15)
+            assert await b.admin.routes_to(STRATEGY) == SECONDARY
+            await d.view.more_polls(SECONDARY, 5)  # a tick or two: the budget is kept on disk
+            d.send(signal.SIGTERM)
+            assert await d.wait_exit(20) == 0
+        _, since = await b.admin.requests()
+        async with process(config, "second") as d:
+            await eventually(
+                lambda: blocked(d), f"{OTHER} still held by safety.max_switches after a restart", 15
+            )
+            await d.view.more_polls(SECONDARY, 10)
+            assert d.logged(lambda line: line.get("event") == "safety budget restored"), d.timeline()
+            assert await d.view.metric(BLOCKED, strategy=OTHER) == 1
+        assert await b.admin.puts(STRATEGY_PATH + OTHER, since) == []
+        assert await b.admin.routes_to(OTHER) == PRIMARY

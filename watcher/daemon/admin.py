@@ -26,6 +26,7 @@ from watcher.core import (
     WriteSkipped,
     WriteSucceeded,
 )
+from watcher.daemon.budget import KeptSwitches
 from watcher.daemon.engine import policy_from_config
 from watcher.daemon.holds import Hold, OperatorState
 from watcher.daemon.parts import Shell
@@ -44,6 +45,8 @@ class AdminCommands:
         self._shell = shell
         self._probes = probes
         self._state = state
+        # The safety budget outlives the process like the commands do (restored once, at start).
+        self._switches = KeptSwitches(state.path.parent, shell.clock, shell.wall.now)
 
     def _known(self, strategy: str) -> None:
         if strategy not in self._shell.engine.world.strategies:
@@ -81,6 +84,11 @@ class AdminCommands:
             shell.engine.replace_policy(policy_from_config(shell.config(), dry_run=self._state.dry_run))
             shell.metrics.dry_run.set(1 if self._state.dry_run else 0)
             log.warning("dry run restored from the operator state", enabled=self._state.dry_run)
+        if not shell.engine.world.ledger.switches:
+            kept = self._switches.load()
+            if kept.switches:
+                shell.engine.adopt_ledger(kept)
+                log.warning("safety budget restored", switches=len(kept.switches))
         await self.expire()
         for hold in list(self._state.holds.values()):
             if hold.strategy not in shell.engine.world.strategies:
@@ -158,7 +166,9 @@ class AdminCommands:
         return {"dryRun": enabled}
 
     async def expire(self) -> None:
-        """Holds and pins whose time is up: audited and emitted once (the core has let them go)."""
+        """Holds and pins whose time is up: audited and emitted once (the core has let them go).
+        Called on every tick, it also keeps the safety budget on disk when it changed."""
+        self._switches.save(self._shell.engine.world.ledger)
         for hold in self._state.expired():
             log.warning("operator " + hold.command + " expired", strategy=hold.strategy)
             await self._shell.announce.operator(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -24,6 +25,7 @@ from watcher.core import (
     SafetyPolicy,
     StrategyPolicy,
     StrategyStatus,
+    SwitchLedger,
     Thresholds,
     WorldState,
     step,
@@ -108,6 +110,10 @@ class Engine:
         # The safety budget's switches are kept: a reload does not reset it.
         self.world = WorldState(regions=regions, strategies=strategies, ledger=self.world.ledger)
         self.policy = policy
+
+    def adopt_ledger(self, ledger: SwitchLedger) -> None:
+        """At start: the safety budget's switches as the last run left them (`budget.py`)."""
+        self.world = replace(self.world, ledger=ledger)
 
     def settling(self, region: str) -> bool:
         health = self.world.regions.get(region)
