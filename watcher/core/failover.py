@@ -40,20 +40,10 @@ from watcher.core.actions import (
 from watcher.core.hysteresis import RegionHealth
 from watcher.core.inputs import Observation
 from watcher.core.policy import CorePolicy, StrategyPolicy
-from watcher.core.state import (
-    MAX_SWITCHES,
-    MIN_SECONDS_BETWEEN_SWITCHES,
-    SafetyBlock,
-    StrategyPhase,
-    StrategyStatus,
-    SwitchLedger,
-)
+from watcher.core.safety import AUTOMATIC, held_back, safety_gate
+from watcher.core.state import StrategyPhase, StrategyStatus, SwitchLedger
 
 Regions = Mapping[str, RegionHealth]
-
-# What the safety budget counts: the watcher's own switches (an operator's, a pin, a reconcile that
-# puts back what the API should hold, are not).
-AUTOMATIC: frozenset[ReweightKind] = frozenset({"failover", "failback"})
 
 
 @dataclass(frozen=True)
@@ -212,11 +202,12 @@ def _write(
         if retried is not None and retried[0] == plan.target:
             counted_at = retried[1]
         else:
-            gate = _safety_gate(previous, ledger, sp, policy, now, plan.target, plan.kind)
-            block = None if override else gate
+            block = (
+                None if override else safety_gate(previous, ledger, sp, policy, now, plan.target, plan.kind)
+            )
             if block is not None:
                 status = replace(status, safety=block)
-                summary, extra = _held_back(block, plan, policy, now)
+                summary, extra = held_back(block, plan.summary, policy, now)
                 return record(summary, f"safety:{block.rule}:{plan.kind}:{plan.target}", **extra), ledger, ()
             ledger = ledger.counted(sp.id, now, policy.safety)
             counted_at = now
@@ -238,67 +229,6 @@ def _write(
     write = status.write.sent(plan.target, plan.kind, counted_at)
     status = replace(status, write=write, last_decision=expl, note=None)
     return status, ledger, (reweight,)
-
-
-def _safety_gate(
-    previous: SafetyBlock | None,
-    ledger: SwitchLedger,
-    sp: StrategyPolicy,
-    policy: CorePolicy,
-    now: float,
-    target: str,
-    kind: ReweightKind,
-) -> SafetyBlock | None:
-    """The safety rule that holds back this automatic switch, if one does (SPEC §8): the budget of
-    all strategies first (it blocks), then the wait between two switches of this one (it delays).
-    The reason is worded without `now` so that a block that stands is the same record tick after
-    tick."""
-    rules = policy.safety
-    block: SafetyBlock | None = None
-    if rules.max_switches is not None:
-        count = ledger.within(now, rules.window_seconds)
-        if count >= rules.max_switches:
-            reason = (
-                f"{MAX_SWITCHES}: {count} automatic switches of all strategies within "
-                f"{explain.seconds(rules.window_seconds)} (max {rules.max_switches}); not written until "
-                "an operator acts (move, failback, release --override) or the window slides under the budget"
-            )
-            until = ledger.frees_at(now, rules.window_seconds, rules.max_switches)
-            block = SafetyBlock(MAX_SWITCHES, target, kind, now, until, reason)
-    wait = rules.min_seconds_between_switches
-    last = ledger.last_of(sp.id)
-    if block is None and wait > 0 and last is not None and now - last < wait:
-        reason = (
-            f"{MIN_SECONDS_BETWEEN_SWITCHES}: automatic switches of {sp.id} are at least "
-            f"{explain.seconds(wait)} apart; delayed, not dropped"
-        )
-        block = SafetyBlock(MIN_SECONDS_BETWEEN_SWITCHES, target, kind, now, last + wait, reason)
-    if block is None:
-        return None
-    if previous is not None and (previous.rule, previous.target) == (block.rule, block.target):
-        block = replace(block, since=previous.since)  # the same hold, still standing
-    return block
-
-
-def _held_back(
-    block: SafetyBlock, plan: _Plan, policy: CorePolicy, now: float
-) -> tuple[str, dict[str, float | int | str]]:
-    """The explanation of a switch a safety rule holds back, and the thresholds it names."""
-    rules = policy.safety
-    left = explain.seconds(max(0.0, block.until - now))
-    if block.blocked:
-        when = f"the window slides under the budget in {left} at the earliest"
-    else:
-        when = f"it goes in {left}"
-    summary = f"{plan.summary}; held back by {block.reason}; {when}"
-    extra: dict[str, float | int | str] = {
-        "safety_rule": block.rule,
-        "window_seconds": rules.window_seconds,
-        "min_seconds_between_switches": rules.min_seconds_between_switches,
-    }
-    if rules.max_switches is not None:
-        extra["max_switches"] = rules.max_switches
-    return summary, extra
 
 
 def _plan(

@@ -29,8 +29,6 @@ from watcher.core.actions import (
     RegionTransition,
     Reweight,
     ReweightKind,
-    SafetyHeld,
-    SafetyReleased,
 )
 from watcher.core.failover import health, phase_of, settle
 from watcher.core.inputs import (
@@ -48,6 +46,7 @@ from watcher.core.inputs import (
     WriteSucceeded,
 )
 from watcher.core.policy import CorePolicy, StrategyPolicy
+from watcher.core.safety import safety_news
 from watcher.core.state import Drift, Hold, Pin, Skipped, StrategyStatus, WorldState, Write
 
 Step = tuple[WorldState, tuple[Action, ...]]
@@ -118,7 +117,7 @@ def _settle_all(
         strategies[sp.id], ledger, more = settle(status, world.regions, ledger, sp, policy, now, notes)
         changed = changed or strategies[sp.id] is not before
         actions.extend(more)
-        actions.extend(_safety_news(status, strategies[sp.id], now, policy))
+        actions.extend(safety_news(status, strategies[sp.id], now, policy))
     if not changed and ledger is world.ledger:
         return world, tuple(actions)  # a quiet tick: the same world, nothing copied
     return replace(world, strategies=strategies, ledger=ledger), tuple(actions)
@@ -139,33 +138,9 @@ def _on_strategy(world: WorldState, policy: CorePolicy, strategy: str, now: floa
         status = replace(status, phase=phase_of(status, sp))
     else:
         status, ledger, actions = settle(status, world.regions, ledger, sp, policy, now, notes)
-    news = _safety_news(before, status, now, policy)
+    news = safety_news(before, status, now, policy)
     world = replace(world, strategies={**world.strategies, strategy: status}, ledger=ledger)
     return world, (*own, *actions, *news)
-
-
-def _safety_news(
-    before: StrategyStatus, after: StrategyStatus, now: float, policy: CorePolicy
-) -> tuple[Action, ...]:
-    """`SafetyHeld` when a safety rule starts holding a strategy back (or another rule, or another
-    switch, takes over), `SafetyReleased` when none does any more: the shell's log, alert and audit."""
-    was, now_held = before.safety, after.safety
-    if now_held is not None:
-        if was is not None and (was.rule, was.target) == (now_held.rule, now_held.target):
-            return ()
-        decision = after.last_decision
-        if decision is None or now_held.rule not in decision.summary:
-            decision = explain.explanation(now_held.reason, now, policy, safety_rule=now_held.rule)
-        return (SafetyHeld(after.id, now_held.rule, now_held.target, now_held.blocked, decision),)
-    if was is None:
-        return ()
-    if after.last_decision is not None and after.last_decision is not before.last_decision:
-        why = after.last_decision.summary
-    else:
-        why = f"the switch of {after.id} to {was.target} is no longer wanted"
-    summary = f"{was.rule} no longer holds {after.id} back: {why}"
-    expl = explain.explanation(summary, now, policy, safety_rule=was.rule)
-    return (SafetyReleased(after.id, was.rule, expl),)
 
 
 def _refunded(world: WorldState, ev: WriteSkipped) -> WorldState:
