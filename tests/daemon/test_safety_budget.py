@@ -45,3 +45,8 @@ def test_written_only_when_changed(tmp_path: Path) -> None:
     assert not path.exists()
     kept.save(ledger.counted("s1", 2.0, RULES))
     assert path.exists()
+
+
+def test_no_file_while_nothing_is_counted(tmp_path: Path) -> None:
+    KeptSwitches(tmp_path, clock=lambda: 0.0).save(SwitchLedger())
+    assert not (tmp_path / "safety.json").exists()

@@ -55,6 +55,8 @@ class KeptSwitches:
         """Keep `ledger` if it changed since it was last kept."""
         if ledger is self._saved or ledger == self._saved:
             return
+        if self._saved is None and not ledger.switches:
+            return  # nothing counted, nothing kept: no file for a watcher without safety rules
         offset = self._wall() - self._clock()
         try:
             write_json(self.path, {"switches": [[s, at + offset] for s, at in ledger.switches]})
