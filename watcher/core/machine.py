@@ -22,14 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from watcher.core import explain
-from watcher.core.actions import (
-    Action,
-    DriftDetected,
-    Refused,
-    RegionTransition,
-    Reweight,
-    ReweightKind,
-)
+from watcher.core.actions import Action, DriftDetected, Refused, RegionTransition, Reweight, ReweightKind
 from watcher.core.failover import health, phase_of, settle
 from watcher.core.inputs import (
     Event,
@@ -144,7 +137,7 @@ def _on_strategy(world: WorldState, policy: CorePolicy, strategy: str, now: floa
 
 
 def _refunded(world: WorldState, ev: WriteSkipped) -> WorldState:
-    """A counted switch that the shell did not write (dry run, not the leader) gives its count back."""
+    """A counted switch that the shell did not write (this instance does not lead) gives its count back."""
     s = world.strategies.get(ev.strategy)
     if s is None or s.write.target != ev.region or s.write.counted_at is None:
         return world

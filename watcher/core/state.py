@@ -50,7 +50,8 @@ class Write:
     failed_target: str | None = None
     last_error: str | None = None
     # When the write was counted against the safety budget (an automatic switch), if it was: a write
-    # that is skipped gives its count back, and the retry of a failed one is not counted again.
+    # that is skipped (not the leader) gives its count back, and the retry of a failed one is not
+    # counted again.
     counted_at: float | None = None
 
     def sent(self, target: str, kind: ReweightKind, counted_at: float | None = None) -> Write:
@@ -155,7 +156,7 @@ class SwitchLedger:
         return SwitchLedger((*kept, (strategy, at)))
 
     def without(self, strategy: str, at: float) -> SwitchLedger:
-        """A counted switch that was not written after all (a dry run, or not the leader)."""
+        """A counted switch that was not written after all (this instance does not lead)."""
         return SwitchLedger(tuple(e for e in self.switches if e != (strategy, at)))
 
 
