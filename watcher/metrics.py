@@ -231,6 +231,13 @@ class WatcherMetrics:
             ["command", "code"],
             registry=r,
         )
+        self.safety_blocked = Gauge(
+            "failover_watcher_safety_blocked",
+            "1 while a safety rule (safety.max_switches, SPEC §8) holds back an automatic switch of "
+            "the strategy: not written until an operator acts or the window slides under the budget.",
+            ["strategy"],
+            registry=r,
+        )
 
     def precreate(
         self,
@@ -252,6 +259,7 @@ class WatcherMetrics:
             self.drift_events.labels(strategy=strategy)
             for kind in ("hold", "pin"):
                 self.operator_holds.labels(strategy=strategy, kind=kind)
+            self.safety_blocked.labels(strategy=strategy)
             for region in strategy_regions:
                 self.active_region.labels(strategy=strategy, region=region)
         for kind in ("strategy", "rule", "trigger", "emergency_group"):

@@ -22,12 +22,14 @@ from watcher.core import (
     OperatorRelease,
     RegionState,
     Reweight,
+    SafetyPolicy,
     StrategyPolicy,
     StrategySnapshot,
     Thresholds,
     Tick,
     WorldState,
     WriteFailed,
+    WriteSkipped,
     WriteSucceeded,
     step,
 )
@@ -61,6 +63,11 @@ def policies(draw: st.DrawFn) -> CorePolicy:
         ),
         strategies=tuple(strategies),
         dry_run=draw(st.booleans()),
+        safety=SafetyPolicy(
+            max_switches=draw(st.sampled_from([None, None, 1, 2])),
+            window_seconds=draw(st.sampled_from([10.0, 60.0, 3600.0])),
+            min_seconds_between_switches=draw(st.sampled_from([0.0, 0.0, 5.0, 45.0])),
+        ),
     )
 
 
@@ -80,6 +87,8 @@ ops = st.lists(
         st.tuples(st.just("hold"), strategy_index, dt, dt),
         st.tuples(st.just("pin"), strategy_index, region_name, dt, dt),
         st.tuples(st.just("release"), strategy_index, dt),
+        st.tuples(st.just("override"), strategy_index, dt),
+        st.tuples(st.just("skip"), strategy_index, dt),
         st.tuples(st.just("move"), strategy_index, region_name, st.booleans(), dt),
         st.tuples(st.just("failback"), strategy_index, dt),
     ),
@@ -100,6 +109,12 @@ class Trace:
     # bad-observation counts at the emission of each strategy's in-flight / last acked failover
     mark_pending: dict[str, dict[str, int]] = field(default_factory=dict)
     mark_acked: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The automatic switches the safety budget counts, (strategy, at), as this model sees them: a
+    # failover or failback the rules decided, once per decision (a failed one's retry to the same
+    # region is the same switch; one the shell did not write is not a switch).
+    counted: list[tuple[str, float]] = field(default_factory=list)
+    last_counted: dict[str, tuple[str, float] | None] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
     def feed(self, event: Event) -> None:
         before = self.world
@@ -107,12 +122,22 @@ class Trace:
         self.steps.append((event, self.world, actions))
         if isinstance(event, Observation) and not event.ok:
             self.bad_seen[event.region] = self.bad_seen.get(event.region, 0) + 1
+        if isinstance(event, WriteSkipped) and event.strategy in self.inflight:
+            del self.inflight[event.strategy]
+            entry = self.last_counted.pop(event.strategy, None)
+            if entry is not None:
+                self.counted.remove(entry)
         if isinstance(event, WriteSucceeded | WriteFailed) and event.strategy in self.inflight:
+            if isinstance(event, WriteFailed):
+                self.failed[event.strategy] = event.region
+            else:
+                self.failed.pop(event.strategy, None)
             del self.inflight[event.strategy]
             mark = self.mark_pending.pop(event.strategy, None)
             if isinstance(event, WriteSucceeded) and mark is not None:
                 self.mark_acked[event.strategy] = mark
         self.check(before, actions, event)
+        self.check_safety(before, actions, event)
         self.check_not_stranded()
         for write in reweights(actions):
             self.inflight[write.strategy] = write
@@ -155,16 +180,73 @@ class Trace:
                 bad_since = self.bad_seen.get(leaving, 0) - mark.get(leaving, 0)
                 assert bad_since >= self.policy.thresholds.fall
 
+    def check_safety(self, before: WorldState, actions: tuple[Action, ...], event: Event) -> None:
+        """SPEC §8: no automatic switch beyond `max_switches` within any window, none of one strategy
+        sooner than `min_seconds_between_switches` after its last, unless an operator overrode the
+        rule that held it back; operator commands never count."""
+        rules = self.policy.safety
+        operator = isinstance(event, OperatorMove | OperatorFailback)
+        for write in reweights(actions):
+            if operator:
+                assert write.kind in ("move", "failback")
+                continue
+            if write.kind not in ("failover", "failback") or not rules.limited or write.dry_run:
+                continue  # a dry run writes nothing: no budget spent, none enforced
+            last = self.last_counted.get(write.strategy)
+            if self.failed.get(write.strategy) == write.to_region and last is not None:
+                continue  # the retry of a counted switch that failed
+            overridden = (
+                isinstance(event, OperatorRelease)
+                and event.override
+                and event.strategy == write.strategy
+                and before.strategies[write.strategy].safety is not None
+            )
+            if not overridden:
+                if rules.max_switches is not None:
+                    inside = [at for _, at in self.counted if self.now - at < rules.window_seconds]
+                    assert len(inside) < rules.max_switches, f"budget exceeded by {write}"
+                mine = [at for s, at in self.counted if s == write.strategy]
+                if mine and rules.min_seconds_between_switches > 0:
+                    assert self.now - mine[-1] >= rules.min_seconds_between_switches, write
+            entry = (write.strategy, self.now)
+            self.counted.append(entry)
+            self.last_counted[write.strategy] = entry
+        for sp in self.policy.strategies:
+            status = self.world.strategies[sp.id]
+            block = status.safety
+            if block is None:
+                continue
+            # Held back is always visible: a rule named, in the status and its reason.
+            assert block.rule in block.reason
+            assert not self.policy.dry_run, "a dry run is held back by a safety rule"
+            assert block.blocked == (block.rule == "safety.max_switches")
+            assert status.write.target is None
+            if isinstance(event, Tick):
+                # Re-evaluated on every tick: a hold stands only while its rule holds.
+                if block.blocked:
+                    assert rules.max_switches is not None
+                    inside = [at for _, at in self.counted if self.now - at < rules.window_seconds]
+                    assert len(inside) >= rules.max_switches
+                else:
+                    mine = [at for s, at in self.counted if s == sp.id]
+                    assert mine
+                    assert self.now - mine[-1] < rules.min_seconds_between_switches
+
     def check_not_stranded(self) -> None:
         """Liveness (SPEC §4.1, "it protects what the API routes to"): after any step, a strategy
         free to write (snapshot seen, nothing in flight, no retry wait, no operator hold) is never
         left on a region that is unhealthy and whose latest answer is bad, or on no region of its
-        own, while one of its regions is healthy with a clean latest answer."""
+        own, while one of its regions is healthy with a clean latest answer.
+
+        Two exceptions, both visible: a safety rule holds the switch back (SPEC §8; `check_safety`
+        asserts it is named and justified), or the decision was skipped (dry run, or not the leader)."""
         regions = self.world.regions
         for sp in self.policy.strategies:
             status = self.world.strategies[sp.id]
             free = status.snapshot_seen and status.write.target is None and status.write.retry_at is None
             if not free or status.hold is not None:
+                continue
+            if status.safety is not None or status.skipped is not None:
                 continue
             active = status.active_region
             if active in sp.preference:
@@ -202,6 +284,13 @@ class Trace:
             self.feed(OperatorMove(name, str(op[2]), self.now, force=bool(op[3])))
         elif kind == "failback":
             self.feed(OperatorFailback(name, self.now))
+        elif kind == "override":
+            self.feed(OperatorRelease(name, self.now, override=True))
+        elif kind == "skip":
+            write = self.inflight.get(name)
+            if write is not None:
+                # Dry run, or (otherwise) this instance does not lead.
+                self.feed(WriteSkipped(name, write.to_region, self.now, follower=not self.policy.dry_run))
         else:
             self.feed(OperatorRelease(name, self.now))
 

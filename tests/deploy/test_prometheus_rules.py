@@ -30,6 +30,7 @@ ALERTS = {
     "EventsOnlyInMemory",
     "StrategyHeldLong",
     "DryRunLeftOn",
+    "SafetyRuleBlocking",
 }
 
 needs_promtool = pytest.mark.skipif(

@@ -47,6 +47,7 @@ from watcher.config._sections import (
     LeaderSettings,
     RegionSettings,
     RuleSettings,
+    SafetySettings,
     ServerSettings,
     SinkSettings,
     StateSettings,
@@ -73,6 +74,7 @@ __all__ = [
     "RegionHealthSourceSettings",
     "RegionSettings",
     "RuleSettings",
+    "SafetySettings",
     "Section",
     "ServerSettings",
     "SinkSettings",
@@ -122,6 +124,7 @@ class WatcherConfig(BaseSettings):
     executor: ExecutorSettings = ExecutorSettings()
     leader: LeaderSettings = LeaderSettings()
     dry_run: bool = False
+    safety: SafetySettings = SafetySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -191,3 +191,15 @@ class ExecutorSettings(_Section):
     write_from_copies: bool = Field(
         default=True, description="plan a switch's first PUT from the last copy read or written (no GET)"
     )
+
+
+class SafetySettings(_Section):
+    """SPEC §8 safety rules: a budget of automatic switches (failovers and failbacks of all
+    strategies; operator commands and drills do not count) per window, and a minimum time between
+    two automatic switches of one strategy. The defaults are no limit and no wait."""
+
+    max_switches: int | None = Field(
+        default=None, ge=1, description="automatic switches allowed within window_seconds; unset: no limit"
+    )
+    window_seconds: float = Field(default=3600.0, gt=0, allow_inf_nan=False)
+    min_seconds_between_switches: float = Field(default=0.0, ge=0, allow_inf_nan=False)

@@ -20,6 +20,8 @@ from watcher.core.actions import (
     RegionTransition,
     Reweight,
     ReweightKind,
+    SafetyHeld,
+    SafetyReleased,
 )
 from watcher.core.hysteresis import RegionHealth, RegionState
 from watcher.core.inputs import (
@@ -43,22 +45,30 @@ from watcher.core.policy import (
     DriftMode,
     FailbackMode,
     FailbackPolicy,
+    SafetyPolicy,
     StrategyPolicy,
     Thresholds,
 )
 from watcher.core.state import (
+    MAX_SWITCHES,
+    MIN_SECONDS_BETWEEN_SWITCHES,
     Drift,
     Hold,
     Pin,
+    SafetyBlock,
+    SafetyRule,
     Skipped,
     StrategyPhase,
     StrategyStatus,
+    SwitchLedger,
     WorldState,
     Write,
 )
 from watcher.core.verdict import health_verdict
 
 __all__ = [
+    "MAX_SWITCHES",
+    "MIN_SECONDS_BETWEEN_SWITCHES",
     "Action",
     "AllRegionsDown",
     "AllRegionsDownCleared",
@@ -85,11 +95,17 @@ __all__ = [
     "RegionTransition",
     "Reweight",
     "ReweightKind",
+    "SafetyBlock",
+    "SafetyHeld",
+    "SafetyPolicy",
+    "SafetyReleased",
+    "SafetyRule",
     "Skipped",
     "StrategyPhase",
     "StrategyPolicy",
     "StrategySnapshot",
     "StrategyStatus",
+    "SwitchLedger",
     "Thresholds",
     "Tick",
     "WorldState",

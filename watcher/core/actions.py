@@ -99,4 +99,36 @@ class Refused:
     explanation: Explanation
 
 
-Action = Reweight | AllRegionsDown | AllRegionsDownCleared | DriftDetected | RegionTransition | Refused
+@dataclass(frozen=True)
+class SafetyHeld:
+    """A safety rule (`rule`, e.g. "safety.max_switches") holds back an automatic switch of the
+    strategy to `target`: not written (`blocked`: until an operator acts or the window slides), or
+    delayed (the wait between two switches). Sent when it starts, or when another rule takes over."""
+
+    strategy: str
+    rule: str
+    target: str
+    blocked: bool
+    explanation: Explanation
+
+
+@dataclass(frozen=True)
+class SafetyReleased:
+    """The safety rule `rule` no longer holds the strategy back: the switch went (the window slid,
+    the wait ended, an operator overrode it), an operator switched it, or it is no longer wanted."""
+
+    strategy: str
+    rule: str
+    explanation: Explanation
+
+
+Action = (
+    Reweight
+    | AllRegionsDown
+    | AllRegionsDownCleared
+    | DriftDetected
+    | RegionTransition
+    | Refused
+    | SafetyHeld
+    | SafetyReleased
+)

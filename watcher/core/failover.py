@@ -17,9 +17,11 @@ Rules, in order (SPEC §4):
 4. Reconcile: drift with `drift="reconcile"` and a HEALTHY believed region -> write it back.
 
 A write goes out only if the strategy has been snapshotted, nothing is in flight, a failed write's
-retry delay has passed, and no operator hold is in force; otherwise the decision is explained
-(once) and nothing is written. Targets are always HEALTHY; every region UNHEALTHY means nothing
-is written and `AllRegionsDown` is raised once (fail-open).
+retry delay has passed, no operator hold is in force, and, for an automatic switch (a failover or a
+failback), the safety rules let it go (SPEC §8: the switch budget of all strategies, the wait between
+two switches of one strategy); otherwise the decision is explained (once) and nothing is written.
+Targets are always HEALTHY; every region UNHEALTHY means nothing is written and `AllRegionsDown` is
+raised once (fail-open).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from watcher.core.actions import (
 from watcher.core.hysteresis import RegionHealth
 from watcher.core.inputs import Observation
 from watcher.core.policy import CorePolicy, StrategyPolicy
-from watcher.core.state import StrategyPhase, StrategyStatus
+from watcher.core.safety import AUTOMATIC, held_back, safety_gate
+from watcher.core.state import StrategyPhase, StrategyStatus, SwitchLedger
 
 Regions = Mapping[str, RegionHealth]
 
@@ -64,24 +67,26 @@ def health(regions: Regions, region: str) -> RegionHealth:
 def settle(
     status: StrategyStatus,
     regions: Regions,
+    ledger: SwitchLedger,
     sp: StrategyPolicy,
     policy: CorePolicy,
     now: float,
     notes: tuple[str, ...] = (),
-) -> tuple[StrategyStatus, tuple[Action, ...]]:
+) -> tuple[StrategyStatus, SwitchLedger, tuple[Action, ...]]:
     """Bring one strategy up to date with the world at `now`: expire operator commands, raise
-    or clear the all-down alert, and emit at most one Reweight."""
+    or clear the all-down alert, and emit at most one Reweight (counted in `ledger` when the
+    safety rules count it)."""
     said = list(notes)
     before = status
     status = _expire(status, now, said)
     status, alerts = _all_down(status, regions, sp, policy, now)
-    status, writes = _write(status, regions, sp, policy, now, said)
+    status, ledger, writes = _write(status, regions, ledger, sp, policy, now, said)
     phase = phase_of(status, sp)
     if status.phase is not phase:
         status = replace(status, phase=phase)
     # Unchanged means the same object: the shell tells what changed by identity (gauges). The
     # regular tick settles every strategy, and at steady state it changes nothing: no copy is made.
-    return (before if status is before or status == before else status), (*alerts, *writes)
+    return (before if status is before or status == before else status), ledger, (*alerts, *writes)
 
 
 def phase_of(status: StrategyStatus, sp: StrategyPolicy) -> StrategyPhase:
@@ -144,42 +149,74 @@ def _all_down(
 def _write(
     status: StrategyStatus,
     regions: Regions,
+    ledger: SwitchLedger,
     sp: StrategyPolicy,
     policy: CorePolicy,
     now: float,
     said: list[str],
-) -> tuple[StrategyStatus, tuple[Action, ...]]:
+) -> tuple[StrategyStatus, SwitchLedger, tuple[Action, ...]]:
     if not status.snapshot_seen or status.write.target is not None:
-        return status, ()
+        return status, ledger, ()
     if status.failback_eligible_at is not None:
         status = replace(status, failback_eligible_at=None)
+    # The retry of a failed write that was counted goes to the same region: it is not counted again.
+    retried: tuple[str | None, float] | None = None
     if status.write.retry_at is not None:
         if now < status.write.retry_at:
-            return status, ()
+            return status, ledger, ()
+        if status.write.counted_at is not None:
+            retried = (status.write.failed_target, status.write.counted_at)
         status = replace(status, write=status.write.idle())
+    # A safety rule holds the strategy back only while it decides so now; an override is for the
+    # decision at hand, not for a later storm.
+    previous, override = status.safety, status.override
+    if previous is not None or override:
+        status = replace(status, safety=None, override=False)
     status, plan = _plan(status, regions, sp, policy, now, said)
     if plan is None:
-        return (status if status.note is None else replace(status, note=None)), ()
+        return (status if status.note is None else replace(status, note=None)), ledger, ()
     prefix = "".join(f"{s}; " for s in said)
 
-    def record(summary: str, key: str) -> StrategyStatus:
+    def record(summary: str, key: str, **extra: float | int | str) -> StrategyStatus:
         if status.note == key:
             return status
-        expl = explain.explanation(prefix + summary, now, policy, plan.observations, **plan.extra)
+        thresholds = {**plan.extra, **extra}
+        expl = explain.explanation(prefix + summary, now, policy, plan.observations, **thresholds)
         return replace(status, last_decision=expl, note=key)
 
     if plan.target is None:
         # The all-down alert already explains this standstill; do not overwrite it.
-        return (status if status.all_down else record(plan.summary, plan.key)), ()
+        return (status if status.all_down else record(plan.summary, plan.key)), ledger, ()
     if status.hold is not None:
         left = explain.seconds(status.hold.until - now)
         summary = f"{plan.summary}, but {sp.id} is held by an operator for another {left}"
-        return record(summary + "; not writing", f"held:{plan.kind}:{plan.target}"), ()
+        return record(summary + "; not writing", f"held:{plan.kind}:{plan.target}"), ledger, ()
     skipped = status.skipped
     if skipped is not None and plan.target == skipped.target and (policy.dry_run or skipped.follower):
         why = "dry run: not written" if policy.dry_run else "another instance leads: not written"
-        return record(f"{plan.summary}; {why}", f"skipped:{plan.kind}:{plan.target}"), ()
-    expl = explain.explanation(prefix + plan.summary, now, policy, plan.observations, **plan.extra)
+        return record(f"{plan.summary}; {why}", f"skipped:{plan.kind}:{plan.target}"), ledger, ()
+    counted_at: float | None = None
+    # A dry run writes nothing, so it spends no budget and is held back by none: it shows what the
+    # rules decide, and turning it off acts on the world at once.
+    if plan.kind in AUTOMATIC and policy.safety.limited and not policy.dry_run:
+        if retried is not None and retried[0] == plan.target:
+            counted_at = retried[1]
+        else:
+            block = (
+                None if override else safety_gate(previous, ledger, sp, policy, now, plan.target, plan.kind)
+            )
+            if block is not None:
+                status = replace(status, safety=block)
+                summary, extra = held_back(block, plan.summary, policy, now)
+                return record(summary, f"safety:{block.rule}:{plan.kind}:{plan.target}", **extra), ledger, ()
+            ledger = ledger.counted(sp.id, now, policy.safety)
+            counted_at = now
+    extra = dict(plan.extra)
+    if override:
+        said.append(f"the safety rules overridden by an operator for {sp.id}")
+        prefix = "".join(f"{s}; " for s in said)
+        extra["safety_override"] = "true"
+    expl = explain.explanation(prefix + plan.summary, now, policy, plan.observations, **extra)
     reweight = Reweight(
         strategy=sp.id,
         from_region=plan.from_region,
@@ -189,8 +226,9 @@ def _write(
         explanation=expl,
         dry_run=policy.dry_run,
     )
-    status = replace(status, write=status.write.sent(plan.target, plan.kind), last_decision=expl, note=None)
-    return status, (reweight,)
+    write = status.write.sent(plan.target, plan.kind, counted_at)
+    status = replace(status, write=write, last_decision=expl, note=None)
+    return status, ledger, (reweight,)
 
 
 def _plan(

@@ -120,10 +120,12 @@ class OperatorPin:
 
 @dataclass(frozen=True)
 class OperatorRelease:
-    """Drop any hold or pin on a strategy; normal rules resume."""
+    """Drop any hold or pin on a strategy; normal rules resume. `override` (`release --override`)
+    also lets the automatic switch a safety rule holds back go now (SPEC §8)."""
 
     strategy: str
     at: float
+    override: bool = False
 
 
 @dataclass(frozen=True)

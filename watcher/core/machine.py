@@ -39,6 +39,7 @@ from watcher.core.inputs import (
     WriteSucceeded,
 )
 from watcher.core.policy import CorePolicy, StrategyPolicy
+from watcher.core.safety import safety_news
 from watcher.core.state import Drift, Hold, Pin, Skipped, StrategyStatus, WorldState, Write
 
 Step = tuple[WorldState, tuple[Action, ...]]
@@ -59,6 +60,7 @@ def step(world: WorldState, event: Event, policy: CorePolicy) -> Step:
         case WriteSucceeded():
             return _on_strategy(world, policy, event.strategy, event.at, _succeeded(event))
         case WriteSkipped():
+            world = _refunded(world, event)
             return _on_strategy(world, policy, event.strategy, event.at, _skipped(event))
         case WriteFailed():
             return _on_strategy(world, policy, event.strategy, event.at, _failed(event))
@@ -97,17 +99,21 @@ def _settle_all(
     only: tuple[StrategyPolicy, ...] | None = None,
 ) -> Step:
     strategies = dict(world.strategies)
+    ledger = world.ledger
     actions: list[Action] = []
     changed = False
+    # In configuration order, sharing one budget: when a storm takes several strategies at once,
+    # the first ones configured spend it.
     for sp in policy.strategies if only is None else only:
         before = strategies.get(sp.id)
         status = before or StrategyStatus(sp.id)
-        strategies[sp.id], more = settle(status, world.regions, sp, policy, now, notes)
+        strategies[sp.id], ledger, more = settle(status, world.regions, ledger, sp, policy, now, notes)
         changed = changed or strategies[sp.id] is not before
         actions.extend(more)
-    if not changed:
+        actions.extend(safety_news(status, strategies[sp.id], now, policy))
+    if not changed and ledger is world.ledger:
         return world, tuple(actions)  # a quiet tick: the same world, nothing copied
-    return replace(world, strategies=strategies), tuple(actions)
+    return replace(world, strategies=strategies, ledger=ledger), tuple(actions)
 
 
 Handler = Callable[[StrategyStatus, StrategyPolicy, WorldState, CorePolicy], _Handled]
@@ -117,14 +123,25 @@ def _on_strategy(world: WorldState, policy: CorePolicy, strategy: str, now: floa
     sp = policy.strategy(strategy)
     if sp is None:
         return world, ()
-    status = world.strategies.get(strategy) or StrategyStatus(strategy)
-    status, own, notes = handler(status, sp, world, policy)
+    before = world.strategies.get(strategy) or StrategyStatus(strategy)
+    status, own, notes = handler(before, sp, world, policy)
     actions: tuple[Action, ...] = ()
+    ledger = world.ledger
     if notes is None:
         status = replace(status, phase=phase_of(status, sp))
     else:
-        status, actions = settle(status, world.regions, sp, policy, now, notes)
-    return replace(world, strategies={**world.strategies, strategy: status}), (*own, *actions)
+        status, ledger, actions = settle(status, world.regions, ledger, sp, policy, now, notes)
+    news = safety_news(before, status, now, policy)
+    world = replace(world, strategies={**world.strategies, strategy: status}, ledger=ledger)
+    return world, (*own, *actions, *news)
+
+
+def _refunded(world: WorldState, ev: WriteSkipped) -> WorldState:
+    """A counted switch that the shell did not write (this instance does not lead) gives its count back."""
+    s = world.strategies.get(ev.strategy)
+    if s is None or s.write.target != ev.region or s.write.counted_at is None:
+        return world
+    return replace(world, ledger=world.ledger.without(ev.strategy, s.write.counted_at))
 
 
 def _snapshot(ev: StrategySnapshot) -> Handler:
@@ -288,15 +305,23 @@ def _pin(ev: OperatorPin) -> Handler:
 def _release(ev: OperatorRelease) -> Handler:
     def handle(s: StrategyStatus, sp: StrategyPolicy, w: WorldState, p: CorePolicy) -> _Handled:
         summary = f"operator released {s.id}; normal rules resume"
+        said = f"operator released {s.id}"
+        override = ev.override and s.safety is not None
+        if override and s.safety is not None:
+            said = f"operator released {s.id} with --override of {s.safety.rule}"
+            summary = f"{said}: the switch to {s.safety.target} it held back goes now"
+        elif ev.override:
+            summary += "; no safety rule holds it back (nothing to override)"
         released = replace(
             s,
             hold=None,
             pin=None,
             adopted=False,
+            override=override,
             last_decision=explain.explanation(summary, ev.at, p),
             note=None,
         )
-        return released, (), (f"operator released {s.id}",)
+        return released, (), (said,)
 
     return handle
 
@@ -347,7 +372,9 @@ def _operator_switch(ev: OperatorMove | OperatorFailback) -> Handler:
             else:
                 summary = f"{what}{reason}: {s.id} already routes to its preferred region {target}"
             expl = explain.explanation(summary, ev.at, p, h.recent)
-            return replace(s, adopted=move, last_decision=expl, note=None), (), None
+            # The operator acted: whatever a safety rule held back is theirs to decide now.
+            done = replace(s, adopted=move, last_decision=expl, note=None, safety=None, override=False)
+            return done, (), None
         forced = "" if h.healthy else " (forced)"
         held = f"; the hold on {s.id} stays in force" if s.held else ""
         to = f"to {target}" if move else f"back to its preferred region {target}"
@@ -355,7 +382,15 @@ def _operator_switch(ev: OperatorMove | OperatorFailback) -> Handler:
         expl = explain.explanation(summary, ev.at, p, h.recent)
         kind: ReweightKind = "move" if move else "failback"
         write = Reweight(s.id, source, target, sp.order_for(target), kind, expl, dry_run=p.dry_run)
-        sent = replace(s, write=s.write.sent(target, kind), skipped=None, last_decision=expl, note=None)
+        sent = replace(
+            s,
+            write=s.write.sent(target, kind),
+            skipped=None,
+            last_decision=expl,
+            note=None,
+            safety=None,
+            override=False,
+        )
         return sent, (write,), None
 
     return handle

@@ -103,6 +103,42 @@ class StrategyPolicy:
 
 
 @dataclass(frozen=True)
+class SafetyPolicy:
+    """The safety rules of SPEC §8, ARC's change budget and wait period for automatic switches.
+
+    `max_switches`: at most this many automatic switches (failovers and failbacks of all strategies;
+    operator commands and drills do not count) within any `window_seconds`; one beyond it is not
+    written. `min_seconds_between_switches`: a strategy's next automatic switch waits this long after
+    its last one (delayed, never dropped). The defaults are no limit and no wait.
+
+    >>> SafetyPolicy(max_switches=3, window_seconds=600.0).limited
+    True
+    """
+
+    max_switches: int | None = None
+    window_seconds: float = 3600.0
+    min_seconds_between_switches: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.max_switches is not None and self.max_switches < 1:
+            raise ValueError(f"max_switches must be >= 1 (or None: no limit), got {self.max_switches!r}")
+        if not math.isfinite(self.window_seconds) or self.window_seconds <= 0:
+            raise ValueError(f"window_seconds must be a finite number > 0, got {self.window_seconds!r}")
+        _finite_non_negative("min_seconds_between_switches", self.min_seconds_between_switches)
+
+    @property
+    def limited(self) -> bool:
+        """Whether any rule can hold a switch back."""
+        return self.max_switches is not None or self.min_seconds_between_switches > 0
+
+    @property
+    def memory_seconds(self) -> float:
+        """How long a switch matters to the rules: older ones can be forgotten."""
+        window = self.window_seconds if self.max_switches is not None else 0.0
+        return max(window, self.min_seconds_between_switches)
+
+
+@dataclass(frozen=True)
 class CorePolicy:
     """Everything `step` needs besides the world and the event."""
 
@@ -110,6 +146,7 @@ class CorePolicy:
     failback: FailbackPolicy
     strategies: tuple[StrategyPolicy, ...]
     dry_run: bool = False
+    safety: SafetyPolicy = SafetyPolicy()
 
     def __post_init__(self) -> None:
         ids = [s.id for s in self.strategies]

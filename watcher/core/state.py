@@ -7,10 +7,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from watcher.core.actions import Explanation, ReweightKind
 from watcher.core.hysteresis import RegionHealth
-from watcher.core.policy import CorePolicy
+from watcher.core.policy import CorePolicy, SafetyPolicy
+
+# The safety rules by the names the config, the log, `/status` and explanations give them.
+SafetyRule = Literal["safety.max_switches", "safety.min_seconds_between_switches"]
+MAX_SWITCHES: SafetyRule = "safety.max_switches"
+MIN_SECONDS_BETWEEN_SWITCHES: SafetyRule = "safety.min_seconds_between_switches"
 
 
 class StrategyPhase(enum.Enum):
@@ -43,12 +49,18 @@ class Write:
     retry_at: float | None = None
     failed_target: str | None = None
     last_error: str | None = None
+    # When the write was counted against the safety budget (an automatic switch), if it was: a write
+    # that is skipped (not the leader) gives its count back, and the retry of a failed one is not
+    # counted again.
+    counted_at: float | None = None
 
-    def sent(self, target: str, kind: ReweightKind) -> Write:
-        return Write(target, kind, last_error=self.last_error)
+    def sent(self, target: str, kind: ReweightKind, counted_at: float | None = None) -> Write:
+        return Write(target, kind, last_error=self.last_error, counted_at=counted_at)
 
     def failed(self, error: str, retry_at: float) -> Write:
-        return Write(retry_at=retry_at, failed_target=self.target, last_error=error)
+        return Write(
+            retry_at=retry_at, failed_target=self.target, last_error=error, counted_at=self.counted_at
+        )
 
     def idle(self) -> Write:
         """Nothing in flight and no retry due (skipped, retried, or overtaken by a snapshot)."""
@@ -92,6 +104,63 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class SafetyBlock:
+    """An automatic switch to `target` that a safety rule did not let go (SPEC §8).
+
+    `safety.max_switches` holds it (`blocked`) until an operator acts or the window slides back
+    under the budget; `safety.min_seconds_between_switches` only delays it. `until` is the earliest
+    moment the rule lets it go by itself; `reason` says why, naming the rule.
+    """
+
+    rule: SafetyRule
+    target: str
+    kind: ReweightKind
+    since: float
+    until: float
+    reason: str
+
+    @property
+    def blocked(self) -> bool:
+        return self.rule == MAX_SWITCHES
+
+
+@dataclass(frozen=True)
+class SwitchLedger:
+    """The automatic switches the safety rules remember, `(strategy, at)` oldest first: those of all
+    strategies within the budget's window, and each strategy's last one for the wait between two.
+
+    >>> ledger = SwitchLedger().counted("s1", 10.0, SafetyPolicy(max_switches=1, window_seconds=60.0))
+    >>> ledger.within(69.0, 60.0), ledger.within(71.0, 60.0), ledger.last_of("s1")
+    (1, 0, 10.0)
+    """
+
+    switches: tuple[tuple[str, float], ...] = ()
+
+    def within(self, now: float, window: float) -> int:
+        """Switches in the window that ends at `now`."""
+        return sum(1 for _, at in self.switches if now - at < window)
+
+    def frees_at(self, now: float, window: float, budget: int) -> float:
+        """When the window ending then holds fewer than `budget` switches (nothing new counted)."""
+        inside = [at for _, at in self.switches if now - at < window]
+        excess = len(inside) - budget
+        return now if excess < 0 else inside[excess] + window
+
+    def last_of(self, strategy: str) -> float | None:
+        return next((at for s, at in reversed(self.switches) if s == strategy), None)
+
+    def counted(self, strategy: str, at: float, policy: SafetyPolicy) -> SwitchLedger:
+        """With a switch of `strategy` at `at`; what no rule looks at any more is forgotten."""
+        keep = policy.memory_seconds
+        kept = tuple(e for e in self.switches if at - e[1] < keep)
+        return SwitchLedger((*kept, (strategy, at)))
+
+    def without(self, strategy: str, at: float) -> SwitchLedger:
+        """A counted switch that was not written after all (this instance does not lead)."""
+        return SwitchLedger(tuple(e for e in self.switches if e != (strategy, at)))
+
+
+@dataclass(frozen=True)
 class StrategyStatus:
     """What the core knows and wants for one strategy.
 
@@ -119,6 +188,10 @@ class StrategyStatus:
     failback_eligible_at: float | None = None
     last_decision: Explanation | None = None
     note: str | None = None
+    # A safety rule holding back the automatic switch the rules want (SPEC §8), and an operator's
+    # `release --override`: the next automatic switch goes whatever the rules say.
+    safety: SafetyBlock | None = None
+    override: bool = False
 
     @property
     def held(self) -> bool:
@@ -146,7 +219,8 @@ class StrategyStatus:
 
 @dataclass(frozen=True)
 class WorldState:
-    """Region health for every configured region and the status of every strategy.
+    """Region health for every configured region, the status of every strategy, and the automatic
+    switches the safety rules count.
 
     >>> from watcher.core.policy import FailbackPolicy, StrategyPolicy, Thresholds
     >>> policy = CorePolicy(Thresholds(2, 3), FailbackPolicy("auto", 60.0),
@@ -157,6 +231,7 @@ class WorldState:
 
     regions: Mapping[str, RegionHealth]
     strategies: Mapping[str, StrategyStatus]
+    ledger: SwitchLedger = SwitchLedger()
 
     @classmethod
     def initial(cls, policy: CorePolicy) -> WorldState:

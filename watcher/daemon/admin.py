@@ -36,6 +36,7 @@ from watcher.core import (
     WriteSucceeded,
     step,
 )
+from watcher.daemon.budget import KeptSwitches
 from watcher.daemon.engine import policy_from_config
 from watcher.daemon.holds import Commands, Hold, NotStored, OperatorState
 from watcher.daemon.http import Refusal
@@ -58,6 +59,8 @@ class AdminCommands:
         self._state = state
         # One command at a time: each is planned from the state the one before left.
         self._commanding = anyio.Lock()
+        # The safety budget outlives the process like the commands do (restored once, at start).
+        self._switches = KeptSwitches(state.path.parent, shell.clock, shell.wall.now)
 
     def _known(self, strategy: str) -> None:
         if strategy not in self._shell.engine.world.strategies:
@@ -151,6 +154,11 @@ class AdminCommands:
             shell.engine.replace_policy(policy_from_config(shell.config(), dry_run=self._state.dry_run))
             shell.metrics.dry_run.set(1 if self._state.dry_run else 0)
             log.warning("dry run restored from the operator state", enabled=self._state.dry_run)
+        if not shell.engine.world.ledger.switches:
+            kept = self._switches.load()
+            if kept.switches:
+                shell.engine.adopt_ledger(kept)
+                log.warning("safety budget restored", switches=len(kept.switches))
         await self.expire()
         for hold in list(self._state.holds.values()):
             if hold.strategy not in shell.engine.world.strategies:
@@ -210,22 +218,45 @@ class AdminCommands:
         self._gauge_holds()
         return doc
 
-    async def release(self, strategy: str) -> dict[str, Any]:
+    async def release(self, strategy: str, *, override: bool = False, reason: str = "") -> dict[str, Any]:
+        """End a hold or pin; `override` (SPEC §8 `release --override`) also lets go the automatic
+        switch a safety rule holds back, audited with the rule it overrode."""
         async with self._commanding:
-            return await self._release(strategy)
+            return await self._release(strategy, override=override, reason=reason)
 
-    async def _release(self, strategy: str) -> dict[str, Any]:
+    async def _release(self, strategy: str, *, override: bool, reason: str) -> dict[str, Any]:
         try:
             self._known(strategy)
             await self._keep("release", strategy, self._state.without_hold(strategy))
         except Refusal as refusal:
-            await self.refused("release", strategy, {}, refusal)
+            await self.refused("release", strategy, {"override": override, "reason": reason}, refusal)
             raise
-        log.info("operator release", strategy=strategy)
+        block = self._shell.engine.world.strategies[strategy].safety if override else None
+        if override:
+            log.warning(
+                "operator release --override",
+                strategy=strategy,
+                rule=block.rule if block else None,
+                to=block.target if block else None,
+                reason=reason,
+            )
+        else:
+            log.info("operator release", strategy=strategy)
         self._gauge_holds()
         await self._share()
-        await self._shell.engine.feed(OperatorRelease(strategy, self._shell.clock()))
-        await self._shell.announce.operator("release", strategy, {})
+        await self._shell.engine.feed(OperatorRelease(strategy, self._shell.clock(), override=override))
+        data: dict[str, Any] = {}
+        if override:
+            data = {
+                "override": True,
+                "rule": block.rule if block else None,
+                "to": block.target if block else None,
+                "reason": reason,
+                "message": f"{block.rule} overridden: the switch of {strategy} to {block.target} goes now"
+                if block
+                else f"no safety rule holds {strategy} back: nothing to override",
+            }
+        await self._shell.announce.operator("release", strategy, data)
         return self._probes.strategy_doc(strategy)
 
     async def set_dry_run(self, enabled: bool) -> dict[str, Any]:
@@ -249,7 +280,9 @@ class AdminCommands:
         return {"dryRun": enabled}
 
     async def expire(self) -> None:
-        """Holds and pins whose time is up: audited and emitted once (the core has let them go)."""
+        """Holds and pins whose time is up: audited and emitted once (the core has let them go).
+        Called on every tick, it also keeps the safety budget on disk when it changed."""
+        self._switches.save(self._shell.engine.world.ledger)
         if self._commanding.locked():
             return  # a command is being stored from the state as it is: the next tick expires
         expired = self._state.expired()

@@ -24,6 +24,8 @@ from watcher.core import (
     Refused,
     RegionTransition,
     Reweight,
+    SafetyHeld,
+    SafetyReleased,
     StrategyPolicy,
     WorldState,
 )
@@ -183,6 +185,38 @@ class Announcer:
                     action.strategy,
                     {"strategy": action.strategy, "decision": "refused", **self._why(action.explanation)},
                 )
+            case SafetyHeld() | SafetyReleased():
+                await self._safety(action)
+
+    async def _safety(self, action: SafetyHeld | SafetyReleased) -> None:
+        """A safety rule (SPEC §8) starts or stops holding back an automatic switch: a block is a
+        warning (an operator should look: the strategy may stay on a dead region), a delay is not."""
+        held = isinstance(action, SafetyHeld)
+        blocked = isinstance(action, SafetyHeld) and action.blocked
+        if isinstance(action, SafetyHeld):
+            kind = "safety_blocked" if blocked else "safety_delayed"
+            self.metrics.decisions.labels(strategy=action.strategy, kind=kind, dry_run="false").inc()
+            if blocked:
+                self.metrics.safety_blocked.labels(strategy=action.strategy).set(1)
+        else:
+            self.metrics.safety_blocked.labels(strategy=action.strategy).set(0)
+        what = "holds back" if held else "no longer holds back"
+        (log.warning if blocked or not held else log.info)(
+            f"safety rule {action.rule} {what} an automatic switch",
+            strategy=action.strategy,
+            rule=action.rule,
+            why=action.explanation.summary,
+        )
+        await self._audit_decision(action.strategy, action.explanation)
+        data: dict[str, Any] = {
+            "strategy": action.strategy,
+            "decision": "safety_held" if held else "safety_released",
+            "rule": action.rule,
+            **self._why(action.explanation),
+        }
+        if isinstance(action, SafetyHeld):
+            data.update(blocked=action.blocked, to=action.target)
+        await self.publish(DECISION, action.strategy, data)
 
     # ------------------------------------------------------------------------------ switches
 
@@ -416,6 +450,8 @@ class Announcer:
                 )
             m.drift.labels(strategy=strategy.id).set(1 if status.drift else 0)
             m.all_regions_down.labels(strategy=strategy.id).set(1 if status.all_down else 0)
+            blocked = status.safety is not None and status.safety.blocked
+            m.safety_blocked.labels(strategy=strategy.id).set(1 if blocked else 0)
 
     def forget_gauges(self) -> None:
         """After a reload: the next event sets every gauge again."""

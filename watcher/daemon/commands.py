@@ -218,7 +218,22 @@ def add_admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p = sub.add_parser("release", parents=[admin], help="end a hold or pin")
     p.add_argument("--strategy", required=True)
-    p.set_defaults(func=lambda a: _admin_call(a, "POST", "/admin/release", {"strategy": a.strategy}))
+    p.add_argument(
+        "--override",
+        action="store_true",
+        help="also let the automatic switch a safety rule ([safety]) holds back go now (audited)",
+    )
+    p.add_argument("--reason", default="", help="kept in the audit trail and the event")
+    p.set_defaults(
+        func=lambda a: _admin_call(
+            a,
+            "POST",
+            "/admin/release",
+            {"strategy": a.strategy, "override": a.override, "reason": a.reason}
+            if a.override or a.reason
+            else {"strategy": a.strategy},
+        )
+    )
     p = sub.add_parser("dry-run", parents=[admin], help="switch dry-run mode of a running daemon on or off")
     p.add_argument("mode", choices=["on", "off"])
     p.set_defaults(func=lambda a: _admin_call(a, "PUT", "/admin/dry-run", {"enabled": a.mode == "on"}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -21,8 +22,10 @@ from watcher.core import (
     Event,
     FailbackPolicy,
     RegionHealth,
+    SafetyPolicy,
     StrategyPolicy,
     StrategyStatus,
+    SwitchLedger,
     Thresholds,
     WorldState,
     step,
@@ -50,6 +53,11 @@ def policy_from_config(cfg: WatcherConfig, *, dry_run: bool | None = None) -> Co
             for s in cfg.strategies
         ),
         dry_run=cfg.dry_run if dry_run is None else dry_run,
+        safety=SafetyPolicy(
+            max_switches=cfg.safety.max_switches,
+            window_seconds=cfg.safety.window_seconds,
+            min_seconds_between_switches=cfg.safety.min_seconds_between_switches,
+        ),
     )
 
 
@@ -99,13 +107,18 @@ class Engine:
         """Adopt a reloaded policy: keep what is known of regions and strategies that remain."""
         regions = {r: self.world.regions.get(r, RegionHealth(r)) for r in policy.regions}
         strategies = {s.id: self.world.strategies.get(s.id, StrategyStatus(s.id)) for s in policy.strategies}
-        self.world = WorldState(regions=regions, strategies=strategies)
+        # The safety budget's switches are kept: a reload does not reset it.
+        self.world = WorldState(regions=regions, strategies=strategies, ledger=self.world.ledger)
         self.policy = policy
 
     def active_region(self, strategy: str) -> str | None:
         """What the strategy routes to now, as the core believes."""
         status = self.world.strategies.get(strategy)
         return None if status is None else status.active_region
+
+    def adopt_ledger(self, ledger: SwitchLedger) -> None:
+        """At start: the safety budget's switches as the last run left them (`budget.py`)."""
+        self.world = replace(self.world, ledger=ledger)
 
     def settling(self, region: str) -> bool:
         health = self.world.regions.get(region)

@@ -66,7 +66,7 @@ class Admin(Protocol):
     async def hold(
         self, strategy: str, seconds: float, region: str | None, reason: str
     ) -> dict[str, Any]: ...
-    async def release(self, strategy: str) -> dict[str, Any]: ...
+    async def release(self, strategy: str, *, override: bool = False, reason: str = "") -> dict[str, Any]: ...
     async def set_dry_run(self, enabled: bool) -> dict[str, Any]: ...
     async def move(
         self, strategy: str, region: str, *, force: bool = False, reason: str = ""
@@ -88,6 +88,9 @@ class HoldRequest(BaseModel):
 
 class ReleaseRequest(BaseModel):
     strategy: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    # `release --override`: also let go the automatic switch a safety rule holds back (SPEC §8).
+    override: bool = False
+    reason: str = Field(default="", max_length=MAX_REASON_CHARS)
 
 
 class DryRunRequest(BaseModel):
@@ -204,7 +207,7 @@ def create_app(probe: Probe, admin: Admin, admin_token: SecretStr | None) -> Sta
             return body
         assert isinstance(body, ReleaseRequest)
         try:
-            result = await admin.release(body.strategy)
+            result = await admin.release(body.strategy, override=body.override, reason=body.reason)
         except Refusal as refusal:
             return _json(refusal.answer("release"), refusal.status)
         return _json(result)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from watcher.core import RegionHealth, StrategyStatus, WorldState
+from watcher.core import RegionHealth, SafetyBlock, StrategyStatus, WorldState
 
 _TIME_KEYS = {"at", "since", "hold_until", "pin_until", "failback_eligible_at", "retry_at"}
 
@@ -91,6 +91,23 @@ def strategy_status(
         "lastError": status.write.last_error,
         "lastDecision": clock.convert(status.last_decision.to_dict()) if status.last_decision else None,
         "lastSwitch": dict(last_switch) if last_switch else None,
+        "safety": safety_status(status.safety, clock),
+    }
+
+
+def safety_status(block: SafetyBlock | None, clock: WallClock) -> dict[str, Any]:
+    """SPEC §8: whether a safety rule holds back the strategy's automatic switch, which rule, why,
+    and when it lets it go by itself at the earliest (`blocked`: only an operator or the window)."""
+    if block is None:
+        return {"blocked": False, "rule": None, "reason": None}
+    return {
+        "blocked": block.blocked,
+        "rule": block.rule,
+        "reason": block.reason,
+        "to": block.target,
+        "kind": block.kind,
+        "since": clock.iso(block.since),
+        "until": clock.iso(block.until),
     }
 
 
