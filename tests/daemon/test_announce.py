@@ -432,4 +432,9 @@ async def test_a_refused_operator_command_is_counted_and_audited(told: Told) -> 
     assert record["explanation"]["command"] == "pin"
     assert record["explanation"]["region"] == "mars-1"
     assert told.metric("failover_watcher_operator_refusals_total", command="pin", code="404") == 1.0
-    assert told.events() == []
+    (event,) = told.events()  # emitted too: the mesh sees what operators tried, done or not
+    assert (event["data"]["command"], event["data"]["result"], event["data"]["code"]) == (
+        "pin",
+        "refused",
+        404,
+    )

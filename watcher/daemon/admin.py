@@ -370,9 +370,12 @@ class AdminCommands:
         (log.error if code >= 500 else log.warning)(
             "operator " + command + " " + result, strategy=strategy, why=message
         )
-        await self._shell.announce.operator(
-            command, strategy, {**data, "result": result, "message": message}, ok=ok
-        )
+        if result == "refused":  # audited and counted like every refused command
+            await self._shell.announce.refusal(command, strategy, data, code, message)
+        else:
+            await self._shell.announce.operator(
+                command, strategy, {**data, "result": result, "message": message}, ok=ok
+            )
         return code, {
             "done": ok,
             "result": result,

@@ -264,10 +264,18 @@ class Announcer:
     async def refusal(
         self, command: str, strategy: str | None, data: Mapping[str, Any], status: int, message: str
     ) -> None:
-        """An operator command not carried out: counted and written to the audit trail."""
+        """An operator command not carried out: counted, written to the audit trail and emitted."""
         self.metrics.operator_refusals.labels(command=command, code=str(status)).inc()
+        payload = {
+            "command": command,
+            "strategy": strategy,
+            "refused": True,
+            "code": status,
+            "result": "refused",
+            "message": message,
+            **data,
+        }
         if self.trail is not None:
-            payload = {"command": command, "strategy": strategy, "refused": True, "code": status, **data}
             await self.trail.append(
                 AuditRecord(
                     strategy=strategy or "*",
@@ -277,6 +285,7 @@ class Announcer:
                     explanation=payload,
                 )
             )
+        await self.publish(OPERATOR, strategy or "operator", payload)
 
     async def operator(
         self, command: str, strategy: str | None, data: Mapping[str, Any], *, ok: bool = True

@@ -235,8 +235,8 @@ def create_app(probe: Probe, admin: Admin, admin_token: SecretStr | None) -> Sta
             code, result = await admin.move(
                 request.path_params["strategy"], body.to, force=body.force, reason=body.reason
             )
-        except KeyError as exc:
-            return _json({"message": str(exc.args[0])}, 404)
+        except Refusal as refusal:  # an unknown strategy
+            return await refuse("move", request.path_params["strategy"], {"to": body.to}, refusal)
         return _json(result, code)
 
     async def failback(request: Request) -> Response:
@@ -249,8 +249,8 @@ def create_app(probe: Probe, admin: Admin, admin_token: SecretStr | None) -> Sta
         assert isinstance(body, FailbackRequest)
         try:
             code, result = await admin.failback(request.path_params["strategy"], reason=body.reason)
-        except KeyError as exc:
-            return _json({"message": str(exc.args[0])}, 404)
+        except Refusal as refusal:  # an unknown strategy
+            return await refuse("failback", request.path_params["strategy"], {}, refusal)
         return _json(result, code)
 
     return Starlette(
