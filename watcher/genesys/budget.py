@@ -13,7 +13,8 @@ it). With the headers, the spare is `allowed - count` as of that answer, less wh
 when the platform's window ends (`reset`), a new one of `allowed` opens, and our own log still
 bounds it (a platform that counts a rolling window, as the simulator does, then never sees more than
 `allowed` either). An answer saying there is more room than we believe is taken only once the window
-we know of has ended (answers can arrive out of order; a lower count is never the newer news). The
+we know of has ended (answers can arrive out of order; a lower count is never the newer news), and
+requests still in flight when an answer is read, which its count may miss, are in our own log. The
 smaller of `requests_per_minute` and `allowed` is the window's size.
 
 **Priorities.** Requests may carry a priority (`request_priority`, a context variable the caller
