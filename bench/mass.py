@@ -5,14 +5,18 @@
 `--per-minute`. Eight regions are polled every 5 s (fall 2, rise 3: the defaults), strategies are
 read back every 60 s (the default). The daemon runs as its own process, the simulator in another.
 
-Each run: start both, wait until the daemon is ready, then SETTLE seconds more (its start-up reads
-are over and the budget is at its steady level), degrade us-east-1 through the admin API
-(`t0` right after it returns), and wait until every strategy routes to eu-west-1 and every rule
-points at its eu-west-1 target. The simulator's request log gives everything else: detection (the
-fall-th poll of us-east-1 after t0: the decision), the last write acknowledged, the requests made
-by kind between t0 and then, and the 429s of the whole run. The floor is the issue's: one PUT per
-object at the budget's rate, 2N / 5 per second. Each N runs with the new path and with the old one
-(`genesys.write_priority = false`, `executor.write_from_copies = false`) against fresh processes.
+Each run: start both, wait until the daemon is ready, then `settle` seconds more (issue 21: 8 s,
+while the start-up reads are still in the platform's one-minute window, and 30 s, issue 13's case),
+degrade us-east-1 through the admin API (`t0` right after it returns), and wait until every
+strategy routes to eu-west-1 and every rule points at its eu-west-1 target. The simulator's request
+log gives everything else: detection (the fall-th poll of us-east-1 after t0: the decision), the
+last write acknowledged, the requests made by kind between t0 and then, and the 429s of the whole
+run. Two floors (issue 21): the average-rate floor, one PUT per object at the budget's average rate
+(2N / 5 per second), and the window floor, detection plus what the window's spare allows: the 2N
+writes sent from the decision on as soon as the simulator's rolling window (the requests admitted
+before the decision, and the writes before them) has room, nothing else sent meanwhile. Each case
+runs with the new path and, with `old_path`, with the old one (`genesys.write_priority = false`,
+`executor.write_from_copies = false`) against fresh processes.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ PER_MINUTE = 300
 PRIMARY, SECONDARY = simproc.PRIMARY, simproc.SECONDARY
 OTHERS = [f"ap-{i}" for i in range(6)]
 INTERVAL, FALL = 5.0, 2
-SETTLE = 30.0
+SETTLES = (8.0, 30.0)  # seconds from ready to the outage (issue 21's two cases)
+WINDOW = 60.0  # the simulator's rolling window
 TARGET = {PRIMARY: "target-use1", SECONDARY: "target-euw1", **{r: f"target-{r}" for r in OTHERS}}
 
 
@@ -108,7 +113,9 @@ def kind(record: dict[str, Any]) -> str:
     return f"{method} {path}"
 
 
-def one_run(n: int, new_path: bool, log_path: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+def one_run(
+    n: int, new_path: bool, settle: float, log_path: Path, progress: Callable[[str], None]
+) -> dict[str, Any]:
     daemon_cpu, sim_cpu = simproc.cpu_plan(True)
     with tempfile.TemporaryDirectory(prefix="watcher-mass-") as tmp_name:
         tmp = Path(tmp_name)
@@ -118,8 +125,8 @@ def one_run(n: int, new_path: bool, log_path: Path, progress: Callable[[str], No
         ):
             started = time.monotonic()
             ready = procs.wait_ready(d.base_url, timeout=300)
-            progress(f"    ready after {ready - started:.1f} s; settling {SETTLE:g} s")
-            time.sleep(SETTLE)
+            progress(f"    ready after {ready - started:.1f} s; degrading {settle:g} s after ready")
+            time.sleep(max(0.0, ready + settle - time.monotonic()))
             response = httpx.put(f"{sim.base_url}/_sim/regions/{PRIMARY}", json={"status": "DEGRADED"})
             t0 = time.monotonic()
             response.raise_for_status()
@@ -129,7 +136,28 @@ def one_run(n: int, new_path: bool, log_path: Path, progress: Callable[[str], No
                     raise TimeoutError(f"{n} strategies not moved within 600 s")
                 time.sleep(0.5)
             everything = procs.sim_log(sim.base_url)
-    return analyse(n, new_path, t0, everything)
+    result = analyse(n, new_path, t0, everything)
+    result["settle_s"] = settle
+    result["degraded_after_ready_s"] = t0 - ready
+    return result
+
+
+def window_floor(before: list[float], decision: float, writes: int) -> tuple[int, float]:
+    """The spare of the rolling window at `decision` (given the requests admitted `before` it), and
+    when the last of `writes` writes could be sent from `decision` on if they went as soon as the
+    window had room for each (nothing else sent meanwhile)."""
+    counted = sorted(t for t in before if t + WINDOW > decision)
+    spare = PER_MINUTE - len(counted)
+    at = decision
+    for _ in range(writes):
+        while True:
+            in_window = [t for t in counted if t + WINDOW > at]  # (the same sum as below: no rounding)
+            if len(in_window) < PER_MINUTE:
+                break
+            # The oldest that must leave for one more: the window has room once it is a minute old.
+            at = in_window[len(in_window) - PER_MINUTE] + WINDOW
+        counted.append(at)
+    return spare, at
 
 
 def analyse(n: int, new_path: bool, t0: float, everything: list[dict[str, Any]]) -> dict[str, Any]:
@@ -143,6 +171,9 @@ def analyse(n: int, new_path: bool, t0: float, everything: list[dict[str, Any]])
     window = [r for r in after if r["time"] <= last_ack]
     by_kind = collections.Counter(kind(r) for r in window)
     floor = 2 * n / (PER_MINUTE / 60)
+    admitted_before = [r["time"] for r in api if r["time"] < decision and r["status"] != 429]
+    spare, window_last = window_floor(admitted_before, decision, 2 * n)
+    window_floor_s = window_last - t0  # from the degrade: the detection is in it
     during = [r for r in window if r["time"] >= min(w["time"] for w in writes)]
     before = [r["time"] for r in api if r["time"] < t0 and kind(r) == "poll (failing region)"]
     return {
@@ -160,6 +191,11 @@ def analyse(n: int, new_path: bool, t0: float, everything: list[dict[str, Any]])
         "floor_s": floor,
         "ratio_from_decision": (last_ack - decision) / floor,
         "ratio_from_degrade": (last_ack - t0) / floor,
+        # Issue 21: the window's spare at the decision, and the floor it allows.
+        "window_spare_at_decision": spare,
+        "window_floor_s": window_floor_s,
+        "ratio_to_window_floor": (last_ack - t0) / window_floor_s if window_floor_s > 0 else float("nan"),
+        "window_has_room": spare >= 2 * n,
         "requests_by_kind": dict(sorted(by_kind.items())),
         # Hysteresis goes on while the writes drain the budget: the failing region's poll period.
         "failing_region_max_poll_gap_s": max(
@@ -178,25 +214,37 @@ def analyse(n: int, new_path: bool, t0: float, everything: list[dict[str, Any]])
     }
 
 
-def run(sizes: list[int], log_path: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+def run(
+    sizes: list[int],
+    log_path: Path,
+    progress: Callable[[str], None],
+    *,
+    settles: tuple[float, ...] = SETTLES,
+    old_path: bool = False,
+) -> dict[str, Any]:
     results = []
     for n in sizes:
-        for new_path in (True, False):
-            progress(f"  mass failover: {n} strategies x 1 rule, {'new' if new_path else 'old'} path")
-            r = one_run(n, new_path, log_path, progress)
-            progress(
-                f"    detection {r['detection_s']:.1f} s, strategies {r['strategies_moved_s']:.1f} s, "
-                f"everything {r['everything_moved_s']:.1f} s (floor {r['floor_s']:.0f} s; "
-                f"{r['ratio_from_decision']:.2f}x from the decision); 429s: {r['status_429_whole_run']}"
-            )
-            results.append(r)
+        for settle in settles:
+            for new_path in (True, False) if old_path else (True,):
+                progress(
+                    f"  mass failover: {n} strategies x 1 rule, outage {settle:g} s after ready, "
+                    f"{'new' if new_path else 'old'} path"
+                )
+                r = one_run(n, new_path, settle, log_path, progress)
+                progress(
+                    f"    detection {r['detection_s']:.1f} s, strategies {r['strategies_moved_s']:.1f} s, "
+                    f"everything {r['everything_moved_s']:.1f} s (window floor {r['window_floor_s']:.1f} s, "
+                    f"{r['ratio_to_window_floor']:.2f}x; average-rate floor {r['floor_s']:.0f} s, "
+                    f"{r['ratio_from_degrade']:.2f}x); 429s: {r['status_429_whole_run']}"
+                )
+                results.append(r)
     return {
         "config": {
             "per_minute": PER_MINUTE,
             "regions_polled": 2 + len(OTHERS),
             "interval_seconds": INTERVAL,
             "fall": FALL,
-            "settle_seconds": SETTLE,
+            "settles_seconds": list(settles),
         },
         "runs": results,
     }

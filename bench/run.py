@@ -3,7 +3,8 @@
 1. transport: client CPU per request and burst wall time, httpx's own transport versus httpx-aiohttp;
 2. poll cycle: 1,000 regions at 50 ms through the daemon's poll path versus the seeds' sequential loop;
 3. detection to switch: degrade → strategy PUT acked, against its floors;
-4. mass failover (`--only mass`): 40 and 100 strategies at 300/min, new write path against the old;
+4. mass failover (`--only mass`): 40 and 100 strategies at 300/min, outage 8 s and 30 s after ready,
+   against the window floor and the average-rate floor (`--mass-old-path`: the old write path too);
 5. steady state (`--only steady`): the daemon's CPU and RSS with 100 regions at a 5 s interval.
 
 The simulator runs in a separate process (`failover-watcher simulate`), pinned to another CPU than
@@ -88,13 +89,33 @@ def main(argv: list[str]) -> int:
         help="comma-separated benchmarks: transport, poll, switch (the default three; run together), "
         "mass, steady",
     )
+    parser.add_argument(
+        "--mass-sizes",
+        default=None,
+        help="mass failover: comma-separated numbers of strategies (default 40,100; 40 with --quick)",
+    )
+    parser.add_argument(
+        "--mass-settle",
+        default=",".join(f"{x:g}" for x in mass.SETTLES),
+        help="mass failover: comma-separated seconds from ready to the outage (default %(default)s)",
+    )
+    parser.add_argument(
+        "--mass-old-path", action="store_true", help="mass failover: run each case on the old path too"
+    )
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
     unknown = only - {"transport", "poll", "switch", "mass", "steady"}
     if unknown:
         parser.error(f"--only: unknown benchmark(s) {', '.join(sorted(unknown))}")
     if only & {"mass", "steady"}:
-        return _budget_benchmarks(argv, only, args.quick)
+        try:
+            sizes = [int(x) for x in args.mass_sizes.split(",")] if args.mass_sizes else None
+            settles = tuple(float(x) for x in args.mass_settle.split(","))
+        except ValueError:
+            parser.error("--mass-sizes and --mass-settle take comma-separated numbers")
+        if (sizes is not None and any(x < 1 for x in sizes)) or any(x < 0 for x in settles):
+            parser.error("--mass-sizes must be positive and --mass-settle not negative")
+        return _budget_benchmarks(argv, only, args.quick, sizes, settles, args.mass_old_path)
     pin = not args.no_pin
     repeats, cpu_total, switches = (1, 200, 5) if args.quick else (3, 1000, 12)
 
@@ -140,7 +161,14 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _budget_benchmarks(argv: list[str], only: set[str], quick: bool) -> int:
+def _budget_benchmarks(
+    argv: list[str],
+    only: set[str],
+    quick: bool,
+    sizes: list[int] | None = None,
+    settles: tuple[float, ...] = mass.SETTLES,
+    old_path: bool = False,
+) -> int:
     """Benchmarks 4 and 5: the daemon and the simulator each as their own process."""
     RESULTS.mkdir(exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -156,7 +184,8 @@ def _budget_benchmarks(argv: list[str], only: set[str], quick: bool) -> int:
     tables: list[str] = []
     if "mass" in only:
         progress("4. mass failover")
-        results["mass"] = mass.run([40] if quick else [40, 100], log_path, progress)
+        sizes = sizes or ([40] if quick else [40, 100])
+        results["mass"] = mass.run(sizes, log_path, progress, settles=settles, old_path=old_path)
         tables += ["", *mass_report.mass_table(results["mass"])]
     if "steady" in only:
         progress("5. steady state")

@@ -21,7 +21,7 @@ from stats import summary
 
 from watcher.config import GenesysSettings
 from watcher.genesys import GenesysClient, GenesysError
-from watcher.genesys.client import TransportKind
+from watcher.genesys.transport import TransportKind
 
 # Big enough that neither the client's request budget nor its concurrency cap ever waits.
 REQUESTS_PER_MINUTE = 100_000_000

@@ -4,6 +4,7 @@ polled during the drain, and no 429 is drawn. The daemon against the simulator o
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,14 @@ async def test_forty_strategies_move_inside_300_a_minute_with_one_put_per_object
             )
 
         await h.until(moved, timeout=90)
+        last_put = max(r.time for r in state.requests_since(degraded_at) if r.method == "PUT")
+
+        def polled_after_the_switch() -> bool:
+            after = state.requests_since(last_put)
+            return sum(1 for r in after if r.path == HEALTH_PATH.format(PRIMARY)) >= 2
+
+        # The failing region's polls go on after the switch has spent the window (its reserve).
+        await h.until(polled_after_the_switch, timeout=10)
         log = [r for r in state.requests_since(degraded_at) if r.path.startswith("/api/")]
 
     assert [r for r in state.requests_since(None) if r.status == 429] == []
@@ -93,12 +102,13 @@ async def test_forty_strategies_move_inside_300_a_minute_with_one_put_per_object
     assert reads == []  # planned from the copies: not one GET of a strategy or a rule
     assert [r for r in log if "/eventbridge/targets/" in r.path] == []  # targets known since start
 
+    # SPEC 9: the window had room (the start-up reads left most of its 300), so the 80 writes went
+    # out as fast as the concurrency cap allows, not at the average rate (80 PUTs at 5/s: 16 s).
     first, last = writes[0].time, writes[-1].time
-    during = [r for r in log if first < r.time < last]
-    failing = [r for r in during if r.path == HEALTH_PATH.format(PRIMARY)]
-    bystander = [r for r in during if r.path == HEALTH_PATH.format(BYSTANDER)]
-    assert len(failing) >= 2, "the failing region's polls went on during the drain"
-    assert len(bystander) < len(failing), "a poll that cannot change a decision waits behind writes"
+    assert last - first < 8.0, f"the writes dripped: {last - first:.1f} s from the first to the last"
+    # The failing region's polls went on through the switch (the decisive reserve): no long gap.
+    failing = [r.time for r in log if r.path == HEALTH_PATH.format(PRIMARY)]
+    assert max(b - a for a, b in itertools.pairwise(failing)) < 5.0, "a gap in the polls during the switch"
 
 
 def engine_for(cfg: dict[str, Any]) -> Engine:
