@@ -10,12 +10,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support import FakeClock
 from watcher.genesys import GenesysClient, RateLimited, Strategy
 from watcher.genesys.retry import MAX_RETRY_AFTER
-from watcher.reweight import plan_strategy, strategy_matches
-from watcher.writer import write_strategy_order, write_with_retries
+from watcher.switch import WritePolicy
+from watcher.switch.plan import plan_strategy, strategy_matches
+from watcher.switch.store import write_strategy_order
+from watcher.switch.writes import write_with_retries
 
-from ._support import VirtualTime, add_fault, by_id, request_log, sim_state, strategy_order
+from ._support import add_fault, by_id, request_log, sim_state, strategy_order
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +33,7 @@ async def throttle_puts(admin: httpx.AsyncClient, *, retry_after: int, count: in
     )
 
 
-async def write_on_virtual_time(client: GenesysClient, time: VirtualTime, *, attempts: int = 3) -> None:
+async def write_on_virtual_time(client: GenesysClient, time: FakeClock, *, attempts: int = 3) -> None:
     """The write loop of a strategy switch (as `write_strategy_order` builds it), its waits on `time`."""
 
     async def read() -> Strategy:
@@ -45,9 +48,7 @@ async def write_on_virtual_time(client: GenesysClient, time: VirtualTime, *, att
         read,
         lambda current: strategy_matches(current, FAILOVER),
         write,
-        attempts=attempts,
-        clock=time,
-        sleeper=time.sleep,
+        WritePolicy(attempts=attempts, clock=time, sleep=time.sleep),
     )
 
 
@@ -57,7 +58,7 @@ async def test_a_throttled_write_waits_the_retry_after_before_reading_again(
     # Real time, the write function the executor calls: the re-read comes only after the 2 s told.
     await throttle_puts(admin, retry_after=2, count=1)
 
-    outcome = await write_strategy_order(client, "strategy-1", FAILOVER, attempts=3)
+    outcome = await write_strategy_order(client, "strategy-1", FAILOVER, WritePolicy(attempts=3))
 
     assert outcome.changed
     strategy = by_id((await sim_state(admin))["strategies"], "strategy-1")
@@ -81,7 +82,7 @@ async def test_the_write_loop_waits_the_retry_after_up_to_the_cap(
     client: GenesysClient, admin: httpx.AsyncClient, retry_after: int, waited: float
 ) -> None:
     await throttle_puts(admin, retry_after=retry_after, count=1)
-    time = VirtualTime()
+    time = FakeClock(autojump=True)
 
     await write_on_virtual_time(client, time)
 
@@ -95,7 +96,7 @@ async def test_a_write_throttled_every_time_waits_each_time_then_gives_up(
     client: GenesysClient, admin: httpx.AsyncClient
 ) -> None:
     await throttle_puts(admin, retry_after=5, count=10)
-    time = VirtualTime()
+    time = FakeClock(autojump=True)
 
     with pytest.raises(RateLimited):
         await write_on_virtual_time(client, time, attempts=3)
