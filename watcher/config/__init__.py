@@ -25,7 +25,14 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from watcher import DEFAULT_CONFIG_PATH
 from watcher.config._checks import POLL_BUDGET_SHARE, cross_check
-from watcher.config._followers import EmergencyGroupSettings, TriggerSettings
+from watcher.config._followers import (
+    DataActionSettings,
+    EmergencyGroupSettings,
+    IvrSettings,
+    SiteSettings,
+    TriggerSettings,
+    redact_url,
+)
 from watcher.config._health import (
     SOURCE_KINDS,
     HealthSourceSettings,
@@ -61,6 +68,7 @@ __all__ = [
     "SOURCE_KINDS",
     "ApiPaths",
     "ConfigError",
+    "DataActionSettings",
     "EmergencyGroupSettings",
     "EventSettings",
     "ExecutorSettings",
@@ -68,6 +76,7 @@ __all__ = [
     "GenesysSettings",
     "HealthSettings",
     "HealthSourceSettings",
+    "IvrSettings",
     "LeaderSettings",
     "ProbeSourceSettings",
     "RegionHealthSourceSettings",
@@ -76,6 +85,7 @@ __all__ = [
     "Section",
     "ServerSettings",
     "SinkSettings",
+    "SiteSettings",
     "StateSettings",
     "StatusPageSettings",
     "StatusPageSourceSettings",
@@ -91,6 +101,7 @@ __all__ = [
     "masked_dump",
     "origin",
     "probe_url",
+    "redact_url",
     "source_names",
 ]
 
@@ -114,6 +125,9 @@ class WatcherConfig(BaseSettings):
     rules: list[RuleSettings] = Field(default_factory=list)
     triggers: list[TriggerSettings] = Field(default_factory=list)
     emergency_groups: list[EmergencyGroupSettings] = Field(default_factory=list)
+    sites: list[SiteSettings] = Field(default_factory=list)
+    ivrs: list[IvrSettings] = Field(default_factory=list)
+    data_actions: list[DataActionSettings] = Field(default_factory=list)
     sinks: list[SinkSettings] = Field(default_factory=list)
     webhook: WebhookRegistration | None = None
     events: EventSettings = EventSettings()
