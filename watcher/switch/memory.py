@@ -132,9 +132,15 @@ class FollowerMemory:
             log.error("could not share the follower memory", error=repr(exc))
 
     async def _write_local(self, doc: dict[str, Any]) -> None:
-        if self._path is None:
+        path = self._path
+        if path is None:
             return
+
+        def write() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(path, doc)
+
         try:
-            await anyio.to_thread.run_sync(write_json, self._path, doc)
+            await anyio.to_thread.run_sync(write)
         except OSError as exc:
             raise WriteError(f"cannot keep {self._path}: {exc}") from exc
