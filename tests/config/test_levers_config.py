@@ -36,7 +36,7 @@ emergency_flow = "flow-emergency"
 [[data_actions]]
 id = "action-1"
 strategy = "cc"
-request_url_templates = { "us-east-1" = "https://use1.example.com/x", "eu-west-1" = "https://euw1.example.com/x" }
+request_url_templates = { "us-east-1" = "https://use1.ex.com/x", "eu-west-1" = "https://euw1.ex.com/x" }
 """
 
 
@@ -53,7 +53,7 @@ def test_a_site_an_ivr_and_a_data_action_follow_a_virtual_strategy(
 
     assert cfg.sites[0].aws_region("us-east-1") == "us-east-1"  # default: the region id itself
     assert cfg.ivrs[0].emergency_flow == "flow-emergency"
-    assert cfg.data_actions[0].request_url_templates["eu-west-1"] == "https://euw1.example.com/x"
+    assert cfg.data_actions[0].request_url_templates["eu-west-1"] == "https://euw1.ex.com/x"
     assert cfg.genesys.paths.site == "/api/v2/telephony/providers/edges/sites/{siteId}"
     assert cfg.genesys.paths.ivr == "/api/v2/architect/ivrs/{ivrId}"
     assert cfg.genesys.paths.data_action == "/api/v2/integrations/actions/{actionId}"

@@ -149,6 +149,24 @@ def read_by_sdk(sdk: ModuleType, base_url: str) -> dict[str, Any]:
     }
 
 
+def edit_by_sdk(sdk: ModuleType, base_url: str) -> None:
+    """An operator's own tooling points the IVR and the data action back at US East (blocking):
+    `ArchitectApi.put_architect_ivr` and `IntegrationsApi.patch_integrations_action`."""
+    sdk.Configuration().host = base_url
+    client = sdk.ApiClient().get_client_credentials_token("sim-client", "sim-secret")
+    architect = sdk.ArchitectApi(client)
+    ivr = architect.get_architect_ivr("ivr-main")
+    ivr.open_hours_flow = sdk.DomainEntityRef()
+    ivr.open_hours_flow.id = "flow-use1"
+    architect.put_architect_ivr("ivr-main", ivr)
+    integrations = sdk.IntegrationsApi(client)
+    action = integrations.get_integrations_action("action-1", include_config=True)
+    update = sdk.UpdateActionInput()
+    update.version, update.config = action.version, action.config
+    update.config.request.request_url_template = URLS[US]
+    integrations.patch_integrations_action("action-1", update)
+
+
 async def sdk_view(sdk: ModuleType, base_url: str) -> dict[str, Any]:
     with anyio.fail_after(60):
         return await anyio.to_thread.run_sync(read_by_sdk, sdk, base_url)
@@ -249,6 +267,14 @@ async def test_a_status_page_outage_moves_site_ivr_and_data_action_and_back(
                 )
 
             await until(repair_counted, "the repair counted", 10)
+
+            # The IVR and the action edited by the SDK: repaired too.
+            with anyio.fail_after(60):
+                await anyio.to_thread.run_sync(edit_by_sdk, sdk, sim.base_url)
+            await until(
+                lambda: where() == (EU, False, "flow-euw1", URLS[EU]), "the IVR and action repaired", 15
+            )
+            assert (await sdk_view(sdk, sim.base_url))["url"] == URLS[EU]
 
             # US East recovers: back after the failback hold, the latency-based flag restored.
             put = await admin.put(f"/_sim/status/components/{quote(VOICE)}", json={"status": "operational"})
