@@ -312,7 +312,10 @@ async def test_a_secret_in_a_url_template_is_never_logged_audited_or_shown(rig: 
     settings = DataActionSettings(id=ACTION, strategy=S1, request_url_templates=urls)
     fs = followers(rig, data_actions=[settings])
     # A failure too: its error text goes to the log, the audit trail and /status.
-    await rig.fault(path="/integrations/actions/", method="PATCH", status=400, message="bad", count=1)
+    # A server that echoes the URL it refused, in a 400 and in a 503 (retried in transit).
+    echo = f"requestUrlTemplate {urls[SECONDARY]} is not allowed"
+    await rig.fault(path="/integrations/actions/", method="PATCH", status=503, message=echo, count=1)
+    await rig.fault(path="/integrations/actions/", method="PATCH", status=400, message=echo, count=1)
 
     with structlog.testing.capture_logs() as logs:
         failed = await fs.follow(S1, SECONDARY)
@@ -321,6 +324,7 @@ async def test_a_secret_in_a_url_template_is_never_logged_audited_or_shown(rig: 
 
     assert not failed.complete
     assert done.complete
+    assert "is not allowed" in failed.errors[0]  # the server's word, without the secret
     assert action(rig)["config"]["request"]["requestUrlTemplate"] == urls[SECONDARY]  # written in full
     shown = json.dumps(fs.describe())
     assert "?[redacted]" in shown

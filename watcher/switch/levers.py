@@ -286,11 +286,30 @@ class DataActionFollower:
             raise PlanError(str(NoActionConfig(self.id)))
         return current
 
+    def _scrubbed(self, exc: GenesysError) -> GenesysError:
+        """`exc` with every configured URL's query string masked: a server that echoes the URL it
+        refused must not put a secret in the log, the audit trail or `/status`."""
+        queries = {url.partition("?")[2] for url in self.settings.request_url_templates.values()} - {""}
+        text, message, said = str(exc), exc.message, exc.server_message
+        for query in queries:
+            text, message = text.replace(query, "[redacted]"), message.replace(query, "[redacted]")
+            said = None if said is None else said.replace(query, "[redacted]")
+        exc.args, exc.message, exc.server_message = (text,), message, said
+        return exc
+
+    async def _read(self) -> DataAction:
+        try:
+            return await self._platform.get_data_action(self.id)
+        except GenesysError as exc:
+            raise self._scrubbed(exc) from None
+
     async def _patch(self, planned: DataAction) -> DataAction:
         try:
             return await self._platform.patch_data_action(planned, retries=0)
         except NoActionConfig as exc:
             raise PlanError(str(exc)) from None
+        except GenesysError as exc:
+            raise self._scrubbed(exc) from None
 
     async def write(self, decision: Decision, policy: WritePolicy) -> WriteOutcome:
         url = self.settings.request_url_templates.get(decision.region)
@@ -306,7 +325,7 @@ class DataActionFollower:
         return await write_with_retries(
             "data_action",
             self.id,
-            lambda: self._platform.get_data_action(self.id),
+            self._read,
             lambda current: current.request_url() == url,
             lambda current: self._patch(plan(current)),
             policy,
@@ -314,13 +333,13 @@ class DataActionFollower:
 
     async def fence(self, policy: WritePolicy) -> None:
         await rewrite_unchanged(
-            lambda: self._platform.get_data_action(self.id),
+            self._read,
             lambda current: self._patch(self._configured(current)),
             policy,
         )
 
     async def region_said(self) -> set[str | None]:
-        url = (await self._platform.get_data_action(self.id)).request_url()
+        url = (await self._read()).request_url()
         return {next((r for r, u in self.settings.request_url_templates.items() if u == url), None)}
 
     async def readiness(self, region: str) -> tuple[ReadinessCheck, ...]:
@@ -329,7 +348,7 @@ class DataActionFollower:
         if region not in self.settings.request_url_templates:
             return (ReadinessCheck(check, False, f"no request URL template configured for {region}"),)
         try:
-            current = await self._platform.get_data_action(self.id)
+            current = await self._read()
         except GenesysError as exc:
             return (ReadinessCheck(check, False, f"data action {self.id} cannot be read: {exc}"),)
         if current.config is None:
