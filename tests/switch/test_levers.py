@@ -313,7 +313,7 @@ async def test_a_secret_in_a_url_template_is_never_logged_audited_or_shown(rig: 
     fs = followers(rig, data_actions=[settings])
     # A failure too: its error text goes to the log, the audit trail and /status.
     # A server that echoes the URL it refused, in a 400 and in a 503 (retried in transit).
-    echo = f"requestUrlTemplate {urls[SECONDARY]} is not allowed"
+    echo = f"requestUrlTemplate {urls[SECONDARY]} is not allowed (api_key {SECRET})"
     await rig.fault(path="/integrations/actions/", method="PATCH", status=503, message=echo, count=1)
     await rig.fault(path="/integrations/actions/", method="PATCH", status=400, message=echo, count=1)
 

@@ -290,6 +290,9 @@ class DataActionFollower:
         """`exc` with every configured URL's query string masked: a server that echoes the URL it
         refused must not put a secret in the log, the audit trail or `/status`."""
         queries = {url.partition("?")[2] for url in self.settings.request_url_templates.values()} - {""}
+        # The whole query first, then each value on its own (a server may echo one parameter).
+        values = {pair.partition("=")[2] for query in queries for pair in query.split("&")}
+        queries = [*sorted(queries, key=len, reverse=True), *(v for v in values if len(v) >= 4)]
         text, message, said = str(exc), exc.message, exc.server_message
         for query in queries:
             text, message = text.replace(query, "[redacted]"), message.replace(query, "[redacted]")
