@@ -292,9 +292,9 @@ class DataActionFollower:
         queries = {url.partition("?")[2] for url in self.settings.request_url_templates.values()} - {""}
         # The whole query first, then each value on its own (a server may echo one parameter).
         values = {pair.partition("=")[2] for query in queries for pair in query.split("&")}
-        queries = [*sorted(queries, key=len, reverse=True), *(v for v in values if len(v) >= 4)]
+        masked = [*sorted(queries, key=len, reverse=True), *(v for v in values if len(v) >= 4)]
         text, message, said = str(exc), exc.message, exc.server_message
-        for query in queries:
+        for query in masked:
             text, message = text.replace(query, "[redacted]"), message.replace(query, "[redacted]")
             said = None if said is None else said.replace(query, "[redacted]")
         exc.args, exc.message, exc.server_message = (text,), message, said
