@@ -93,19 +93,17 @@ class SiteFollower:
             return flag_ok and current.mediaRegions == media_order(current.mediaRegions, first)
 
         async def put(current: Site) -> Site:
+            nonlocal remembered
             self.check(current, decision.region)
             update: dict[str, object] = {"mediaRegions": media_order(current.mediaRegions, first)}
             if latency is not None:
                 update["mediaRegionsUseLatencyBased"] = latency
-            if (
-                decision.failed_over
-                and remembered is None
-                and current.mediaRegionsUseLatencyBased is not None
-            ):
-                # Kept before the write that changes it: a restart or a new leader restores it.
-                await self._memory.remember(
-                    self.strategy, self._latency_key, current.mediaRegionsUseLatencyBased
-                )
+            flag = current.mediaRegionsUseLatencyBased
+            if decision.failed_over and remembered is None and flag is not None:
+                # Kept before the write that changes it: a restart or a new leader restores it. Once
+                # per write: a retry re-reads what an attempt that landed in transit wrote (false).
+                await self._memory.remember(self.strategy, self._latency_key, flag)
+                remembered = flag
             return await self._platform.put_site(current.model_copy(update=update), retries=0)
 
         async def read() -> Site:
@@ -195,7 +193,7 @@ class IvrFollower:
 
     async def write(self, decision: Decision, policy: WritePolicy) -> WriteOutcome:
         flow = self.flow(decision)
-        remembered = None
+        remembered: object = None
         if not self.settings.open_hours_flows:  # emergency only: the flow before it is restored
             remembered = await self._memory.recall(self.strategy, self._flow_key)
             if flow is None and isinstance(remembered, str):
@@ -207,14 +205,12 @@ class IvrFollower:
             return flow is None or (current.openHoursFlow is not None and current.openHoursFlow.id == flow)
 
         async def put(current: Ivr) -> Ivr:
+            nonlocal remembered
             before = None if current.openHoursFlow is None else current.openHoursFlow.id
-            if (
-                self.emergency(decision)
-                and not self.settings.open_hours_flows
-                and remembered is None
-                and before
-            ):
-                await self._memory.remember(self.strategy, self._flow_key, before)
+            keep = self.emergency(decision) and not self.settings.open_hours_flows
+            if keep and remembered is None and before:
+                await self._memory.remember(self.strategy, self._flow_key, before)  # once per write
+                remembered = before
             return await self._platform.put_ivr(
                 current.model_copy(update={"openHoursFlow": FlowRef(id=flow)}), retries=0
             )
