@@ -262,7 +262,7 @@ class WatcherMetrics:
             self.safety_blocked.labels(strategy=strategy)
             for region in strategy_regions:
                 self.active_region.labels(strategy=strategy, region=region)
-        for kind in ("strategy", "rule", "trigger", "emergency_group"):
+        for kind in ("strategy", "rule", "trigger", "emergency_group", "site", "ivr", "data_action"):
             self.update_latency.labels(kind=kind)
         for result in ("success", "failure"):
             self.token_refreshes.labels(result=result)

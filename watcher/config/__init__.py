@@ -25,7 +25,14 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from watcher import DEFAULT_CONFIG_PATH
 from watcher.config._checks import POLL_BUDGET_SHARE, cross_check
-from watcher.config._followers import EmergencyGroupSettings, TriggerSettings
+from watcher.config._followers import (
+    DataActionSettings,
+    EmergencyGroupSettings,
+    IvrSettings,
+    SiteSettings,
+    TriggerSettings,
+    redact_url,
+)
 from watcher.config._health import (
     SOURCE_KINDS,
     HealthSourceSettings,
@@ -62,6 +69,7 @@ __all__ = [
     "SOURCE_KINDS",
     "ApiPaths",
     "ConfigError",
+    "DataActionSettings",
     "EmergencyGroupSettings",
     "EventSettings",
     "ExecutorSettings",
@@ -69,6 +77,7 @@ __all__ = [
     "GenesysSettings",
     "HealthSettings",
     "HealthSourceSettings",
+    "IvrSettings",
     "LeaderSettings",
     "ProbeSourceSettings",
     "RegionHealthSourceSettings",
@@ -78,6 +87,7 @@ __all__ = [
     "Section",
     "ServerSettings",
     "SinkSettings",
+    "SiteSettings",
     "StateSettings",
     "StatusPageSettings",
     "StatusPageSourceSettings",
@@ -93,6 +103,7 @@ __all__ = [
     "masked_dump",
     "origin",
     "probe_url",
+    "redact_url",
     "source_names",
 ]
 
@@ -116,6 +127,9 @@ class WatcherConfig(BaseSettings):
     rules: list[RuleSettings] = Field(default_factory=list)
     triggers: list[TriggerSettings] = Field(default_factory=list)
     emergency_groups: list[EmergencyGroupSettings] = Field(default_factory=list)
+    sites: list[SiteSettings] = Field(default_factory=list)
+    ivrs: list[IvrSettings] = Field(default_factory=list)
+    data_actions: list[DataActionSettings] = Field(default_factory=list)
     sinks: list[SinkSettings] = Field(default_factory=list)
     webhook: WebhookRegistration | None = None
     events: EventSettings = EventSettings()

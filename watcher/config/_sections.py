@@ -36,6 +36,10 @@ class ApiPaths(_Section):
     audit_query: str = "/api/v2/audits/query/realtime"
     # Architect flows (workflows, IVR flows): read to check a standby's readiness (SPEC §8).
     flow: str = "/api/v2/flows/{flowId}"
+    # The real levers of an organization (SPEC §6.2.1): telephony sites, IVRs, data actions.
+    site: str = "/api/v2/telephony/providers/edges/sites/{siteId}"
+    ivr: str = "/api/v2/architect/ivrs/{ivrId}"
+    data_action: str = "/api/v2/integrations/actions/{actionId}"
 
 
 class GenesysSettings(_Section):

@@ -37,6 +37,7 @@ from watcher.switch import (
     Executor,
     Fence,
     FollowerKinds,
+    FollowerMemory,
     Followers,
     Strategies,
     VirtualStrategies,
@@ -132,6 +133,11 @@ def _dispatcher(
     return Dispatcher(outbox, sinks, http, metrics, source=cfg.events.source, retry=retry)
 
 
+def strategy_regions(cfg: WatcherConfig, strategy: str) -> list[str]:
+    """The strategy's regions in preference order (a site's media regions follow it)."""
+    return next((list(s.regions) for s in cfg.strategies if s.id == strategy), [])
+
+
 def preferred_region(cfg: WatcherConfig, strategy: str) -> str | None:
     """The first region of the strategy's preference order (where it routes when all is well)."""
     return next((s.regions[0] for s in cfg.strategies if s.id == strategy), None)
@@ -185,11 +191,20 @@ async def assemble(
         policy = WritePolicy(attempts=cfg.executor.conflict_retries, clock=clock)
         virtual = VirtualStrategies(cfg.state.dir, base.config, gate)
         strategies = Strategies(ApiStrategies(client, copies), virtual)
+        kinds = FollowerKinds(
+            client,
+            copies,
+            memory=FollowerMemory(cfg.state.dir, gate),
+            preference=lambda strategy: strategy_regions(base.config(), strategy),
+        )
         followers = Followers(
-            FollowerKinds(client, copies),
+            kinds,
             cfg.rules,
             cfg.triggers,
             cfg.emergency_groups,
+            sites=cfg.sites,
+            ivrs=cfg.ivrs,
+            data_actions=cfg.data_actions,
             gate=gate,
             metrics=m,
             trail=trail,

@@ -134,8 +134,9 @@ class ReadBack:
 
     async def repair_rules(self, *, everything: bool = False) -> None:
         """Make every rule follow its strategy's active region (after start-up or a failed retarget);
-        `everything`: the triggers and emergency groups of every strategy too (the periodic read-back
-        of the platform's followers: drift there is repaired)."""
+        `everything`: the triggers, emergency groups, sites, IVRs and data actions of every strategy
+        too (the periodic read-back of the platform's followers: drift there is repaired; a site
+        whose media regions lack one the strategy needs is refused with the reason, every time)."""
         if not self._leadership.is_leader:
             return
         wanted = set(self.rule_repairs)

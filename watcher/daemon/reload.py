@@ -72,7 +72,14 @@ class Reloader:
             policy_from_config(new, dry_run=shell.engine.policy.dry_run or new.dry_run)
         )
         shell.announce.forget_gauges()
-        parts.followers.configure(new.rules, new.triggers, new.emergency_groups)
+        parts.followers.configure(
+            new.rules,
+            new.triggers,
+            new.emergency_groups,
+            sites=new.sites,
+            ivrs=new.ivrs,
+            data_actions=new.data_actions,
+        )
         if shell.leadership.is_leader:
             self._takeovers.read_new()  # the strategies added: read (and fenced) before any write
         parts.scheduler.reconfigure(new.region_ids(), new.health, parts.health.build(new))

@@ -38,7 +38,9 @@ _SECRET_KEY = re.compile(
     r"secret|token|password|passwd|authori[sz]ation|api[-_]?key|credential|cookie", re.IGNORECASE
 )
 
-Kind = Literal["strategy", "rule", "trigger", "emergency_group", "decision", "operator"]
+Kind = Literal[
+    "strategy", "rule", "trigger", "emergency_group", "site", "ivr", "data_action", "decision", "operator"
+]
 Result = Literal["success", "failure", "dry_run", "refused"]
 
 
@@ -268,6 +270,10 @@ class StrategySummary:
     latency_p99: float | None
 
 
+# The kinds of write counted in a summary: strategies and every kind of follower.
+FOLLOWED_KINDS = ("strategy", "rule", "trigger", "emergency_group", "site", "ivr", "data_action")
+
+
 def _percentile(sorted_values: list[float], q: float) -> float | None:
     # Nearest rank: always a latency that was actually observed.
     if not sorted_values:
@@ -281,7 +287,7 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> dict[str, StrategySummary
     outcomes: dict[str, list[str]] = {}
     latencies: dict[str, list[float]] = {}
     for r in records:
-        if r.get("kind") not in ("strategy", "rule", "trigger", "emergency_group") or r.get("result") not in (
+        if r.get("kind") not in FOLLOWED_KINDS or r.get("result") not in (
             "success",
             "failure",
         ):

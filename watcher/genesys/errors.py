@@ -29,6 +29,13 @@ SCOPES: dict[tuple[str, str], str] = {
     ("GET", "emergency_group"): "architect:emergencyGroup:view",
     ("PUT", "emergency_group"): "architect:emergencyGroup:edit",
     ("POST", "audit_query"): "audits:audit:view",
+    # The real levers of an organization (SPEC §6.2.1).
+    ("GET", "site"): "telephony:plugin:all",
+    ("PUT", "site"): "telephony:plugin:all",
+    ("GET", "ivr"): "routing:callRoute:view",
+    ("PUT", "ivr"): "routing:callRoute:edit",
+    ("GET", "data_action"): "integrations:action:view",
+    ("PATCH", "data_action"): "integrations:action:edit",
 }
 
 

@@ -1,5 +1,6 @@
-"""The public platform's objects that follow a strategy (SPEC §6): process automation triggers,
-Architect emergency groups, and the realtime audit query.
+"""The public platform's objects that follow a strategy (SPEC §6, §6.2.1): process automation
+triggers, Architect emergency groups, telephony sites, IVRs, data actions, and the realtime audit
+query.
 
 `PlatformCalls` composes a `GenesysClient` (its request pipeline: budget, token, retries, typed
 errors) rather than growing it. The models keep every field they do not name (`extra="allow"`):
@@ -84,6 +85,67 @@ class Flow(_Payload):
         return not self.deleted and self.publishedVersion is not None
 
 
+class Site(_Payload):
+    """A telephony site (SDK `Site`): `mediaRegions` is the ordered list of AWS regions media may
+    stream through (Global Media Fabric). A PUT replaces the whole site: every field is kept."""
+
+    id: str
+    name: str | None = None
+    version: int
+    state: str | None = None
+    mediaRegions: list[str] = Field(default_factory=list)
+    mediaRegionsUseLatencyBased: bool | None = None
+
+
+class FlowRef(_Payload):
+    id: str | None = None
+    name: str | None = None
+
+
+class Ivr(_Payload):
+    """An Architect IVR configuration (SDK `IVR`): its DNIS answered by `openHoursFlow` (in the
+    schedule's open hours). A PUT replaces the whole IVR: every field is kept."""
+
+    id: str
+    name: str | None = None
+    version: int
+    state: str | None = None
+    openHoursFlow: FlowRef | None = None
+
+
+class ActionRequest(_Payload):
+    requestUrlTemplate: str
+    requestType: str | None = None
+
+
+class ActionConfig(_Payload):
+    request: ActionRequest
+
+
+class DataAction(_Payload):
+    """A data action (SDK `Action`), read with its `config` (`includeConfig=true`). Without one (a
+    read that did not ask, or an answer that left it out) there is nothing to send back: it is
+    never patched (`NoActionConfig`)."""
+
+    id: str
+    name: str | None = None
+    version: int
+    config: ActionConfig | None = None
+
+    def request_url(self) -> str | None:
+        return None if self.config is None else self.config.request.requestUrlTemplate
+
+
+class NoActionConfig(ValueError):
+    """A data action read without its `config`: patching it would send a config made up, not read."""
+
+    def __init__(self, action_id: str) -> None:
+        super().__init__(
+            f"data action {action_id}: the answer has no config (read without includeConfig=true?); "
+            "not patched"
+        )
+
+
 class AuditMessage(_Payload):
     """One entry of the realtime audit query (SDK `AuditLogMessage`)."""
 
@@ -165,6 +227,43 @@ class PlatformCalls:
         """A flow (404 `NotFound` when it does not exist)."""
         return await self.client.request_model("GET", "flow", Flow, path={"flowId": flow_id})
 
+    async def get_site(self, site_id: str) -> Site:
+        return await self.client.request_model("GET", "site", Site, path={"siteId": site_id})
+
+    async def put_site(self, site: Site, *, retries: int | None = None) -> Site:
+        """Replace the whole site, with the version it was read with (every field as read)."""
+        body = site.model_dump(mode="json", exclude_none=True)
+        return await self.client.request_model(
+            "PUT", "site", Site, path={"siteId": site.id}, json=body, retries=retries
+        )
+
+    async def get_ivr(self, ivr_id: str) -> Ivr:
+        return await self.client.request_model("GET", "ivr", Ivr, path={"ivrId": ivr_id})
+
+    async def put_ivr(self, ivr: Ivr, *, retries: int | None = None) -> Ivr:
+        """Replace the whole IVR, with the version it was read with (every field as read)."""
+        body = ivr.model_dump(mode="json", exclude_none=True)
+        return await self.client.request_model(
+            "PUT", "ivr", Ivr, path={"ivrId": ivr.id}, json=body, retries=retries
+        )
+
+    async def get_data_action(self, action_id: str) -> DataAction:
+        """The action with its config (`includeConfig=true`)."""
+        return await self.client.request_model(
+            "GET", "data_action", DataAction, path={"actionId": action_id}, params={"includeConfig": "true"}
+        )
+
+    async def patch_data_action(self, action: DataAction, *, retries: int | None = None) -> DataAction:
+        """PATCH an `UpdateActionInput` of `{version, config}` only (the config as planned from a
+        read, every other field of it as read). An action without a config is refused
+        (`NoActionConfig`): never patched blind."""
+        if action.config is None:
+            raise NoActionConfig(action.id)
+        body = {"version": action.version, "config": action.config.model_dump(mode="json", exclude_none=True)}
+        return await self.client.request_model(
+            "PATCH", "data_action", DataAction, path={"actionId": action.id}, json=body, retries=retries
+        )
+
     async def get_emergency_group(self, group_id: str) -> EmergencyGroup:
         return await self.client.request_model(
             "GET", "emergency_group", EmergencyGroup, path={"emergencyGroupId": group_id}
@@ -216,11 +315,18 @@ class PlatformCalls:
 
 
 __all__ = [
+    "ActionConfig",
+    "ActionRequest",
     "AuditMessage",
+    "DataAction",
     "EmergencyGroup",
+    "FlowRef",
     "GenesysError",
     "InvalidTriggerUpdate",
+    "Ivr",
+    "NoActionConfig",
     "PlatformCalls",
+    "Site",
     "Trigger",
     "TriggerTarget",
     "trigger_update_body",

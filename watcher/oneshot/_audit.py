@@ -39,7 +39,11 @@ async def _audit(args: argparse.Namespace, cfg: WatcherConfig, client: GenesysCl
             "success_rate": (ok / total) if total else None,
         }
     local = _local_trail_summary(cfg)
-    followed = await realtime_audit(cfg, client, args.days) if cfg.triggers or cfg.emergency_groups else {}
+    followed = (
+        await realtime_audit(cfg, client, args.days)
+        if cfg.triggers or cfg.emergency_groups or cfg.sites or cfg.ivrs or cfg.data_actions
+        else {}
+    )
     for object_id, row in followed.items():
         if "error" in row:
             print(f"failover-watcher: realtime audit of {object_id}: {row['error']}", file=sys.stderr)

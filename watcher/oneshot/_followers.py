@@ -1,6 +1,7 @@
 """`trigger` and `emergency-group`: show, retarget, enable, disable (SPEC §6), validated locally and
-written with the version read (conflicts re-read); and the realtime audit of the followed objects
-for `audit`."""
+written with the version read (conflicts re-read); `site`, `ivr` and `data-action` show (SPEC
+§6.2.1; a data action's URL template without its query string, which may hold a secret); and the
+realtime audit of the followed objects for `audit`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from watcher.config import WatcherConfig
+from watcher.config import WatcherConfig, redact_url
 from watcher.genesys import GenesysClient, PermissionDenied
 from watcher.genesys.platform import InvalidTriggerUpdate, PlatformCalls
 from watcher.oneshot._run import EXIT_OK, InputError
@@ -18,7 +19,13 @@ from watcher.switch import WriteOutcome, WritePolicy, write_group_enabled, write
 
 Command = Callable[[argparse.Namespace, WatcherConfig, GenesysClient], Awaitable[int]]
 # The realtime audit query's service per followed object kind (its `serviceName`).
-AUDIT_SERVICES = {"trigger": "ProcessAutomation", "emergency_group": "Architect"}
+AUDIT_SERVICES = {
+    "trigger": "ProcessAutomation",
+    "emergency_group": "Architect",
+    "site": "Telephony",
+    "ivr": "Architect",
+    "data_action": "Integrations",
+}
 
 
 def _said(name: str, outcome: WriteOutcome) -> str:
@@ -61,6 +68,25 @@ async def _emergency_group(args: argparse.Namespace, cfg: WatcherConfig, client:
     return EXIT_OK
 
 
+async def _site(args: argparse.Namespace, cfg: WatcherConfig, client: GenesysClient) -> int:
+    print(json.dumps((await PlatformCalls(client).get_site(args.id)).model_dump(mode="json"), indent=2))
+    return EXIT_OK
+
+
+async def _ivr(args: argparse.Namespace, cfg: WatcherConfig, client: GenesysClient) -> int:
+    print(json.dumps((await PlatformCalls(client).get_ivr(args.id)).model_dump(mode="json"), indent=2))
+    return EXIT_OK
+
+
+async def _data_action(args: argparse.Namespace, cfg: WatcherConfig, client: GenesysClient) -> int:
+    action = (await PlatformCalls(client).get_data_action(args.id)).model_dump(mode="json")
+    request = (action.get("config") or {}).get("request") or {}
+    if isinstance(request.get("requestUrlTemplate"), str):
+        request["requestUrlTemplate"] = redact_url(request["requestUrlTemplate"])
+    print(json.dumps(action, indent=2))
+    return EXIT_OK
+
+
 def add_follower_parsers(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     common: argparse.ArgumentParser,
@@ -77,6 +103,17 @@ def add_follower_parsers(
     p.add_argument("id", help="emergency group id")
     p.set_defaults(func=bind(_emergency_group))
 
+    shows: list[tuple[str, str, Command]] = [
+        ("site", "a telephony site (its mediaRegions)", _site),
+        ("ivr", "an Architect IVR (its openHoursFlow)", _ivr),
+        ("data-action", "a data action with its config (URL query strings redacted)", _data_action),
+    ]
+    for name, what, command in shows:
+        p = sub.add_parser(name, parents=[common], help=f"show {what}")
+        p.add_argument("action", choices=["show"])
+        p.add_argument("id", help=f"{name} id")
+        p.set_defaults(func=bind(command))
+
 
 async def realtime_audit(cfg: WatcherConfig, client: GenesysClient, days: float) -> dict[str, Any]:
     """The realtime audit entries of every followed trigger and emergency group, per object.
@@ -89,6 +126,8 @@ async def realtime_audit(cfg: WatcherConfig, client: GenesysClient, days: float)
     objects = [("trigger", t.id) for t in cfg.triggers] + [
         ("emergency_group", g.id) for g in cfg.emergency_groups
     ]
+    objects += [("site", s.id) for s in cfg.sites] + [("ivr", i.id) for i in cfg.ivrs]
+    objects += [("data_action", a.id) for a in cfg.data_actions]
     report: dict[str, Any] = {}
     for kind, object_id in objects:
         try:

@@ -16,6 +16,8 @@ from watcher.switch.executor import Executor, SwitchReport, SwitchResult
 from watcher.switch.fencing import Fence
 from watcher.switch.follower import Decision, Follower
 from watcher.switch.followers import Followed, FollowerKinds, Followers
+from watcher.switch.levers import DataActionFollower, IvrFollower, SiteFollower
+from watcher.switch.memory import FollowerMemory
 from watcher.switch.platform import GroupFollower, TriggerFollower, write_group_enabled, write_trigger_target
 from watcher.switch.policy import Gate, WritePolicy
 from watcher.switch.rules import RuleFollower, RuleTargets, write_rule_target
@@ -26,19 +28,23 @@ from watcher.switch.writes import WriteKind, WriteOutcome, rewrite_unchanged, wr
 __all__ = [
     "WRITE_ERRORS",
     "ApiStrategies",
+    "DataActionFollower",
     "Decision",
     "Executor",
     "Fence",
     "Followed",
     "Follower",
     "FollowerKinds",
+    "FollowerMemory",
     "Followers",
     "Gate",
     "GroupFollower",
+    "IvrFollower",
     "NotFollowable",
     "PlanError",
     "RuleFollower",
     "RuleTargets",
+    "SiteFollower",
     "Strategies",
     "StrategyStore",
     "SwitchReport",

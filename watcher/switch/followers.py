@@ -17,13 +17,22 @@ from typing import Any
 import anyio
 import structlog
 
-from watcher.config import EmergencyGroupSettings, RuleSettings, TriggerSettings
+from watcher.config import (
+    DataActionSettings,
+    EmergencyGroupSettings,
+    IvrSettings,
+    RuleSettings,
+    SiteSettings,
+    TriggerSettings,
+)
 from watcher.events import AuditRecord, AuditTrail
 from watcher.genesys import Copies, GenesysClient, Priority, request_priority
 from watcher.genesys.platform import PlatformCalls
 from watcher.metrics import WatcherMetrics
 from watcher.switch.errors import WRITE_ERRORS
 from watcher.switch.follower import Decision, Follower
+from watcher.switch.levers import DataActionFollower, IvrFollower, Preference, SiteFollower
+from watcher.switch.memory import FollowerMemory
 from watcher.switch.platform import platform_followers
 from watcher.switch.policy import Gate, WritePolicy
 from watcher.switch.rules import RuleFollower, RuleTargets
@@ -47,21 +56,38 @@ class Followed:
 class FollowerKinds:
     """Builds the followers a config names, every kind from the same client and copies."""
 
-    def __init__(self, client: GenesysClient, copies: Copies | None = None) -> None:
+    def __init__(
+        self,
+        client: GenesysClient,
+        copies: Copies | None = None,
+        *,
+        memory: FollowerMemory | None = None,
+        preference: Preference = lambda strategy: (),
+    ) -> None:
         self.client = client
         self.platform = PlatformCalls(client)
         self.copies = copies
         self.targets = RuleTargets(client)
+        # What a site or IVR restores after a failover (durable and shared in the daemon).
+        self.memory = memory or FollowerMemory(None)
+        self.preference = preference  # a strategy's regions, preferred first
 
     def build(
         self,
         rules: Sequence[RuleSettings],
         triggers: Sequence[TriggerSettings] = (),
         groups: Sequence[EmergencyGroupSettings] = (),
+        *,
+        sites: Sequence[SiteSettings] = (),
+        ivrs: Sequence[IvrSettings] = (),
+        data_actions: Sequence[DataActionSettings] = (),
     ) -> list[Follower]:
         return [
             *(RuleFollower(self.client, r, self.targets, self.copies) for r in rules),
             *platform_followers(self.platform, triggers, groups),
+            *(SiteFollower(self.platform, s, self.memory, self.preference) for s in sites),
+            *(IvrFollower(self.platform, i, self.memory) for i in ivrs),
+            *(DataActionFollower(self.platform, a) for a in data_actions),
         ]
 
 
@@ -75,6 +101,9 @@ class Followers:
         triggers: Sequence[TriggerSettings] = (),
         groups: Sequence[EmergencyGroupSettings] = (),
         *,
+        sites: Sequence[SiteSettings] = (),
+        ivrs: Sequence[IvrSettings] = (),
+        data_actions: Sequence[DataActionSettings] = (),
         gate: Gate,
         metrics: WatcherMetrics,
         trail: AuditTrail | None,
@@ -90,17 +119,22 @@ class Followers:
         self._of: Mapping[str, list[Follower]] = {}
         # Per follower (kind, id): what it was last made to say, for `/status`.
         self.last: dict[tuple[str, str], dict[str, Any]] = {}
-        self.configure(rules, triggers, groups)
+        self.configure(rules, triggers, groups, sites=sites, ivrs=ivrs, data_actions=data_actions)
 
     def configure(
         self,
         rules: Sequence[RuleSettings],
         triggers: Sequence[TriggerSettings] = (),
         groups: Sequence[EmergencyGroupSettings] = (),
+        *,
+        sites: Sequence[SiteSettings] = (),
+        ivrs: Sequence[IvrSettings] = (),
+        data_actions: Sequence[DataActionSettings] = (),
     ) -> None:
         """Follow what the (reloaded) config names."""
         grouped: dict[str, list[Follower]] = {}
-        for follower in self.kinds.build(rules, triggers, groups):
+        built = self.kinds.build(rules, triggers, groups, sites=sites, ivrs=ivrs, data_actions=data_actions)
+        for follower in built:
             grouped.setdefault(follower.strategy, []).append(follower)
             for result in ("success", "failure") if follower.platform else ():
                 # zeros on the dashboard before the first repair
@@ -117,7 +151,8 @@ class Followers:
         return [f for f in self.of(strategy) if f.platform]
 
     def describe(self) -> list[dict[str, Any]]:
-        """The triggers and emergency groups followed, and what each was last made to say."""
+        """The platform's followers (triggers, emergency groups, sites, IVRs, data actions), and
+        what each was last made to say."""
         return [
             {"kind": f.kind, "id": f.id, "strategy": f.strategy, **self.last.get((f.kind, f.id), {})}
             for fs in self._of.values()

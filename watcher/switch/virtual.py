@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 import structlog
@@ -25,6 +25,7 @@ import structlog
 from watcher.atomic import write_json
 from watcher.config import WatcherConfig
 from watcher.genesys import RoutingConfig, Strategy, StrategyRegion
+from watcher.switch.memory import SharedState
 from watcher.switch.plan import plan_strategy, strategy_matches
 from watcher.switch.policy import WritePolicy
 from watcher.switch.writes import WriteOutcome, write_with_retries
@@ -33,14 +34,6 @@ log = structlog.get_logger("watcher.virtual")
 
 FILE_NAME = "virtual-strategies.json"
 SHARED_NAME = "virtual-strategies"
-
-
-class SharedState(Protocol):
-    """State shared by every instance, as the last leader left it (the leadership backend)."""
-
-    async def load_shared(self, name: str) -> str | None: ...
-
-    async def save_shared(self, name: str, value: str) -> None: ...
 
 
 def as_strategy(strategy_id: str, order: Sequence[str], version: int) -> Strategy:

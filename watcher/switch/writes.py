@@ -41,7 +41,7 @@ V = TypeVar("V", bound=_Versioned)
 # A write that failed in transit may have landed: it is never resent blind, but re-read first.
 _IN_TRANSIT = (ServerError, TransportFailure, RequestTimeout, RateLimited)
 
-WriteKind = Literal["strategy", "rule", "trigger", "emergency_group"]
+WriteKind = Literal["strategy", "rule", "trigger", "emergency_group", "site", "ivr", "data_action"]
 
 
 @dataclass(frozen=True)
