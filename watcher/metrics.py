@@ -174,6 +174,15 @@ class WatcherMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.config_reloads = Counter(
+            "failover_watcher_config_reloads",
+            "Config reloads (SIGHUP), by result: success, or refused (the new file is invalid: the "
+            "running config is kept).",
+            ["result"],
+            registry=r,
+        )
+        for result in ("success", "refused"):
+            self.config_reloads.labels(result=result)  # a series from the start: increase() sees the first
         self.last_poll_timestamp = Gauge(
             "failover_watcher_last_poll_timestamp_seconds",
             "Unix time of the last completed health observation of any region.",

@@ -72,10 +72,14 @@ async def test_sighup_keeps_the_old_config_when_the_new_one_is_bad(tmp_path: Pat
                 assert (await http.get(f"{url}/healthz")).status_code == 200
                 status = (await http.get(f"{url}/status")).json()
             assert status["strategies"][0]["activeRegion"] == PRIMARY
+            # Counted, for the ConfigReloadRefused alert: the operator's change is not in force.
+            assert await d.view.metric("failover_watcher_config_reloads_total", result="refused") == 1
+            assert await d.view.metric("failover_watcher_config_reloads_total", result="success") == 0
             # A good config is taken.
             config.write_text(good.replace("interval_seconds = 0.2", "interval_seconds = 0.3"))
             d.process.send_signal(signal.SIGHUP)
             await until(lambda: d.seen("config reloaded"))
+            assert await d.view.metric("failover_watcher_config_reloads_total", result="success") == 1
             assert await d.stop(signal.SIGTERM, timeout=15) == 0
 
 

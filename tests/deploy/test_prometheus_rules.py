@@ -31,6 +31,8 @@ ALERTS = {
     "StrategyHeldLong",
     "DryRunLeftOn",
     "SafetyRuleBlocking",
+    "ConfigReloadRefused",
+    "HealthPollsStale",
 }
 
 needs_promtool = pytest.mark.skipif(

@@ -59,6 +59,7 @@ class Reloader:
             loaded = load_config(path)
         except ConfigError as exc:
             log.error("config reload refused; keeping the running config", config=path, problems=exc.problems)
+            self._shell.metrics.config_reloads.labels(result="refused").inc()
             self._notifier.ready()
             return False
         shell, parts = self._shell, self._parts
@@ -85,5 +86,6 @@ class Reloader:
         parts.scheduler.reconfigure(new.region_ids(), new.health, parts.health.build(new))
         shell.metrics.precreate(new.region_ids(), [(s.id, s.regions) for s in new.strategies])
         log.info("config reloaded", config=str(path), restart_needed_for=kept or None)
+        shell.metrics.config_reloads.labels(result="success").inc()
         self._notifier.ready()
         return True
