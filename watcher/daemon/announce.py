@@ -7,14 +7,12 @@ event type, log level and metric a decision or a switch maps to.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import anyio
 import structlog
 
-from watcher.aio import sleep
 from watcher.core import (
     Action,
     AllRegionsDown,
@@ -29,6 +27,7 @@ from watcher.core import (
     StrategyPolicy,
     WorldState,
 )
+from watcher.daemon.pending import PendingEvents
 from watcher.daemon.statedir import StateDisk
 from watcher.daemon.status import WallClock
 from watcher.events import (
@@ -57,9 +56,6 @@ SWITCH_LOG_SIZE = 200
 # Events the outbox could not store (disk full) wait in memory, in order, and are stored as soon as
 # the disk allows: nothing is lost while the process lives. Bounded: past it the newest are dropped
 # (counted), so the oldest, the start of the story (`switching`), are dropped last.
-UNSTORED_LIMIT = 10_000
-UNSTORED_RETRY_SECONDS = 0.5
-RECHECK_TIMEOUT_SECONDS = 5.0
 
 
 class Announcer:
@@ -100,7 +96,7 @@ class Announcer:
         self._gauged: dict[str, object] = {}
         # Write failures under [state] dir (shared with the audit trail and the operator state).
         self.disk = disk if disk is not None else StateDisk(metrics)
-        self._unstored: deque[tuple[dict[str, Any], str]] = deque()
+        self.pending = PendingEvents(dispatcher, self.disk, metrics)
         self.last_switches: dict[str, dict[str, Any]] = {}
         self.switch_log: list[dict[str, Any]] = []
 
@@ -325,67 +321,15 @@ class Announcer:
             if self.sequences is not None:
                 body["sequence"] = await anyio.to_thread.run_sync(self.sequences.next, strategy)
         event = build_event(event_type, source=self._source(), subject=subject, data=body)
-        if self._unstored:  # behind events still waiting: keep the order
-            self._keep(event, subject)
-            await self.store_unstored()
-            return
-        try:
-            await self.dispatcher.publish(event, ordering_key=subject)
-        except Exception as exc:  # the outbox is local: only a broken disk gets here
-            self.disk.failed("outbox", exc)
-            log.error(
-                "could not store event in the outbox",
-                type=event_type,
-                error=repr(exc),
-                kept="in memory, stored as soon as the disk allows",
-            )
-            self._keep(event, subject)
-        else:
-            self.disk.succeeded("outbox")
-
-    def _keep(self, event: dict[str, Any], ordering_key: str) -> None:
-        if len(self._unstored) >= UNSTORED_LIMIT:
-            self.metrics.events_dropped.inc()
-            log.error("event dropped: the outbox cannot store and the memory buffer is full", id=event["id"])
-            return
-        self._unstored.append((event, ordering_key))
-        self.metrics.events_unstored.set(len(self._unstored))
+        await self.pending.store(event, subject)
 
     @property
     def unstored(self) -> int:
         """Events waiting in memory for the outbox to accept them."""
-        return len(self._unstored)
+        return self.pending.unstored
 
     async def store_unstored(self) -> bool:
-        """Store the events kept in memory, oldest first; True when none is left."""
-        if self.dispatcher is None:
-            return not self._unstored
-        stored = 0
-        while self._unstored:
-            event, key = self._unstored[0]
-            try:
-                await self.dispatcher.publish(event, ordering_key=key)
-            except Exception as exc:
-                self.disk.failed("outbox", exc, count=False)
-                return False
-            self._unstored.popleft()
-            stored += 1
-            self.metrics.events_unstored.set(len(self._unstored))
-        if stored:
-            log.info("events kept in memory are stored in the outbox", count=stored)
-        self.disk.succeeded("outbox")
-        return True
-
-    async def keep_storing(self, stop: anyio.Event) -> None:
-        """Retry the events kept in memory, and recheck a failing state dir, until stopped (the
-        disk may free at any time)."""
-        while not await sleep(UNSTORED_RETRY_SECONDS, stop):
-            if self._unstored:
-                await self.store_unstored()
-            if self.disk.failing and not self.disk.checking:
-                # A hung disk hangs the check: it is abandoned (and not started again until it ends).
-                with anyio.move_on_after(RECHECK_TIMEOUT_SECONDS):
-                    await anyio.to_thread.run_sync(self.disk.recheck, abandon_on_cancel=True)
+        return await self.pending.store_unstored()
 
     async def resync(self, status: Callable[[], Mapping[str, Any]]) -> None:
         """The full state to every sink, so a receiver that missed something converges. Only the

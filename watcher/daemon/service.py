@@ -201,7 +201,7 @@ class Watcher:
         if parts.dispatcher is not None:
             self._task(tg, "dispatcher", parts.dispatcher.run)
             self._task(tg, "resync", functools.partial(self._resync_loop, daemon))
-        self._task(tg, "state-dir", functools.partial(daemon.shell.announce.keep_storing, self.stop))
+        self._task(tg, "state-dir", functools.partial(daemon.shell.announce.pending.keep_storing, self.stop))
         if cfg.webhook is not None:
             self._task(tg, "webhook-registration", lambda: register_webhook(cfg, parts.client), endless=False)
         self._task(tg, "systemd", lambda: systemd_loop(self.notifier, parts.scheduler, probes, self.stop))
