@@ -87,22 +87,22 @@ async def told(tmp_path: Path) -> AsyncIterator[Told]:
     clock = FakeClock()
     metrics = WatcherMetrics()
     speaking = [True]
-    announcer = Announcer(
-        metrics,
-        WallClock(clock, lambda: WALL_EPOCH + clock.now),
-        source=lambda: SOURCE,
-        speaks=lambda: speaking[0],
-        clock=clock,
-    )
     state = tmp_path / "state"
     trail = AuditTrail(state)
     outbox = Outbox(state / "outbox.sqlite3")
     async with httpx.AsyncClient() as http:  # the dispatcher is not run: events stay in the outbox
         sink = SinkSpec(SINK, "http://127.0.0.1:9/unused", (generate_secret(),))
-        announcer.dispatcher = Dispatcher(outbox, [sink], http, metrics, source=SOURCE)
-        announcer.trail = trail
-        announcer.sequences = SequenceStore(state, wall=lambda: 0.0)
-        announcer.active_of = lambda strategy: PRIMARY
+        announcer = Announcer(  # built complete, as the daemon's composition root builds it
+            metrics,
+            WallClock(clock, lambda: WALL_EPOCH + clock.now),
+            source=lambda: SOURCE,
+            speaks=lambda: speaking[0],
+            clock=clock,
+            trail=trail,
+            dispatcher=Dispatcher(outbox, [sink], http, metrics, source=SOURCE),
+            sequences=SequenceStore(state, wall=lambda: 0.0),
+            active_of=lambda strategy: PRIMARY,
+        )
         try:
             yield Told(announcer, metrics, outbox, trail, clock, speaking)
         finally:
