@@ -30,6 +30,7 @@ ALERTS = {
     "EventsOnlyInMemory",
     "StrategyHeldLong",
     "DryRunLeftOn",
+    "StandbyNotReady",
 }
 
 needs_promtool = pytest.mark.skipif(

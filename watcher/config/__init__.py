@@ -45,6 +45,7 @@ from watcher.config._sections import (
     GenesysSettings,
     HealthSettings,
     LeaderSettings,
+    ReadinessSettings,
     RegionSettings,
     RuleSettings,
     ServerSettings,
@@ -53,6 +54,7 @@ from watcher.config._sections import (
     StrategySettings,
     WebhookRegistration,
 )
+from watcher.drills.settings import DrillsSettings
 from watcher.tomlconfig import ConfigError, Section, describe_error, expand_path, load_toml_settings
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "SOURCE_KINDS",
     "ApiPaths",
     "ConfigError",
+    "DrillsSettings",
     "EmergencyGroupSettings",
     "EventSettings",
     "ExecutorSettings",
@@ -70,6 +73,7 @@ __all__ = [
     "HealthSourceSettings",
     "LeaderSettings",
     "ProbeSourceSettings",
+    "ReadinessSettings",
     "RegionHealthSourceSettings",
     "RegionSettings",
     "RuleSettings",
@@ -122,6 +126,8 @@ class WatcherConfig(BaseSettings):
     executor: ExecutorSettings = ExecutorSettings()
     leader: LeaderSettings = LeaderSettings()
     dry_run: bool = False
+    readiness: ReadinessSettings = ReadinessSettings()
+    drills: DrillsSettings = DrillsSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -191,3 +191,9 @@ class ExecutorSettings(_Section):
     write_from_copies: bool = Field(
         default=True, description="plan a switch's first PUT from the last copy read or written (no GET)"
     )
+
+
+class ReadinessSettings(_Section):
+    """`[readiness]` (SPEC §8): how often every standby region is checked (deferrable requests)."""
+
+    interval_seconds: float = Field(default=300.0, gt=0)

@@ -27,6 +27,7 @@ from watcher.core import (
     StrategyPolicy,
     WorldState,
 )
+from watcher.daemon.readiness import ReadinessBoard
 from watcher.daemon.statedir import StateDisk
 from watcher.daemon.status import WallClock
 from watcher.events import (
@@ -81,6 +82,7 @@ class Announcer:
         active_of: Callable[[str], str | None] = lambda strategy: None,
         settling: Callable[[str], bool] = lambda strategy: False,
         disk: StateDisk | None = None,
+        readiness: ReadinessBoard | None = None,
     ) -> None:
         self.metrics = metrics
         self.wall = wall
@@ -101,6 +103,8 @@ class Announcer:
         self._unstored: deque[tuple[dict[str, Any], str]] = deque()
         self.last_switches: dict[str, dict[str, Any]] = {}
         self.switch_log: list[dict[str, Any]] = []
+        # The last readiness round: a switch's explanation names its target's failed checks.
+        self.readiness = readiness
 
     # ------------------------------------------------------------------------------ decisions
 
@@ -196,6 +200,10 @@ class Announcer:
             "order": list(action.order),
             "at": self.wall.iso(self._clock()),
         }
+        not_ready = [] if self.readiness is None else self.readiness.failed(action.strategy, action.to_region)
+        if not_ready:
+            # SPEC §8: no ready region need not stop a switch, but its explanation says what failed.
+            data["explanation"]["readiness"] = not_ready
         self.last_switches[action.strategy] = data
         self.switch_log.append(data)
         del self.switch_log[:-SWITCH_LOG_SIZE]
@@ -210,6 +218,7 @@ class Announcer:
             "switch " + report.result,
             **{k: v for k, v in report.to_dict().items() if k != "writes"},
             why=action.explanation.summary,
+            **({"not_ready": [f"{c['check']}: {c['reason']}" for c in not_ready]} if not_ready else {}),
         )
         active = action.to_region if report.result.landed else action.from_region
         await self.publish(event_type, action.strategy, data, active_region=active)

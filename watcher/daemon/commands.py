@@ -170,6 +170,46 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def readiness_table(rows: list[dict[str, Any]]) -> str:
+    """The `readiness` table: one line per strategy and standby region, its failed checks."""
+    lines = [("STRATEGY", "REGION", "READY", "FAILED CHECKS")]
+    for row in rows:
+        failed = [f"{c['check']}: {c['reason']}" for c in row["checks"] if not c["ok"]]
+        lines.append(
+            (row["strategy"], row["region"], "yes" if row["ready"] else "NO", "; ".join(failed) or "-")
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(3)]
+    return "\n".join(
+        "  ".join([*(c.ljust(w) for c, w in zip(line, widths, strict=False)), line[3]]) for line in lines
+    )
+
+
+def _readiness(args: argparse.Namespace) -> int:
+    """`readiness`: the table of every standby region; exit 1 when one is not ready (or unknown)."""
+    target = _target(args, need_token=False)
+    if isinstance(target, int):
+        return target
+    url, _ = target
+    try:
+        code, answer = _request(url, "GET", "/status", None, None)
+    except OSError as exc:
+        print(f"failover-watcher: cannot reach the daemon at {url}: {_why(exc)}", file=sys.stderr)
+        return 1
+    if code >= 400:
+        print(f"failover-watcher: readiness: HTTP {code}: {answer.get('message', answer)}", file=sys.stderr)
+        return 1
+    rows: list[dict[str, Any]] = list(answer.get("readiness") or [])
+    print(json.dumps(rows, indent=2) if args.json else readiness_table(rows))
+    if not rows:
+        print("failover-watcher: readiness: not checked yet (no round since the start)", file=sys.stderr)
+        return 1
+    not_ready = [f"{r['strategy']}/{r['region']}" for r in rows if not r["ready"]]
+    if not_ready:
+        print(f"failover-watcher: not ready: {', '.join(not_ready)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _parse_duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
@@ -201,6 +241,14 @@ def add_admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--url", help="daemon base URL (default: from [server] listen)")
     p.add_argument("--json", action="store_true", help="print /status as JSON")
     p.set_defaults(func=_status)
+    p = sub.add_parser(
+        "readiness",
+        parents=[common],
+        help="whether a switch to each standby region would succeed; exit 1 when one is not ready",
+    )
+    p.add_argument("--url", help="daemon base URL (default: from [server] listen)")
+    p.add_argument("--json", action="store_true", help="print the readiness part of /status as JSON")
+    p.set_defaults(func=_readiness)
     p = sub.add_parser(
         "hold", parents=[admin], help="freeze a strategy, or pin it to a region, for a bounded time"
     )

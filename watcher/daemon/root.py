@@ -8,7 +8,7 @@ only starts, runs and stops it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -34,6 +34,8 @@ class Daemon:
     admin: AdminCommands
     reloader: Reloader
     takeovers: Takeovers
+    # Long-lived tasks of the parts, by name, in start order (read-back, scheduler, readiness, ...).
+    tasks: tuple[tuple[str, Callable[[], Awaitable[None]]], ...] = ()
 
 
 @contextlib.asynccontextmanager
@@ -52,4 +54,9 @@ async def build(
         admin = AdminCommands(shell, probes, OperatorState(base.config().state.dir, disk=shell.announce.disk))
         reloader = Reloader(config_path, shell, parts, probes, notifier, takeovers)
         router = Router(decisions, shell.engine, parts.executor, parts.readback, shell.announce)
-        yield Daemon(shell, parts, router, probes, admin, reloader, takeovers)
+        tasks = (
+            ("read-back", parts.readback.run),
+            ("scheduler", parts.scheduler.run),
+            ("readiness", parts.readiness.run),
+        )
+        yield Daemon(shell, parts, router, probes, admin, reloader, takeovers, tasks)

@@ -103,6 +103,7 @@ class Probes:
                 "followers": shell.wall.convert(self._parts.followers.describe()),
                 "version": __version__,
                 "summary": self.summary_line(),
+                "readiness": self._parts.readiness.board.status(),
             },
         )
         # Each region's sources as they last answered (SPEC §6.1): verdict, reason and latency.

@@ -12,11 +12,12 @@ import anyio
 import structlog
 
 from watcher.config import RuleSettings
-from watcher.genesys import Copies, GenesysClient, GenesysError, RoutingRule
+from watcher.genesys import Copies, GenesysClient, GenesysError, NotFound, RoutingRule
 from watcher.switch.errors import NotFollowable
 from watcher.switch.follower import Decision
 from watcher.switch.plan import plan_rule, rule_matches
 from watcher.switch.policy import WritePolicy
+from watcher.switch.readiness import ReadinessCheck
 from watcher.switch.writes import WriteKind, WriteOutcome, rewrite_unchanged, write_with_retries
 
 log = structlog.get_logger("watcher.followers")
@@ -62,6 +63,22 @@ class RuleTargets:
             return f"target {target} (region {region}) does not exist in the API"
         self.known.add(target)
         return None
+
+    async def readiness(self, check: str, targets: Mapping[str, str], region: str) -> ReadinessCheck:
+        """Whether `region`'s target exists now (looked up again: a target deleted since the last
+        switch is found here, and a switch to that region checks it again before writing)."""
+        target = targets.get(region)
+        if target is None:
+            return ReadinessCheck(check, False, f"no target configured for region {region}")
+        try:
+            await self._client.get_target(target)
+        except NotFound:
+            self.known.discard(target)
+            return ReadinessCheck(check, False, f"target {target} does not exist in the API")
+        except GenesysError as exc:
+            return ReadinessCheck(check, False, f"could not check target {target}: {exc}")
+        self.known.add(target)
+        return ReadinessCheck(check, True)
 
 
 async def write_rule_target(
@@ -151,3 +168,6 @@ class RuleFollower:
     async def region_said(self) -> set[str | None]:
         ids = [t.id for t in (await self._client.get_rule(self.id)).targets]
         return {next((r for r, t in self.settings.targets.items() if t in ids[:1]), None)}
+
+    async def readiness(self, region: str) -> tuple[ReadinessCheck, ...]:
+        return (await self._targets.readiness(f"rule {self.id} target", self.settings.targets, region),)
