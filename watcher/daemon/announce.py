@@ -59,6 +59,7 @@ SWITCH_LOG_SIZE = 200
 UNSTORED_LIMIT = 10_000
 UNSTORED_RETRY_SECONDS = 0.5
 RECHECK_TIMEOUT_SECONDS = 5.0
+DRILL = "com.genesys.failover.drill"  # a drill's report (SPEC §8)
 
 
 class Announcer:
@@ -265,6 +266,22 @@ class Announcer:
                 AuditRecord(strategy=strategy or "*", kind="operator", result=result, explanation=payload)
             )
         await self.publish(OPERATOR, strategy or "operator", payload)
+
+    async def drill(self, report: Mapping[str, Any]) -> None:
+        """A drill's report (SPEC §8): to the audit trail and as a `com.genesys.failover.drill` event."""
+        strategy = str(report["strategy"])
+        if self.trail is not None:
+            ok = report.get("outcome") == "SUCCEEDED"
+            await self.trail.append(
+                AuditRecord(
+                    strategy=strategy,
+                    kind="drill",
+                    result="success" if ok else "failure",
+                    error=None if ok else report.get("reason"),
+                    explanation=dict(report),
+                )
+            )
+        await self.publish(DRILL, strategy, report)
 
     # ------------------------------------------------------------------------------ channels
 

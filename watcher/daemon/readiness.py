@@ -128,7 +128,7 @@ class ReadinessRounds:
     ) -> None:
         self._config = config
         self._engine = engine
-        self._strategies = strategies
+        self.strategies = strategies  # also read back by a drill's move
         self._followers = followers
         self._health = health
         self.board = board
@@ -169,8 +169,8 @@ class ReadinessRounds:
 
     async def _named(self, strategy: str, configured: list[str]) -> set[str] | str:
         """The regions the strategy's API copy names, or why it could not be read."""
-        store = self._strategies.of(strategy)
-        if self._strategies.virtual is not None and self._strategies.virtual.is_virtual(strategy):
+        store = self.strategies.of(strategy)
+        if self.strategies.virtual is not None and self.strategies.virtual.is_virtual(strategy):
             return set(configured)
         try:
             return set((await store.read(strategy)).region_order())

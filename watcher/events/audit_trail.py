@@ -38,7 +38,7 @@ _SECRET_KEY = re.compile(
     r"secret|token|password|passwd|authori[sz]ation|api[-_]?key|credential|cookie", re.IGNORECASE
 )
 
-Kind = Literal["strategy", "rule", "trigger", "emergency_group", "decision", "operator"]
+Kind = Literal["strategy", "rule", "trigger", "emergency_group", "decision", "operator", "drill"]
 Result = Literal["success", "failure", "dry_run", "refused"]
 
 
