@@ -59,6 +59,7 @@ async def test_a_standby_without_its_target_is_not_ready_before_anything_fails(t
 
             code, out, err = await cli("readiness", "--url", d.view.base_url)
             assert code == 1, (out, err)
+            print(out + err)  # the table with one region not ready (README, closing note)
             assert "eu-west-1" in out
             assert "NO" in out
             assert TARGETS[SECONDARY] in out

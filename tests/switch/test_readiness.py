@@ -29,9 +29,9 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         yield r
 
 
-def rule(rig: Rig, targets: dict[str, str]) -> RuleFollower:
+def rule(rig: Rig, targets: dict[str, str], shared: RuleTargets | None = None) -> RuleFollower:
     settings = RuleSettings(id="rule-1", strategy="strategy-1", targets=targets)
-    return RuleFollower(rig.client, settings, RuleTargets(rig.client), None)
+    return RuleFollower(rig.client, settings, shared or RuleTargets(rig.client), None)
 
 
 def trigger(rig: Rig) -> TriggerFollower:
@@ -40,12 +40,26 @@ def trigger(rig: Rig) -> TriggerFollower:
 
 
 async def test_a_rule_is_ready_while_its_target_exists_and_not_once_it_is_deleted(rig: Rig) -> None:
-    follower = rule(rig, TARGETS)
+    targets = RuleTargets(rig.client)
+    follower = rule(rig, TARGETS, targets)
     assert await follower.readiness(SECONDARY) == (ReadinessCheck("rule rule-1 target", True),)
+    assert TARGETS[SECONDARY] in targets.known
     (await rig.admin.delete(f"/_sim/targets/{TARGETS[SECONDARY]}")).raise_for_status()
+    targets.new_round()
     (check,) = await follower.readiness(SECONDARY)
     assert not check.ok
     assert check.reason == "target target-euw1 does not exist in the API"
+    assert TARGETS[SECONDARY] not in targets.known  # a switch there checks it again before writing
+
+
+async def test_rules_on_one_target_look_it_up_once_per_round(rig: Rig) -> None:
+    targets = RuleTargets(rig.client)
+    followers = [rule(rig, TARGETS, targets) for _ in range(5)]
+    before = len(rig.sim.state.requests_since(None))
+    for follower in followers:
+        assert (await follower.readiness(SECONDARY))[0].ok
+    lookups = [r for r in rig.sim.state.requests_since(None)[before:] if "/eventbridge/targets/" in r.path]
+    assert len(lookups) == 1
 
 
 async def test_a_rule_without_a_target_for_the_region_is_not_ready(rig: Rig) -> None:

@@ -77,6 +77,7 @@ TICK_SECONDS = 0.25
 MOVE_WAIT_SECONDS = 30.0  # a move's write outcome, as an operator's move waits for it
 READBACK_SECONDS = 15.0  # then the strategy and every follower read back on the region
 STORE_FILE = "drills.json"
+SHARED_NAME = "drills"  # the book's name in the state shared by every instance (etcd when HA)
 
 
 class DrillRefused(Exception):
@@ -94,11 +95,13 @@ class DrillController:
         self._readiness = readiness
         self._prometheus = prometheus
         self._lock = anyio.Lock()  # one step at a time, each stored before the next
+        self._following = anyio.Lock()
         self._path = Path(shell.config().state.dir) / STORE_FILE
         self._book, self._stored_running = self._load()
         self._moves, self._receive_moves = anyio.create_memory_object_stream[MoveTo](math.inf)
         self._healthy: frozenset[str] | None = None
         self._leading = False
+        self._adopted = False  # the shared book read since leadership was gained
 
     # ------------------------------------------------------------------------------ policy, facts
 
@@ -150,6 +153,8 @@ class DrillController:
         if not self._shell.leadership.is_leader:
             raise DrillRefused("this instance does not lead: start the drill on the leader")
         if not self._leading:
+            await self._follow_leadership()  # a drill left running is ended first
+        if not self._leading:
             raise DrillRefused("the drills are not running yet (strategies being read); try again")
         if strategy in self._parts.readback.unread:
             raise DrillRefused(f"{strategy} has not been read from the API yet")
@@ -181,6 +186,7 @@ class DrillController:
             self._book, actions = step(before, event, self.policy)
             if self._book is not before:
                 self._store()
+                await self._share()
         for action in actions:
             if isinstance(action, MoveTo):
                 self._moves.send_nowait(action)
@@ -194,6 +200,37 @@ class DrillController:
         except OSError as exc:
             self._shell.announce.disk.failed("operator", exc)
             log.error("could not store the drill book", path=str(self._path), error=str(exc))
+
+    async def _share(self) -> None:
+        """With several instances, the book is kept where the next leader reads it (etcd). Only
+        while leading: a deposed instance must not overwrite its successor's book."""
+        leadership = self._shell.leadership
+        if not leadership.is_leader:
+            return
+        try:
+            await leadership.save_shared(SHARED_NAME, json.dumps(book_to_state(self._book)))
+        except Exception as exc:  # the local copy stands; the next change tries again
+            log.warning("could not share the drill book", error=str(exc))
+
+    async def _adopt_shared(self) -> None:
+        """Leadership gained: the book the last leader shared, if any (its running drill to end)."""
+        try:
+            text = await self._shell.leadership.load_shared(SHARED_NAME)
+        except Exception as exc:
+            log.warning("could not read the shared drill book", error=str(exc))
+            return
+        if not text:
+            return
+        try:
+            book, running = book_from_state(json.loads(text))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("shared drill book unreadable; keeping this instance's", error=str(exc))
+            return
+        mine = self._book.running
+        if mine is not None and running is not None and mine.drill.id == running.id:
+            running = None  # the one suspended here: recovered from this instance's book
+        self._book = DrillBook(mine, book.recent, book.started_slots, book.refused_slots)
+        self._stored_running = running or self._stored_running
 
     def _load(self) -> tuple[DrillBook, Drill | None]:
         try:
@@ -232,8 +269,15 @@ class DrillController:
     async def _follow_leadership(self) -> None:
         """Leadership gained (and the strategies read): recover a stored or suspended drill before
         anything else; lost: the drill is suspended for the next leader to end."""
+        async with self._following:  # the loop and an operator's start may both get here
+            await self._follow()
+
+    async def _follow(self) -> None:
         leader = self._shell.leadership.is_leader and not self._parts.readback.unread
         if leader and not self._leading:
+            if not self._adopted:
+                await self._adopt_shared()
+                self._adopted = True
             drill = self._stored_running
             suspended = self._book.running.drill if self._book.running is not None else None
             found = drill or suspended
@@ -246,7 +290,7 @@ class DrillController:
                 log.warning("recovering a drill left running", drill=found.id, strategy=found.strategy)
                 await self.feed(Recovered(self._now(), self.facts(found.strategy), drill))
         elif not self._shell.leadership.is_leader and self._leading:
-            self._leading = False
+            self._leading = self._adopted = False
             if self._book.running is not None:
                 await self.feed(Stopping(self._now(), "leadership lost"))
 

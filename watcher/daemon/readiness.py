@@ -150,6 +150,7 @@ class ReadinessRounds:
     async def check(self) -> list[StandbyReadiness]:
         """One round over every strategy and standby region (deferrable requests)."""
         results: list[StandbyReadiness] = []
+        self._followers.kinds.targets.new_round()
         with request_priority(Priority.DEFERRABLE):
             for strategy in self._config().strategies:
                 active = self._engine.active_region(strategy.id)
@@ -173,7 +174,9 @@ class ReadinessRounds:
         if self.strategies.virtual is not None and self.strategies.virtual.is_virtual(strategy):
             return set(configured)
         try:
-            return set((await store.read(strategy)).region_order())
+            # The copy the read-back (or the last write) kept is the API's; read only without one.
+            copy = self.strategies.api.last(strategy) or await store.read(strategy)
+            return set(copy.region_order())
         except GenesysError as exc:
             return f"could not read strategy {strategy}: {exc}"
 

@@ -30,6 +30,12 @@ class RuleTargets:
         self._client = client
         self.known: set[str] = set()
         self._looking: dict[str, anyio.Event] = {}
+        # This readiness round's answers, per target: forty rules on one target, one lookup.
+        self._round: dict[str, str | None] = {}
+
+    def new_round(self) -> None:
+        """A readiness round starts: every target is looked up again (once)."""
+        self._round = {}
 
     async def learn(self, targets: Sequence[str]) -> None:
         """Look each target up once (a target not found is left unknown: a switch checks it again)."""
@@ -70,15 +76,21 @@ class RuleTargets:
         target = targets.get(region)
         if target is None:
             return ReadinessCheck(check, False, f"no target configured for region {region}")
+        if target not in self._round:
+            self._round[target] = await self._lookup(target)
+        why = self._round[target]
+        return ReadinessCheck(check, why is None, why)
+
+    async def _lookup(self, target: str) -> str | None:
         try:
             await self._client.get_target(target)
         except NotFound:
             self.known.discard(target)
-            return ReadinessCheck(check, False, f"target {target} does not exist in the API")
+            return f"target {target} does not exist in the API"
         except GenesysError as exc:
-            return ReadinessCheck(check, False, f"could not check target {target}: {exc}")
+            return f"could not check target {target}: {exc}"
         self.known.add(target)
-        return ReadinessCheck(check, True)
+        return None
 
 
 async def write_rule_target(
