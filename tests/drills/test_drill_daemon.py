@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.deploy.live_prometheus import free_port, prometheus_binary
 from tests.drills.live_alerting import Flags, flag_endpoint, running_alerting
 from tests.harness import DaemonProcess, clean_env, cli, daemon_process, write_sim_config
 from tests.support import until
+from watcher.drills.schedule import WEEKDAYS
 from watcher.sim import RunningSimulator, SimulatorState, default_seed, running_simulator
 
 pytestmark = pytest.mark.anyio
@@ -254,3 +256,50 @@ async def test_a_drill_moves_the_strategy_and_its_rule_to_the_standby_and_back_w
         records = [json.loads(line) for line in trail.splitlines()]
         drills_audited = [r for r in records if r.get("kind") == "drill"]
         assert [r["result"] for r in drills_audited] == ["success"]
+
+
+async def test_a_scheduled_drill_starts_once_in_its_slot_and_succeeds(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    opens, closes = now - timedelta(minutes=5), now + timedelta(minutes=55)
+    slot = f"{WEEKDAYS[opens.weekday()]} {opens:%H:%M}-{closes:%H:%M}"
+    table = f'[[drills.schedules]]\nstrategy = "{STRATEGY}"\nduration_seconds = 1\nslot = "{slot}"'
+    async with running_simulator(SimulatorState(default_seed())) as sim:
+        config = drill_config(tmp_path, sim, "alarm_interval_seconds = 0.5\n" + table)
+        async with daemon_process(config) as d:
+
+            async def succeeded() -> list[dict[str, Any]]:
+                recent = (await drills(d)).get("recent") or []
+                return [r for r in recent if r["outcome"] == "SUCCEEDED"]
+
+            await until(succeeded, "the scheduled drill's report", 30, detail=lambda: drills(d))
+            (report,) = await succeeded()
+            assert report["origin"].startswith("schedule ")
+            assert report["to"] == SECONDARY
+            assert routes_to(sim) == PRIMARY
+            await d.view.more_polls(PRIMARY, 20)  # time for a second start, if one were made
+            assert len(await succeeded()) == 1
+            assert not (await drills(d)).get("running")
+
+
+async def test_an_operator_abort_ends_the_drill_and_a_held_strategy_refuses_one(tmp_path: Path) -> None:
+    async with running_simulator(SimulatorState(default_seed())) as sim:
+        config = drill_config(tmp_path, sim)
+        async with daemon_process(config) as d:
+            await started_and_holding(d, sim)
+            code, out, err = await drill(d, "abort", "--reason", "enough practice")
+            assert code == 0, (out, err)
+            assert out.count("\n") == 1
+            report = await ended(d)
+            assert report["outcome"] == "INTERRUPTED"
+            assert report["reason"] == "enough practice"
+            assert routes_to(sim) == PRIMARY
+            code, _, err = await drill(d, "abort")
+            assert code == 1
+            assert "no drill is running" in err
+            # Held by an operator: a drill does not start, and the reason says so.
+            hold = await d.view.admin("/admin/hold", {"strategy": STRATEGY, "seconds": 600})
+            assert hold.status_code == 200, hold.text
+            code, out, err = await drill(d, "start", "--strategy", STRATEGY, "--for", "60s")
+            assert code == 1, (out, err)
+            assert "held" in err
+            assert routes_to(sim) == PRIMARY

@@ -254,12 +254,12 @@ class DrillController:
                     await self._feed_health()
                     now = self._shell.clock()
                     running = self._book.running
-                    reading = running is not None and not running.suspended and self.policy.reads_alarms
-                    if reading and now >= alarms_due:
+                    if now >= alarms_due:  # alarms and schedules, every `alarm_interval_seconds`
                         alarms_due = now + self._shell.config().drills.alarm_interval_seconds
-                        await self.feed(AlarmsRead(self._now(), await self._alarms()))
+                        if running is not None and not running.suspended and self.policy.reads_alarms:
+                            await self.feed(AlarmsRead(self._now(), await self._alarms()))
+                        await self._scheduled()
                     await self.feed(Tick(self._now()))
-                    await self._scheduled()
                 if await sleep(TICK_SECONDS, stop):
                     break
             if self._leading and self._book.running is not None:
@@ -281,6 +281,10 @@ class DrillController:
             drill = self._stored_running
             suspended = self._book.running.drill if self._book.running is not None else None
             found = drill or suspended
+            known = {st.id for st in self._shell.config().strategies}
+            if found is not None and found.strategy not in known:
+                log.error("a drill left running names a strategy no longer configured", drill=found.id)
+                found = drill = self._stored_running = None
             if found is not None and not self._judged(found.strategy):
                 return  # the drill is ended once its regions' health is known, not before
             self._leading = True
@@ -314,7 +318,8 @@ class DrillController:
         if not schedules:
             return
         for schedule, slot in due(list(schedules), datetime.now(UTC)):
-            if slot.key in self._book.started_slots or slot.key in self._book.refused_slots:
+            # Once per slot; a refused one is tried again (silently) until the slot closes.
+            if slot.key in self._book.started_slots:
                 continue
             end = slot.end.timestamp()
             seconds = min(float(schedule.duration_seconds), max(end - self._now(), 0.0))
