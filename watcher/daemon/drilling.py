@@ -27,17 +27,8 @@ from anyio.abc import TaskGroup
 
 from watcher.aio import sleep
 from watcher.atomic import write_json
-from watcher.core import (
-    Event,
-    OperatorFailback,
-    OperatorMove,
-    OperatorRelease,
-    Refused,
-    Reweight,
-    WriteFailed,
-    WriteSkipped,
-    WriteSucceeded,
-)
+from watcher.core import OperatorRelease
+from watcher.daemon.drill_moves import DrillMoves
 from watcher.daemon.parts import Parts, Shell
 from watcher.daemon.readiness import ReadinessBoard
 from watcher.drills import (
@@ -49,7 +40,6 @@ from watcher.drills import (
     Drill,
     DrillBook,
     DrillPolicy,
-    DrillWrite,
     Input,
     Moved,
     MoveTo,
@@ -69,13 +59,10 @@ from watcher.drills import (
     read_alarms,
     step,
 )
-from watcher.genesys import GenesysError
 
 log = structlog.get_logger("watcher.drills")
 
 TICK_SECONDS = 0.25
-MOVE_WAIT_SECONDS = 30.0  # a move's write outcome, as an operator's move waits for it
-READBACK_SECONDS = 15.0  # then the strategy and every follower read back on the region
 STORE_FILE = "drills.json"
 SHARED_NAME = "drills"  # the book's name in the state shared by every instance (etcd when HA)
 
@@ -94,6 +81,7 @@ class DrillController:
         self._parts = parts
         self._readiness = readiness
         self._prometheus = prometheus
+        self._drill_moves = DrillMoves(shell, parts)
         self._lock = anyio.Lock()  # one step at a time, each stored before the next
         self._following = anyio.Lock()
         self._path = Path(shell.config().state.dir) / STORE_FILE
@@ -185,7 +173,7 @@ class DrillController:
             before = self._book
             self._book, actions = step(before, event, self.policy)
             if self._book is not before:
-                self._store()
+                await self._store()
                 await self._share()
         for action in actions:
             if isinstance(action, MoveTo):
@@ -194,9 +182,10 @@ class DrillController:
                 await self._report(action.drill)
         return actions
 
-    def _store(self) -> None:
+    async def _store(self) -> None:
+        # From a worker thread: an fsync must not stall the polls and switches of the event loop.
         try:
-            write_json(self._path, book_to_state(self._book))
+            await anyio.to_thread.run_sync(write_json, self._path, book_to_state(self._book))
         except OSError as exc:
             self._shell.announce.disk.failed("operator", exc)
             log.error("could not store the drill book", path=str(self._path), error=str(exc))
@@ -341,83 +330,14 @@ class DrillController:
             tg.start_soon(self._move, move)
 
     async def _move(self, move: MoveTo) -> None:
-        ok, writes, reason = await self._write(move)
-        if ok:
-            ok, reason = await self._read_back(move.strategy, move.region)
-        latency = sum(w.latency_ms for w in writes) / 1000
-        if ok:
+        started = self._shell.clock()
+        ok, writes, reason = await self._drill_moves.move(move)
+        if ok:  # from the move's start to the read-back that confirmed it
+            seconds = self._shell.clock() - started
             self._shell.metrics.drill_switch_seconds.labels(strategy=move.strategy, leg=move.leg).observe(
-                latency
+                seconds
             )
         await self.feed(Moved(self._now(), move.drill_id, move.leg, ok, writes, reason))
-
-    async def _write(self, move: MoveTo) -> tuple[bool, tuple[DrillWrite, ...], str | None]:
-        """The move through the core (kind "drill") and the executor; the writes it made."""
-        engine, clock = self._shell.engine, self._shell.clock
-        event: Event
-        if move.leg == "to":
-            event = OperatorMove(move.strategy, move.region, clock(), reason=move.reason, drill=True)
-        else:
-            event = OperatorFailback(move.strategy, clock(), reason=move.reason, drill=True)
-        outcome: Event | None = None
-        with engine.watching() as fed:
-            actions = await engine.decide(event)
-            refused = next((a for a in actions if isinstance(a, Refused)), None)
-            if refused is not None:
-                return False, (), refused.explanation.summary
-            write = next((a for a in actions if isinstance(a, Reweight)), None)
-            if write is None:
-                return True, (), None  # already there
-            with anyio.move_on_after(MOVE_WAIT_SECONDS):
-                async for seen, _ in fed:
-                    if isinstance(seen, WriteSucceeded | WriteFailed | WriteSkipped) and (
-                        seen.strategy,
-                        seen.region,
-                    ) == (move.strategy, move.region):
-                        outcome = seen
-                        break
-        writes = self._writes(move)
-        match outcome:
-            case WriteSucceeded():
-                return True, writes, None
-            case WriteFailed():
-                return False, writes, outcome.error
-            case WriteSkipped():
-                return False, writes, "not written (dry run, or this instance does not lead)"
-        return False, writes, f"still in flight after {MOVE_WAIT_SECONDS:g}s"
-
-    def _writes(self, move: MoveTo) -> tuple[DrillWrite, ...]:
-        last = self._shell.announce.last_switches.get(move.strategy) or {}
-        if last.get("to") != move.region:
-            return ()
-        result = "success" if last.get("result") in ("success", "partial") else "failure"
-        return tuple(
-            DrillWrite(str(w["kind"]), str(w["id"]), float(w["latencySeconds"]) * 1000, result, move.leg)
-            for w in last.get("writes", [])
-        )
-
-    async def _read_back(self, strategy: str, region: str) -> tuple[bool, str | None]:
-        """The strategy and every follower read back on `region` (within `READBACK_SECONDS`)."""
-        why: str | None = None
-        with anyio.move_on_after(READBACK_SECONDS):
-            while True:
-                why = await self._off_region(strategy, region)
-                if why is None:
-                    return True, None
-                await anyio.sleep(0.2)
-        return False, f"read-back: {why}"
-
-    async def _off_region(self, strategy: str, region: str) -> str | None:
-        try:
-            active = (await self._parts.readiness.strategies.of(strategy).read(strategy)).active_region()
-            if active != region:
-                return f"the API's copy of {strategy} routes to {active}, not {region}"
-            for follower in self._parts.followers.of(strategy):
-                if await follower.region_said() - {region}:
-                    return f"{follower.kind} {follower.id} does not follow {region}"
-        except GenesysError as exc:
-            return f"could not read back: {exc}"
-        return None
 
     # ------------------------------------------------------------------------------ reports
 
