@@ -47,6 +47,7 @@ from watcher.events import (
     SequenceStore,
     build_event,
 )
+from watcher.events.cloudevent import DRILL  # a drill's report (SPEC §8)
 from watcher.metrics import WatcherMetrics
 from watcher.switch import SwitchReport
 
@@ -59,7 +60,6 @@ SWITCH_LOG_SIZE = 200
 UNSTORED_LIMIT = 10_000
 UNSTORED_RETRY_SECONDS = 0.5
 RECHECK_TIMEOUT_SECONDS = 5.0
-DRILL = "com.genesys.failover.drill"  # a drill's report (SPEC §8)
 
 
 class Announcer:
