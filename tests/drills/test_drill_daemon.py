@@ -296,6 +296,9 @@ async def test_an_operator_abort_ends_the_drill_and_a_held_strategy_refuses_one(
             code, _, err = await drill(d, "abort")
             assert code == 1
             assert "no drill is running" in err
+            code, _, err = await drill(d, "start", "--strategy", "nope", "--for", "1m")
+            assert code == 2
+            assert "unknown strategy 'nope'" in err
             # Held by an operator: a drill does not start, and the reason says so.
             hold = await d.view.admin("/admin/hold", {"strategy": STRATEGY, "seconds": 600})
             assert hold.status_code == 200, hold.text

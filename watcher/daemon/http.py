@@ -274,6 +274,8 @@ def create_app(probe: Probe, admin: Admin, admin_token: SecretStr | None) -> Sta
         assert isinstance(body, DrillRequest)
         try:
             code, result = await admin.drill_start(body.strategy, body.to, body.seconds)
+        except Refusal as refusal:
+            return _json(refusal.answer("drill start"), refusal.status)
         except KeyError as exc:
             return _json({"message": f"unknown strategy {exc.args[0]!r}", "unknown": "strategy"}, 404)
         return _json(result, code)
