@@ -247,6 +247,28 @@ class WatcherMetrics:
             ["strategy"],
             registry=r,
         )
+        # SPEC 8: readiness of each standby region, and the drills.
+        self.region_ready = Gauge(
+            "failover_watcher_region_ready",
+            "1 when a switch of the strategy to this standby region would succeed as last checked "
+            "(the API copy names it, every follower's target there exists and is usable, its health "
+            "sources give evidence); 0 when a check failed.",
+            ["strategy", "region"],
+            registry=r,
+        )
+        self.drills = Counter(
+            "failover_watcher_drills",
+            "Drills ended, by strategy and outcome (SUCCEEDED, FAILED, INTERRUPTED, NOT_STARTED).",
+            ["strategy", "outcome"],
+            registry=r,
+        )
+        self.drill_switch_seconds = Histogram(
+            "failover_watcher_drill_switch_seconds",
+            "Time for a drill's move (there or back) to land with every follower read back.",
+            ["strategy", "leg"],
+            buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
+            registry=r,
+        )
 
     def precreate(
         self,

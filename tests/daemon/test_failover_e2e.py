@@ -198,6 +198,9 @@ async def test_a_hanging_region_does_not_delay_the_others(tmp_path: Path) -> Non
 async def test_token_expiry_mid_run_costs_no_cycle(tmp_path: Path) -> None:
     async with running_watcher(tmp_path) as h:
         await h.ready()
+        # The first readiness round (right after the start-up read-back) is done: the expired token
+        # is then met by a health poll, not by a readiness check.
+        await h.until(lambda: h.watcher.parts.readiness.board.rounds >= 1)
         (await h.admin.post("/_sim/tokens/expire")).raise_for_status()
         polls = h.watcher.scheduler.polls if h.watcher.scheduler else 0
         await h.until(lambda: h.watcher.scheduler is not None and h.watcher.scheduler.polls >= polls + 10)

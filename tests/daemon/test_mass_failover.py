@@ -69,6 +69,8 @@ async def test_forty_strategies_move_inside_300_a_minute_with_one_put_per_object
                 and all(r.healthy for r in h.watcher.engine.world.regions.values())
                 and not h.watcher.parts.readback.rule_repairs  # type: ignore[union-attr]
                 and h.watcher.parts.followers.known_targets == set(RULE_TARGETS.values())  # type: ignore[union-attr]
+                # the first readiness round (deferrable) is over: it reads no target during the drain
+                and h.watcher.parts.readiness.board.rounds >= 1
             ),
             timeout=60,
         )

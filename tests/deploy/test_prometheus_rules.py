@@ -33,6 +33,7 @@ ALERTS = {
     "SafetyRuleBlocking",
     "ConfigReloadRefused",
     "HealthPollsStale",
+    "StandbyNotReady",
 }
 
 needs_promtool = pytest.mark.skipif(

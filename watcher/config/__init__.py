@@ -52,6 +52,7 @@ from watcher.config._sections import (
     GenesysSettings,
     HealthSettings,
     LeaderSettings,
+    ReadinessSettings,
     RegionSettings,
     RuleSettings,
     SafetySettings,
@@ -61,6 +62,7 @@ from watcher.config._sections import (
     StrategySettings,
     WebhookRegistration,
 )
+from watcher.drills.settings import DrillsSettings
 from watcher.tomlconfig import ConfigError, Section, describe_error, expand_path, load_toml_settings
 
 __all__ = [
@@ -70,6 +72,7 @@ __all__ = [
     "ApiPaths",
     "ConfigError",
     "DataActionSettings",
+    "DrillsSettings",
     "EmergencyGroupSettings",
     "EventSettings",
     "ExecutorSettings",
@@ -80,6 +83,7 @@ __all__ = [
     "IvrSettings",
     "LeaderSettings",
     "ProbeSourceSettings",
+    "ReadinessSettings",
     "RegionHealthSourceSettings",
     "RegionSettings",
     "RuleSettings",
@@ -139,6 +143,8 @@ class WatcherConfig(BaseSettings):
     leader: LeaderSettings = LeaderSettings()
     dry_run: bool = False
     safety: SafetySettings = SafetySettings()
+    readiness: ReadinessSettings = ReadinessSettings()
+    drills: DrillsSettings = DrillsSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -156,4 +156,5 @@ def cross_check(cfg: WatcherConfig) -> list[str]:
                 f"genesys.requests_per_minute={g.requests_per_minute}; the smallest interval "
                 f"that fits is {smallest}s"
             )
+    problems += cfg.drills.check_against({s.id: s.regions for s in cfg.strategies})
     return problems

@@ -207,3 +207,9 @@ class SafetySettings(_Section):
     )
     window_seconds: float = Field(default=3600.0, gt=0, allow_inf_nan=False)
     min_seconds_between_switches: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+
+class ReadinessSettings(_Section):
+    """`[readiness]` (SPEC §8): how often every standby region is checked (deferrable requests)."""
+
+    interval_seconds: float = Field(default=300.0, gt=0)

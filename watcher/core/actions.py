@@ -8,7 +8,8 @@ from typing import Literal
 from watcher.core.inputs import Observation
 
 # "move": an operator's `move` command (an operator's `failback` is a "failback").
-ReweightKind = Literal["failover", "failback", "pin", "reconcile", "move"]
+# "drill": a drill's move to its region or back (SPEC §8): never a flap, nor a safety-budget switch.
+ReweightKind = Literal["failover", "failback", "pin", "reconcile", "move", "drill"]
 
 
 @dataclass(frozen=True)

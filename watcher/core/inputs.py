@@ -142,6 +142,8 @@ class OperatorMove:
     at: float
     force: bool = False
     reason: str = ""
+    # A drill's move (SPEC §8): written as kind "drill"; once landed it stands like a move.
+    drill: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,8 @@ class OperatorFailback:
     strategy: str
     at: float
     reason: str = ""
+    # A drill's move back (SPEC §8): kind "drill", without the failback hold like any failback.
+    drill: bool = False
 
 
 Event = (

@@ -232,7 +232,9 @@ def _succeeded(ev: WriteSucceeded) -> Handler:
             return s, (), ()  # stale or duplicate acknowledgement
         landed = s.routing_to(ev.region, ev.version, Write())
         # An operator's move: their choice stands, like a manual move adopted (no automatic failback).
-        return (replace(landed, adopted=True) if s.write.kind == "move" else landed), (), ()
+        # A drill's move there stands the same way until the drill moves it back.
+        chosen = s.write.kind == "move" or (s.write.kind == "drill" and ev.region != sp.preference[0])
+        return (replace(landed, adopted=True) if chosen else landed), (), ()
 
     return handle
 
@@ -362,7 +364,13 @@ def _operator_switch(ev: OperatorMove | OperatorFailback) -> Handler:
             # Written, the watcher would fail straight back: an unhealthy region is kept only by a hold.
             return refuse(f"{state}; only a hold keeps {s.id} there: hold it first", h.recent)
         reason = f" ({ev.reason})" if ev.reason else ""
-        what = "operator move" if move else "operator failback"
+        what = (
+            ("drill move" if move else "drill return")
+            if ev.drill
+            else "operator move"
+            if move
+            else "operator failback"
+        )
         if target == source == s.active_region:
             if move:
                 summary = (
@@ -380,7 +388,7 @@ def _operator_switch(ev: OperatorMove | OperatorFailback) -> Handler:
         to = f"to {target}" if move else f"back to its preferred region {target}"
         summary = f"{what}{reason}: switching {s.id} from {source} {to}{forced}; {state}{held}"
         expl = explain.explanation(summary, ev.at, p, h.recent)
-        kind: ReweightKind = "move" if move else "failback"
+        kind: ReweightKind = "drill" if ev.drill else "move" if move else "failback"
         write = Reweight(s.id, source, target, sp.order_for(target), kind, expl, dry_run=p.dry_run)
         sent = replace(
             s,

@@ -28,6 +28,7 @@ from watcher.core import (
     WorldState,
 )
 from watcher.daemon.pending import PendingEvents
+from watcher.daemon.readiness import ReadinessBoard
 from watcher.daemon.statedir import StateDisk
 from watcher.daemon.status import WallClock
 from watcher.events import (
@@ -47,6 +48,7 @@ from watcher.events import (
     SequenceStore,
     build_event,
 )
+from watcher.events.cloudevent import DRILL  # a drill's report (SPEC §8)
 from watcher.metrics import WatcherMetrics
 from watcher.switch import SwitchReport
 
@@ -79,6 +81,7 @@ class Announcer:
         active_of: Callable[[str], str | None] = lambda strategy: None,
         settling: Callable[[str], bool] = lambda strategy: False,
         disk: StateDisk | None = None,
+        readiness: ReadinessBoard | None = None,
     ) -> None:
         self.metrics = metrics
         self.wall = wall
@@ -99,6 +102,8 @@ class Announcer:
         self.pending = PendingEvents(dispatcher, self.disk, metrics)
         self.last_switches: dict[str, dict[str, Any]] = {}
         self.switch_log: list[dict[str, Any]] = []
+        # The last readiness round: a switch's explanation names its target's failed checks.
+        self.readiness = readiness
 
     # ------------------------------------------------------------------------------ decisions
 
@@ -226,6 +231,10 @@ class Announcer:
             "order": list(action.order),
             "at": self.wall.iso(self._clock()),
         }
+        not_ready = [] if self.readiness is None else self.readiness.failed(action.strategy, action.to_region)
+        if not_ready:
+            # SPEC §8: no ready region need not stop a switch, but its explanation says what failed.
+            data["explanation"]["readiness"] = not_ready
         self.last_switches[action.strategy] = data
         self.switch_log.append(data)
         del self.switch_log[:-SWITCH_LOG_SIZE]
@@ -240,6 +249,7 @@ class Announcer:
             "switch " + report.result,
             **{k: v for k, v in report.to_dict().items() if k != "writes"},
             why=action.explanation.summary,
+            **({"not_ready": [f"{c['check']}: {c['reason']}" for c in not_ready]} if not_ready else {}),
         )
         active = action.to_region if report.result.landed else action.from_region
         await self.publish(event_type, action.strategy, data, active_region=active)
@@ -295,6 +305,22 @@ class Announcer:
                 AuditRecord(strategy=strategy or "*", kind="operator", result=result, explanation=payload)
             )
         await self.publish(OPERATOR, strategy or "operator", payload)
+
+    async def drill(self, report: Mapping[str, Any]) -> None:
+        """A drill's report (SPEC §8): to the audit trail and as a `com.genesys.failover.drill` event."""
+        strategy = str(report["strategy"])
+        if self.trail is not None:
+            ok = report.get("outcome") == "SUCCEEDED"
+            await self.trail.append(
+                AuditRecord(
+                    strategy=strategy,
+                    kind="drill",
+                    result="success" if ok else "failure",
+                    error=None if ok else report.get("reason"),
+                    explanation=dict(report),
+                )
+            )
+        await self.publish(DRILL, strategy, report)
 
     # ------------------------------------------------------------------------------ channels
 

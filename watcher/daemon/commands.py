@@ -170,6 +170,46 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def readiness_table(rows: list[dict[str, Any]]) -> str:
+    """The `readiness` table: one line per strategy and standby region, its failed checks."""
+    lines = [("STRATEGY", "REGION", "READY", "FAILED CHECKS")]
+    for row in rows:
+        failed = [f"{c['check']}: {c['reason']}" for c in row["checks"] if not c["ok"]]
+        lines.append(
+            (row["strategy"], row["region"], "yes" if row["ready"] else "NO", "; ".join(failed) or "-")
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(3)]
+    return "\n".join(
+        "  ".join([*(c.ljust(w) for c, w in zip(line, widths, strict=False)), line[3]]) for line in lines
+    )
+
+
+def _readiness(args: argparse.Namespace) -> int:
+    """`readiness`: the table of every standby region; exit 1 when one is not ready (or unknown)."""
+    target = _target(args, need_token=False)
+    if isinstance(target, int):
+        return target
+    url, _ = target
+    try:
+        code, answer = _request(url, "GET", "/status", None, None)
+    except OSError as exc:
+        print(f"failover-watcher: cannot reach the daemon at {url}: {_why(exc)}", file=sys.stderr)
+        return 1
+    if code >= 400:
+        print(f"failover-watcher: readiness: HTTP {code}: {answer.get('message', answer)}", file=sys.stderr)
+        return 1
+    rows: list[dict[str, Any]] = list(answer.get("readiness") or [])
+    print(json.dumps(rows, indent=2) if args.json else readiness_table(rows))
+    if not rows:
+        print("failover-watcher: readiness: not checked yet (no round since the start)", file=sys.stderr)
+        return 1
+    not_ready = [f"{r['strategy']}/{r['region']}" for r in rows if not r["ready"]]
+    if not_ready:
+        print(f"failover-watcher: not ready: {', '.join(not_ready)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _parse_duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
@@ -201,6 +241,15 @@ def add_admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--url", help="daemon base URL (default: from [server] listen)")
     p.add_argument("--json", action="store_true", help="print /status as JSON")
     p.set_defaults(func=_status)
+    p = sub.add_parser(
+        "readiness",
+        parents=[common],
+        help="whether a switch to each standby region would succeed; exit 1 when one is not ready",
+    )
+    p.add_argument("--url", help="daemon base URL (default: from [server] listen)")
+    p.add_argument("--json", action="store_true", help="print the readiness part of /status as JSON")
+    p.set_defaults(func=_readiness)
+    add_drill_parsers(sub, common)
     p = sub.add_parser(
         "hold", parents=[admin], help="freeze a strategy, or pin it to a region, for a bounded time"
     )
@@ -322,4 +371,54 @@ def add_switch_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=lambda a: _switch_call(a, "move", {"to": a.to, "force": a.force, "reason": a.reason}))
 
 
-__all__ = ["add_admin_parsers", "add_run_parser", "add_switch_parsers"]
+def _drill_call(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None) -> int:
+    """`drill start|abort|status`: one line (the table for `status`; `--json` the whole answer);
+    exit 0 only when done, 1 when refused or not reachable, 2 on bad input."""
+    from watcher.drills.report import status_text
+
+    endpoint = _admin_endpoint(args)
+    if isinstance(endpoint, int):
+        return endpoint
+    url, token = endpoint
+    try:
+        code, answer = _request(url, method, path, token, body)
+    except OSError as exc:
+        print(f"failover-watcher: cannot reach the daemon at {url}: {_why(exc)}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    elif code == 200 and args.drill_command == "status":
+        print(status_text(answer))
+    elif code == 200:
+        print(answer.get("message", answer))
+    if code != 200:
+        message = answer.get("message", answer)
+        print(f"failover-watcher: drill {args.drill_command}: (HTTP {code}) {message}", file=sys.stderr)
+        return 2 if code in (400, 404, 422) else 1
+    return 0
+
+
+def add_drill_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """`drill start|abort|status` (SPEC §8): practise a failover of a strategy and back."""
+    admin = argparse.ArgumentParser(add_help=False, parents=[common])
+    admin.add_argument("--url", help="daemon base URL (default: from [server] listen)")
+    admin.add_argument("--json", action="store_true", help="print the whole answer")
+    drill = sub.add_parser("drill", help="practise a failover: move a strategy to a standby and back")
+    verbs = drill.add_subparsers(dest="drill_command", metavar="VERB", required=True)
+    p = verbs.add_parser("start", parents=[admin], help="start a drill now (refused with the reason)")
+    p.add_argument("--strategy", required=True)
+    p.add_argument("--to", metavar="REGION", help="the drill region (default: its next ready region)")
+    p.add_argument("--for", dest="duration", type=_parse_duration, required=True, help="e.g. 15m")
+    p.set_defaults(
+        func=lambda a: _drill_call(
+            a, "POST", "/admin/drills", {"strategy": a.strategy, "to": a.to, "seconds": a.duration}
+        )
+    )
+    p = verbs.add_parser("abort", parents=[admin], help="end the running drill now, moving the strategy back")
+    p.add_argument("--reason", default="", help="kept in the drill's report")
+    p.set_defaults(func=lambda a: _drill_call(a, "POST", "/admin/drills/abort", {"reason": a.reason}))
+    p = verbs.add_parser("status", parents=[admin], help="the running drill and the last ten reports")
+    p.set_defaults(func=lambda a: _drill_call(a, "GET", "/admin/drills", None))
+
+
+__all__ = ["add_admin_parsers", "add_drill_parsers", "add_run_parser", "add_switch_parsers"]

@@ -72,6 +72,11 @@ class Admin(Protocol):
         self, strategy: str, region: str, *, force: bool = False, reason: str = ""
     ) -> tuple[int, dict[str, Any]]: ...
     async def failback(self, strategy: str, *, reason: str = "") -> tuple[int, dict[str, Any]]: ...
+    async def drill_start(
+        self, strategy: str, to: str | None, seconds: float
+    ) -> tuple[int, dict[str, Any]]: ...
+    async def drill_abort(self, reason: str) -> tuple[int, dict[str, Any]]: ...
+    def drills(self) -> dict[str, Any]: ...
 
 
 class HoldRequest(BaseModel):
@@ -105,6 +110,16 @@ class MoveRequest(BaseModel):
 
 class FailbackRequest(BaseModel):
     reason: str = ""
+
+
+class DrillRequest(BaseModel):
+    strategy: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    to: str | None = Field(default=None, min_length=1, max_length=MAX_ID_CHARS)
+    seconds: float = Field(gt=0, le=86400, description="how long the strategy stays on the drill region")
+
+
+class DrillAbortRequest(BaseModel):
+    reason: str = Field(default="", max_length=MAX_REASON_CHARS)
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
@@ -253,6 +268,36 @@ def create_app(probe: Probe, admin: Admin, admin_token: SecretStr | None) -> Sta
             return await refuse("failback", request.path_params["strategy"], {}, refusal)
         return _json(result, code)
 
+    async def drill_start(request: Request) -> Response:
+        if (denied := authorized(request)) is not None:
+            return denied
+        body = await parse(request, DrillRequest, "drill start")
+        if isinstance(body, Response):
+            return body
+        assert isinstance(body, DrillRequest)
+        try:
+            code, result = await admin.drill_start(body.strategy, body.to, body.seconds)
+        except Refusal as refusal:
+            return _json(refusal.answer("drill start"), refusal.status)
+        except KeyError as exc:
+            return _json({"message": f"unknown strategy {exc.args[0]!r}", "unknown": "strategy"}, 404)
+        return _json(result, code)
+
+    async def drill_abort(request: Request) -> Response:
+        if (denied := authorized(request)) is not None:
+            return denied
+        body = await parse(request, DrillAbortRequest, "drill abort", empty=DrillAbortRequest())
+        if isinstance(body, Response):
+            return body
+        assert isinstance(body, DrillAbortRequest)
+        code, result = await admin.drill_abort(body.reason)
+        return _json(result, code)
+
+    async def drills(request: Request) -> Response:
+        if (denied := authorized(request)) is not None:
+            return denied
+        return _json(admin.drills())
+
     return Starlette(
         routes=[
             Route("/metrics", metrics),
@@ -264,5 +309,8 @@ def create_app(probe: Probe, admin: Admin, admin_token: SecretStr | None) -> Sta
             Route("/admin/dry-run", dry_run, methods=["PUT", "POST"]),
             Route("/admin/strategies/{strategy}/move", move, methods=["POST"]),
             Route("/admin/strategies/{strategy}/failback", failback, methods=["POST"]),
+            Route("/admin/drills", drill_start, methods=["POST"]),
+            Route("/admin/drills", drills, methods=["GET"]),
+            Route("/admin/drills/abort", drill_abort, methods=["POST"]),
         ]
     )

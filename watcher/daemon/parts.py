@@ -24,6 +24,7 @@ from watcher.daemon.election import EtcdLeaderElection
 from watcher.daemon.engine import Engine
 from watcher.daemon.leadership import Leadership, SingleInstance
 from watcher.daemon.readback import ReadBack
+from watcher.daemon.readiness import ReadinessBoard, ReadinessRounds
 from watcher.daemon.router import SwitchOutcomes
 from watcher.daemon.scheduler import PollScheduler
 from watcher.daemon.statedir import StateDisk, claim
@@ -106,6 +107,7 @@ class Parts:
     readback: ReadBack
     scheduler: PollScheduler
     health: HealthSources
+    readiness: ReadinessRounds
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ async def assemble(
             dispatcher = _dispatcher(cfg, outbox, sink_http, m)
         in_flight: set[str] = set()  # strategies whose write runs: the executor's, the announcer's
         wall = WallClock(clock)
+        ready = ReadinessBoard(m)  # the last readiness round: a switch's explanation names its failures
         announce = Announcer(
             m,
             wall,
@@ -187,6 +190,7 @@ async def assemble(
             active_of=base.engine.active_region,
             settling=in_flight.__contains__,
             disk=disk,
+            readiness=ready,
         )
         policy = WritePolicy(attempts=cfg.executor.conflict_retries, clock=clock)
         virtual = VirtualStrategies(cfg.state.dir, base.config, gate)
@@ -255,8 +259,22 @@ async def assemble(
             clock=clock,
             decisive=base.engine.decisive,
         )
+        readiness = ReadinessRounds(
+            base.config,
+            base.engine,
+            strategies,
+            followers,
+            health,
+            ready,
+            unread=base.unread,
+            is_leader=lambda: gate.is_leader,
+            stop=base.stop,
+            clock=clock,
+        )
         shell = Shell(m, base.engine, gate, announce, wall, base.stop, clock, base.config)
         yield (
             shell,
-            Parts(client, trail, outbox, dispatcher, followers, executor, readback, scheduler, health),
+            Parts(
+                client, trail, outbox, dispatcher, followers, executor, readback, scheduler, health, readiness
+            ),
         )

@@ -8,12 +8,13 @@ only starts, runs and stops it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
 
 from watcher.daemon.admin import AdminCommands
+from watcher.daemon.drilling import DrillController
 from watcher.daemon.holds import OperatorState
 from watcher.daemon.leadership import Takeovers
 from watcher.daemon.parts import Foundation, Parts, Shell, assemble
@@ -34,6 +35,8 @@ class Daemon:
     admin: AdminCommands
     reloader: Reloader
     takeovers: Takeovers
+    # Long-lived tasks of the parts, by name, in start order (read-back, scheduler, readiness, ...).
+    tasks: tuple[tuple[str, Callable[[], Awaitable[None]]], ...] = ()
 
 
 @contextlib.asynccontextmanager
@@ -47,9 +50,20 @@ async def build(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[Daemon]:
     """The daemon on `base`, complete; its parts are closed (in reverse) when the block ends."""
-    async with assemble(base, transport=transport) as (shell, parts):
-        probes = Probes(shell, parts)
-        admin = AdminCommands(shell, probes, OperatorState(base.config().state.dir, disk=shell.announce.disk))
+    async with (
+        assemble(base, transport=transport) as (shell, parts),
+        httpx.AsyncClient(timeout=5.0) as prometheus,  # the drills' alarms: another host, no token
+    ):
+        drilling = DrillController(shell, parts, parts.readiness.board, prometheus)
+        probes = Probes(shell, parts, drilling.status)
+        state = OperatorState(base.config().state.dir, disk=shell.announce.disk)
+        admin = AdminCommands(shell, probes, state, drilling)
         reloader = Reloader(config_path, shell, parts, probes, notifier, takeovers)
         router = Router(decisions, shell.engine, parts.executor, parts.readback, shell.announce)
-        yield Daemon(shell, parts, router, probes, admin, reloader, takeovers)
+        tasks = (
+            ("read-back", parts.readback.run),
+            ("scheduler", parts.scheduler.run),
+            ("readiness", parts.readiness.run),
+            ("drills", drilling.run),
+        )
+        yield Daemon(shell, parts, router, probes, admin, reloader, takeovers, tasks)

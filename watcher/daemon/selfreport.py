@@ -8,6 +8,7 @@ polls the data goes stale and the watcher is not ready, but restarting it would 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from watcher import __version__
@@ -22,9 +23,10 @@ STALL_SECONDS = 10.0
 class Probes:
     """Answers `/healthz`, `/readyz`, `/status` and `/metrics` for one daemon."""
 
-    def __init__(self, shell: Shell, parts: Parts) -> None:
+    def __init__(self, shell: Shell, parts: Parts, drills: Callable[[], dict[str, Any]] = dict) -> None:
         self._shell = shell
         self._parts = parts
+        self._drills = drills  # the "drills" part of `/status` (SPEC §8)
         self._heartbeat = shell.clock()
         # Config sections a reload could not apply (they need a restart); said in `/status`.
         self.restart_needed: list[str] = []
@@ -103,6 +105,8 @@ class Probes:
                 "followers": shell.wall.convert(self._parts.followers.describe()),
                 "version": __version__,
                 "summary": self.summary_line(),
+                "readiness": self._parts.readiness.board.status(),
+                "drills": self._drills(),
             },
         )
         # Each region's sources as they last answered (SPEC §6.1): verdict, reason and latency.

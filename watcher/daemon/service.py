@@ -196,8 +196,8 @@ class Watcher:
         self._task(tg, "initial-read", functools.partial(self._initial_reads, daemon))
         self._task(tg, "leadership", self._lead)
         self._task(tg, "ticker", functools.partial(self._tick_loop, daemon))
-        self._task(tg, "read-back", parts.readback.run)
-        self._task(tg, "scheduler", parts.scheduler.run)
+        for name, body in daemon.tasks:  # the read-back, the scheduler, readiness, drills
+            self._task(tg, name, body)
         if parts.dispatcher is not None:
             self._task(tg, "dispatcher", parts.dispatcher.run)
             self._task(tg, "resync", functools.partial(self._resync_loop, daemon))

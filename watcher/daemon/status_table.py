@@ -2,7 +2,7 @@
 
 Pure text from the document (no I/O): who leads, whether the daemon is ready (and why not), each
 region with its sources' verdicts, each strategy with where it routes, its state, any hold or pin,
-and its last switch.
+and its last switch; then each standby's readiness and the drill running or the last (SPEC §8).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from watcher.drills.report import summary_line
 
 _FRACTION = re.compile(r"\.\d+(?=Z$)")
 
@@ -89,7 +91,27 @@ def render_table(status: Mapping[str, Any]) -> str:
         for s in status.get("strategies", [])
     ]
     lines += _table(["STRATEGY", "ACTIVE", "STATE", "HOLD/PIN", "LAST SWITCH"], strategies)
-    return "\n".join(lines)
+    return "\n".join(lines + _readiness_and_drills(status))
+
+
+def _readiness_and_drills(status: Mapping[str, Any]) -> list[str]:
+    """SPEC §8: each standby's readiness (its failed checks), and the drill running or the last."""
+    lines: list[str] = []
+    standbys = [
+        [
+            str(r.get("strategy")),
+            str(r.get("region")),
+            "yes" if r.get("ready") else "NO",
+            "; ".join(f"{c.get('check')}: {c.get('reason')}" for c in r.get("checks", []) if not c.get("ok"))
+            or "-",
+        ]
+        for r in status.get("readiness") or []
+    ]
+    if standbys:
+        lines += ["", *_table(["STRATEGY", "STANDBY", "READY", "FAILED CHECKS"], standbys)]
+    if status.get("drills"):
+        lines += ["", summary_line(status["drills"])]
+    return lines
 
 
 __all__ = ["render_table", "to_second"]

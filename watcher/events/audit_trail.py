@@ -39,7 +39,16 @@ _SECRET_KEY = re.compile(
 )
 
 Kind = Literal[
-    "strategy", "rule", "trigger", "emergency_group", "site", "ivr", "data_action", "decision", "operator"
+    "strategy",
+    "rule",
+    "trigger",
+    "emergency_group",
+    "site",
+    "ivr",
+    "data_action",
+    "decision",
+    "operator",
+    "drill",
 ]
 Result = Literal["success", "failure", "dry_run", "refused"]
 

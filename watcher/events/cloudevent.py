@@ -40,6 +40,8 @@ SWITCHING: Final = "com.genesys.failover.switching"
 """A switch about to be written: stored before the write, so a crash in between loses nothing."""
 OPERATOR: Final = "com.genesys.failover.operator"
 """An operator command (hold, pin, release, dry-run) or the expiry of one."""
+DRILL: Final = "com.genesys.failover.drill"
+"""A drill's report (SPEC §8): outcome, why, time to move, each write, time back."""
 
 EVENT_TYPES: Final = frozenset(
     {
@@ -54,6 +56,7 @@ EVENT_TYPES: Final = frozenset(
         SWITCH_FAILED,
         SWITCHING,
         OPERATOR,
+        DRILL,
     }
 )
 

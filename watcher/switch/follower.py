@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from watcher.switch.policy import WritePolicy
+from watcher.switch.readiness import ReadinessCheck
 from watcher.switch.writes import WriteKind, WriteOutcome
 
 
@@ -63,4 +64,9 @@ class Follower(Protocol):
     async def region_said(self) -> set[str | None]:
         """The region the object follows now: {region}, {None} if it names an unknown one, or the
         empty set when the kind names no region at all (a group says "emergency or not")."""
+        ...
+
+    async def readiness(self, region: str) -> tuple[ReadinessCheck, ...]:
+        """Whether a switch of this object to `region` would succeed (SPEC §8): its target there
+        is configured, exists and is usable; `()` when the kind has nothing region-specific."""
         ...

@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from watcher.config import EmergencyGroupSettings, TriggerSettings
+from watcher.genesys import GenesysError, NotFound
 from watcher.genesys.platform import EmergencyGroup, InvalidTriggerUpdate, PlatformCalls, Trigger
 from watcher.switch.errors import NotFollowable, PlanError
 from watcher.switch.follower import Decision, Follower
 from watcher.switch.policy import WritePolicy
+from watcher.switch.readiness import ReadinessCheck
 from watcher.switch.writes import WriteKind, WriteOutcome, rewrite_unchanged, write_with_retries
 
 
@@ -55,6 +57,25 @@ async def write_group_enabled(
         lambda current: platform.put_emergency_group(plan(current), retries=0),
         policy or WritePolicy(),
     )
+
+
+async def flow_readiness(
+    platform: PlatformCalls, check: str, flow_id: str | None, region: str
+) -> ReadinessCheck:
+    """Whether the flow an object would start in `region` exists, is not deleted and is published."""
+    if flow_id is None:
+        return ReadinessCheck(check, False, f"no flow configured for region {region}")
+    try:
+        flow = await platform.get_flow(flow_id)
+    except NotFound:
+        return ReadinessCheck(check, False, f"flow {flow_id} does not exist")
+    except GenesysError as exc:
+        return ReadinessCheck(check, False, f"could not check flow {flow_id}: {exc}")
+    if flow.deleted:
+        return ReadinessCheck(check, False, f"flow {flow_id} is deleted")
+    if flow.publishedVersion is None:
+        return ReadinessCheck(check, False, f"flow {flow_id} is not published")
+    return ReadinessCheck(check, True)
 
 
 class TriggerFollower:
@@ -96,6 +117,10 @@ class TriggerFollower:
         target = (await self._platform.get_trigger(self.id)).target.id
         return {next((r for r, w in self.settings.targets.items() if w == target), None)}
 
+    async def readiness(self, region: str) -> tuple[ReadinessCheck, ...]:
+        workflow = self.settings.targets.get(region)
+        return (await flow_readiness(self._platform, f"trigger {self.id} workflow", workflow, region),)
+
 
 class GroupFollower:
     """An emergency group: enabled while the strategy is failed over (or all-down)."""
@@ -133,6 +158,9 @@ class GroupFollower:
 
     async def region_said(self) -> set[str | None]:
         return set()  # a group says "emergency or not", not where to route
+
+    async def readiness(self, region: str) -> tuple[ReadinessCheck, ...]:
+        return ()  # nothing region-specific: enabling it works the same for every region
 
 
 def platform_followers(

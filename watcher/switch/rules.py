@@ -12,11 +12,12 @@ import anyio
 import structlog
 
 from watcher.config import RuleSettings
-from watcher.genesys import Copies, GenesysClient, GenesysError, RoutingRule
+from watcher.genesys import Copies, GenesysClient, GenesysError, NotFound, RoutingRule
 from watcher.switch.errors import NotFollowable
 from watcher.switch.follower import Decision
 from watcher.switch.plan import plan_rule, rule_matches
 from watcher.switch.policy import WritePolicy
+from watcher.switch.readiness import ReadinessCheck
 from watcher.switch.writes import WriteKind, WriteOutcome, rewrite_unchanged, write_with_retries
 
 log = structlog.get_logger("watcher.followers")
@@ -29,6 +30,12 @@ class RuleTargets:
         self._client = client
         self.known: set[str] = set()
         self._looking: dict[str, anyio.Event] = {}
+        # This readiness round's answers, per target: forty rules on one target, one lookup.
+        self._round: dict[str, str | None] = {}
+
+    def new_round(self) -> None:
+        """A readiness round starts: every target is looked up again (once)."""
+        self._round = {}
 
     async def learn(self, targets: Sequence[str]) -> None:
         """Look each target up once (a target not found is left unknown: a switch checks it again)."""
@@ -60,6 +67,28 @@ class RuleTargets:
             done.set()
         if not exists:
             return f"target {target} (region {region}) does not exist in the API"
+        self.known.add(target)
+        return None
+
+    async def readiness(self, check: str, targets: Mapping[str, str], region: str) -> ReadinessCheck:
+        """Whether `region`'s target exists now (looked up again: a target deleted since the last
+        switch is found here, and a switch to that region checks it again before writing)."""
+        target = targets.get(region)
+        if target is None:
+            return ReadinessCheck(check, False, f"no target configured for region {region}")
+        if target not in self._round:
+            self._round[target] = await self._lookup(target)
+        why = self._round[target]
+        return ReadinessCheck(check, why is None, why)
+
+    async def _lookup(self, target: str) -> str | None:
+        try:
+            await self._client.get_target(target)
+        except NotFound:
+            self.known.discard(target)
+            return f"target {target} does not exist in the API"
+        except GenesysError as exc:
+            return f"could not check target {target}: {exc}"
         self.known.add(target)
         return None
 
@@ -151,3 +180,6 @@ class RuleFollower:
     async def region_said(self) -> set[str | None]:
         ids = [t.id for t in (await self._client.get_rule(self.id)).targets]
         return {next((r for r, t in self.settings.targets.items() if t in ids[:1]), None)}
+
+    async def readiness(self, region: str) -> tuple[ReadinessCheck, ...]:
+        return (await self._targets.readiness(f"rule {self.id} target", self.settings.targets, region),)

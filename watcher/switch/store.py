@@ -42,6 +42,10 @@ class ApiStrategies:
     async def read(self, strategy_id: str) -> Strategy:
         return self._kept.keep_strategy(await self._client.get_strategy(strategy_id))
 
+    def last(self, strategy_id: str) -> Strategy | None:
+        """The API's copy as last read or written (None before the first): no request."""
+        return self._kept.strategy(strategy_id)
+
     async def write_order(self, strategy_id: str, order: Sequence[str], policy: WritePolicy) -> WriteOutcome:
         kept, client = self._kept, self._client
 
