@@ -99,5 +99,7 @@ async def test_the_admin_snapshot_holds_the_levers(client: httpx.AsyncClient) ->
         "flow-euw1",
         "flow-closed",
         "flow-emergency",
+        "workflow-use1",
+        "workflow-euw1",
     ]
     assert state["audit"][-1]["entityType"] == "telephonySite"

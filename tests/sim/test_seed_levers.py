@@ -80,7 +80,10 @@ def test_the_default_org_has_a_site_an_ivr_an_action_and_their_flows() -> None:
     assert levers.ivr("ivr-main")["openHoursFlow"]["id"] == "flow-use1"
     action = levers.action("action-1", include_config=True, include_contract=False)
     assert action["config"]["request"]["requestUrlTemplate"].startswith("https://use1.")
-    assert set(levers.flows) == {"flow-use1", "flow-euw1", "flow-closed", "flow-emergency"}
+    assert set(levers.flows) == {
+        *("flow-use1", "flow-euw1", "flow-closed", "flow-emergency"),
+        *("workflow-use1", "workflow-euw1"),  # the default trigger's workflows
+    }
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ action and the flows they point at, following ``us-east-1`` as :func:`default_se
 * ``ivr-main`` (the IVR ``emergency-group-1`` names): ``openHoursFlow`` ``flow-use1``;
 * ``action-1``: ``config.request.requestUrlTemplate``
   ``https://use1.backend.example.com/customers/${input.customerId}``;
-* flows ``flow-use1``, ``flow-euw1``, ``flow-closed`` and ``flow-emergency``, all published
-  inbound-call flows.
+* inbound-call flows ``flow-use1``, ``flow-euw1``, ``flow-closed`` and ``flow-emergency``, and the
+  workflows ``workflow-use1`` and ``workflow-euw1`` (the default trigger's), all published.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ from typing import Any
 SEED_TIME = "2026-11-02T09:00:00.000Z"
 
 
-def flow_seed(flow_id: str, name: str, *, published: bool = True, deleted: bool = False) -> dict[str, Any]:
-    """A whole ``Flow`` body: an inbound-call flow, published (version 1.0) unless told not."""
+def flow_seed(
+    flow_id: str, name: str, *, published: bool = True, deleted: bool = False, kind: str = "INBOUNDCALL"
+) -> dict[str, Any]:
+    """A whole ``Flow`` body: an inbound-call flow (or `kind`), published (version 1.0) unless told not."""
     body: dict[str, Any] = {
         "id": flow_id,
         "name": name,
         "division": {"id": "division-home", "name": "Home"},
-        "type": "INBOUNDCALL",
+        "type": kind,
         "active": published,
         "system": False,
         "deleted": deleted,
@@ -121,5 +123,8 @@ def default_levers() -> dict[str, list[dict[str, Any]]]:
             flow_seed("flow-euw1", "Main line (eu-west-1)"),
             flow_seed("flow-closed", "Closed"),
             flow_seed("flow-emergency", "Emergency message"),
+            # The workflows the default trigger targets (a trigger's readiness reads them, SPEC §8).
+            flow_seed("workflow-use1", "Contact workflow (us-east-1)", kind="WORKFLOW"),
+            flow_seed("workflow-euw1", "Contact workflow (eu-west-1)", kind="WORKFLOW"),
         ],
     }
