@@ -272,55 +272,43 @@ class Announcer:
     ) -> None:
         """An operator command not carried out: counted, written to the audit trail and emitted."""
         self.metrics.operator_refusals.labels(command=command, code=str(status)).inc()
-        payload = {
-            "command": command,
-            "strategy": strategy,
-            "refused": True,
-            "code": status,
-            "result": "refused",
-            "message": message,
-            **data,
-        }
-        if self.trail is not None:
-            await self.trail.append(
-                AuditRecord(
-                    strategy=strategy or "*",
-                    kind="operator",
-                    result="refused",
-                    error=message,
-                    explanation=payload,
-                )
-            )
-        await self.publish(OPERATOR, strategy or "operator", payload)
+        payload = {"command": command, "strategy": strategy, "refused": True, "code": status}
+        payload |= {"result": "refused", "message": message, **data}
+        await self._record("operator", strategy, "refused", payload, error=message)
 
     async def operator(
         self, command: str, strategy: str | None, data: Mapping[str, Any], *, ok: bool = True
     ) -> None:
         """An operator command, or the expiry of one: to the audit trail and the event mesh. `ok`
-        False: the command was refused or failed (`data` says why)."""
+        False: the command failed (`data` says why)."""
         payload = {"command": command, "strategy": strategy, **data}
-        if self.trail is not None:
-            result: Literal["success", "failure"] = "success" if ok else "failure"
-            await self.trail.append(
-                AuditRecord(strategy=strategy or "*", kind="operator", result=result, explanation=payload)
-            )
-        await self.publish(OPERATOR, strategy or "operator", payload)
+        await self._record("operator", strategy, "success" if ok else "failure", payload)
 
     async def drill(self, report: Mapping[str, Any]) -> None:
         """A drill's report (SPEC §8): to the audit trail and as a `com.genesys.failover.drill` event."""
-        strategy = str(report["strategy"])
+        ok = report.get("outcome") == "SUCCEEDED"
+        reason = report.get("reason")
+        error = None if ok or reason is None else str(reason)
+        await self._record(
+            "drill", str(report["strategy"]), "success" if ok else "failure", report, error=error
+        )
+
+    async def _record(
+        self,
+        kind: Literal["operator", "drill"],
+        strategy: str | None,
+        result: Literal["success", "failure", "refused"],
+        payload: Mapping[str, Any],
+        *,
+        error: str | None = None,
+    ) -> None:
+        """One record of what operators did (or a drill): the audit trail, then the event mesh."""
         if self.trail is not None:
-            ok = report.get("outcome") == "SUCCEEDED"
-            await self.trail.append(
-                AuditRecord(
-                    strategy=strategy,
-                    kind="drill",
-                    result="success" if ok else "failure",
-                    error=None if ok else report.get("reason"),
-                    explanation=dict(report),
-                )
+            record = AuditRecord(
+                strategy=strategy or "*", kind=kind, result=result, error=error, explanation=dict(payload)
             )
-        await self.publish(DRILL, strategy, report)
+            await self.trail.append(record)
+        await self.publish(OPERATOR if kind == "operator" else DRILL, strategy or "operator", payload)
 
     # ------------------------------------------------------------------------------ channels
 
