@@ -1,8 +1,6 @@
-"""Operator commands of a running daemon: hold, pin, release, dry run, move and failback (behind
-the admin API).
-
-Each command is kept on disk (`holds.py`), written to the audit trail and emitted as an event, and
-so is the expiry of a hold or pin; a restart restores what is still in force.
+"""Operator commands of a running daemon (the admin API): hold, pin, release, dry run, move,
+failback, and the drills' (`drill_commands.py`). Each command, and a hold's or pin's expiry, is
+kept on disk (`holds.py`), audited and emitted; a restart restores what is still in force.
 
 A command the watcher does not carry out is a refusal (`Refusal`, answered 4xx/5xx with the
 reason): an unknown strategy or region, a pin the core would refuse (a region not healthy), a
@@ -37,7 +35,8 @@ from watcher.core import (
     step,
 )
 from watcher.daemon.budget import KeptSwitches
-from watcher.daemon.drilling import DrillController, DrillRefused
+from watcher.daemon.drill_commands import DrillCommands
+from watcher.daemon.drilling import DrillController
 from watcher.daemon.engine import policy_from_config
 from watcher.daemon.holds import Commands, Hold, NotStored, OperatorState
 from watcher.daemon.http import Refusal
@@ -58,7 +57,7 @@ class AdminCommands:
         self, shell: Shell, probes: Probes, state: OperatorState, drilling: DrillController | None = None
     ) -> None:
         self._shell = shell
-        self._drilling = drilling
+        self._drills = DrillCommands(shell, drilling)
         self._probes = probes
         self._state = state
         # One command at a time: each is planned from the state the one before left.
@@ -390,35 +389,11 @@ class AdminCommands:
     # ------------------------------------------------------------------------ drills (SPEC §8)
 
     def drills(self) -> dict[str, Any]:
-        return {} if self._drilling is None else self._drilling.status()
+        return self._drills.status()
 
     async def drill_start(self, strategy: str, to: str | None, seconds: float) -> tuple[int, dict[str, Any]]:
-        """Start a drill: 200 with the running drill, or 409 with the machine's reason."""
         self._known(strategy)
-        data: dict[str, Any] = {"to": to, "seconds": seconds}
-        if self._drilling is None:
-            return await self._drill_answer(409, "drill start", strategy, "drills are not wired", data)
-        try:
-            drill = await self._drilling.start(strategy, to, seconds)
-        except DrillRefused as refusal:
-            return await self._drill_answer(409, "drill start", strategy, f"drill refused: {refusal}", data)
-        said = f"drill {drill['id']} started: {strategy} {drill['from']} -> {drill['to']} for {seconds:g}s"
-        return await self._drill_answer(200, "drill start", strategy, said, {**data, "drill": drill})
+        return await self._drills.start(strategy, to, seconds)
 
     async def drill_abort(self, reason: str) -> tuple[int, dict[str, Any]]:
-        if self._drilling is None:
-            return await self._drill_answer(409, "drill abort", None, "drills are not wired", {})
-        try:
-            drill = await self._drilling.abort(reason)
-        except DrillRefused as refusal:
-            return await self._drill_answer(409, "drill abort", None, f"not aborted: {refusal}", {})
-        said = f"drill {drill['id']} of {drill['strategy']} aborted; moving it back to {drill['from']}"
-        return await self._drill_answer(200, "drill abort", drill["strategy"], said, {"drill": drill})
-
-    async def _drill_answer(
-        self, code: int, command: str, strategy: str | None, message: str, data: dict[str, Any]
-    ) -> tuple[int, dict[str, Any]]:
-        ok = code == 200
-        (log.warning if ok else log.error)("operator " + command, strategy=strategy, why=message)
-        await self._shell.announce.operator(command, strategy, {**data, "message": message}, ok=ok)
-        return code, {"done": ok, "message": message, "drill": data.get("drill"), "drills": self.drills()}
+        return await self._drills.abort(reason)
