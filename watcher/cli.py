@@ -63,7 +63,8 @@ def _add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from watcher.daemon.commands import add_admin_parsers, add_run_parser, add_switch_parsers
+    from watcher.daemon.commands import add_admin_parsers, add_run_parser
+    from watcher.daemon.switch_commands import add_drill_parsers, add_switch_parsers
     from watcher.dnssync import add_dns_sync_parser
     from watcher.events.receiver import add_receive_parser
     from watcher.liveness import add_healthcheck_parser
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo_parser(sub)
     add_admin_parsers(sub, common)
     add_switch_parsers(sub, common)
+    add_drill_parsers(sub, common)
     add_simulate_parser(sub)
     p = sub.add_parser(
         "check-config", parents=[common], help="validate the config and print it, secrets masked"

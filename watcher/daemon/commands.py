@@ -48,7 +48,7 @@ TOKEN_ENV = "WATCHER_SERVER__ADMIN_TOKEN"  # noqa: S105 - a name; what the daemo
 _LEGACY_TOKEN_ENV = "WATCHER_ADMIN_TOKEN"  # noqa: S105 - a name
 
 
-def _target(args: argparse.Namespace, *, need_token: bool) -> tuple[str, str | None] | int:
+def admin_target(args: argparse.Namespace, *, need_token: bool) -> tuple[str, str | None] | int:
     """The daemon's base URL and the admin token (None when not needed), or an exit code."""
     token = os.environ.get(TOKEN_ENV) or os.environ.get(_LEGACY_TOKEN_ENV)
     if args.url and (token or not need_token):
@@ -71,8 +71,8 @@ def _target(args: argparse.Namespace, *, need_token: bool) -> tuple[str, str | N
     return args.url or f"http://{cfg.server.listen}", token
 
 
-def _request(
-    url: str, method: str, path: str, token: str | None, body: dict[str, Any] | None
+def admin_request(
+    url: str, method: str, path: str, token: str | None, body: dict[str, Any] | None, *, timeout: float = 10
 ) -> tuple[int, dict[str, Any]]:
     """One call: (HTTP status, JSON answer); OSError when the daemon cannot be reached."""
     headers = {"Content-Type": "application/json"}
@@ -85,7 +85,7 @@ def _request(
         headers=headers,
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         text = exc.read().decode(errors="replace")
@@ -96,12 +96,18 @@ def _request(
         return exc.code, answer if isinstance(answer, dict) else {"message": str(answer)}
 
 
-def _why(exc: OSError) -> str:
+def connection_problem(exc: OSError) -> str:
     """Why a connection failed, in words (`connection refused`), not `<urlopen error [Errno 111] …>`."""
     reason = getattr(exc, "reason", exc)
     if isinstance(reason, OSError) and reason.strerror:
         return f"{reason.strerror.lower()} (is it running, on this address?)"
     return str(reason)
+
+
+def unreachable(url: str, exc: OSError) -> int:
+    """Say the daemon could not be reached, and why; the exit code."""
+    print(f"failover-watcher: cannot reach the daemon at {url}: {connection_problem(exc)}", file=sys.stderr)
+    return 1
 
 
 def _until(doc: dict[str, Any] | None) -> str:
@@ -131,14 +137,16 @@ def summarize(command: str, answer: dict[str, Any]) -> str:
 def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str, Any]) -> int:
     command = args.command
     attempted = "pin" if getattr(args, "pin", None) else command
-    target = _target(args, need_token=True)
+    target = admin_target(args, need_token=True)
     if isinstance(target, int):
         return target
     url, token = target
     try:
-        code, answer = _request(url, method, path, token, body)
+        code, answer = admin_request(url, method, path, token, body)
     except OSError as exc:
-        print(f"failover-watcher: cannot reach the daemon at {url}: {_why(exc)}", file=sys.stderr)
+        print(
+            f"failover-watcher: cannot reach the daemon at {url}: {connection_problem(exc)}", file=sys.stderr
+        )
         return 1
     if code >= 400:
         message = answer.get("message", answer)
@@ -154,14 +162,16 @@ def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str
 def _status(args: argparse.Namespace) -> int:
     from watcher.daemon.status_table import render_table
 
-    target = _target(args, need_token=False)
+    target = admin_target(args, need_token=False)
     if isinstance(target, int):
         return target
     url, _ = target
     try:
-        code, answer = _request(url, "GET", "/status", None, None)
+        code, answer = admin_request(url, "GET", "/status", None, None)
     except OSError as exc:
-        print(f"failover-watcher: cannot reach the daemon at {url}: {_why(exc)}", file=sys.stderr)
+        print(
+            f"failover-watcher: cannot reach the daemon at {url}: {connection_problem(exc)}", file=sys.stderr
+        )
         return 1
     if code >= 400:
         print(f"failover-watcher: status: HTTP {code}: {answer.get('message', answer)}", file=sys.stderr)
@@ -186,14 +196,16 @@ def readiness_table(rows: list[dict[str, Any]]) -> str:
 
 def _readiness(args: argparse.Namespace) -> int:
     """`readiness`: the table of every standby region; exit 1 when one is not ready (or unknown)."""
-    target = _target(args, need_token=False)
+    target = admin_target(args, need_token=False)
     if isinstance(target, int):
         return target
     url, _ = target
     try:
-        code, answer = _request(url, "GET", "/status", None, None)
+        code, answer = admin_request(url, "GET", "/status", None, None)
     except OSError as exc:
-        print(f"failover-watcher: cannot reach the daemon at {url}: {_why(exc)}", file=sys.stderr)
+        print(
+            f"failover-watcher: cannot reach the daemon at {url}: {connection_problem(exc)}", file=sys.stderr
+        )
         return 1
     if code >= 400:
         print(f"failover-watcher: readiness: HTTP {code}: {answer.get('message', answer)}", file=sys.stderr)
@@ -210,7 +222,7 @@ def _readiness(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_duration(text: str) -> float:
+def parse_duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
         if text[-1] in units:
@@ -249,12 +261,11 @@ def add_admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--url", help="daemon base URL (default: from [server] listen)")
     p.add_argument("--json", action="store_true", help="print the readiness part of /status as JSON")
     p.set_defaults(func=_readiness)
-    add_drill_parsers(sub, common)
     p = sub.add_parser(
         "hold", parents=[admin], help="freeze a strategy, or pin it to a region, for a bounded time"
     )
     p.add_argument("--strategy", required=True)
-    p.add_argument("--for", dest="duration", type=_parse_duration, required=True, help="e.g. 15m, 2h")
+    p.add_argument("--for", dest="duration", type=parse_duration, required=True, help="e.g. 15m, 2h")
     p.add_argument("--pin", metavar="REGION", help="route to this region while held")
     p.add_argument("--reason", default="", help="why (kept with the hold; at most 1024 characters)")
     p.set_defaults(
@@ -288,137 +299,11 @@ def add_admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=lambda a: _admin_call(a, "PUT", "/admin/dry-run", {"enabled": a.mode == "on"}))
 
 
-def _admin_endpoint(args: argparse.Namespace) -> tuple[str, str] | int:
-    """The daemon's base URL and admin token, or the exit code after saying why there are none."""
-    token = os.environ.get("WATCHER_ADMIN_TOKEN")
-    if token is not None:
-        return args.url or "http://127.0.0.1:9464", token
-    try:
-        cfg = load_config(args.config)
-        secret = cfg.admin_token()
-    except (ConfigError, OSError, ValueError) as exc:
-        print(f"failover-watcher: cannot read the admin token: {exc}", file=sys.stderr)
-        return 2
-    if secret is None:
-        print(
-            "failover-watcher: no admin token: set server.admin_token or WATCHER_ADMIN_TOKEN", file=sys.stderr
-        )
-        return 2
-    return args.url or f"http://{cfg.server.listen}", secret.get_secret_value()
-
-
-def _switch_call(args: argparse.Namespace, command: str, body: dict[str, Any]) -> int:
-    """`move` and `failback`: one line saying what was done (the whole answer with `--json`); exit 0
-    only when it was done (or nothing needed doing), 1 when refused or not written, 2 on bad input."""
-    endpoint = _admin_endpoint(args)
-    if isinstance(endpoint, int):
-        return endpoint
-    url, token = endpoint
-    path = f"/admin/strategies/{urllib.parse.quote(args.strategy, safe='')}/{command}"
-    request = urllib.request.Request(  # noqa: S310 - the operator gives the URL
-        url.rstrip("/") + path,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        # The daemon answers once the write has landed (or after its own 30 s wait).
-        with urllib.request.urlopen(request, timeout=45) as response:  # noqa: S310
-            code, text = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        code, text = exc.code, exc.read()
-    except OSError as exc:
-        print(f"failover-watcher: cannot reach the daemon at {url}: {exc}", file=sys.stderr)
-        return 1
-    try:
-        answer = json.loads(text)
-        message = str(answer.get("message") or answer)
-    except (ValueError, AttributeError):
-        answer, message = None, text.decode(errors="replace")
-    if args.json and answer is not None:
-        print(json.dumps(answer, indent=2))
-    elif code == 200:
-        print(message)
-    if code != 200:
-        outcome = "refused" if code in (400, 404, 409) else "not done"
-        print(f"failover-watcher: {command} {outcome} (HTTP {code}): {message}", file=sys.stderr)
-        return 2 if code in (400, 404) else 1
-    return 0
-
-
-def add_switch_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
-    """`move` and `failback`: an operator-chosen switch through the daemon's gated write path."""
-    admin = argparse.ArgumentParser(add_help=False, parents=[common])
-    admin.add_argument("--url", help="daemon base URL (default: from [server] listen)")
-    admin.add_argument("--strategy", required=True)
-    admin.add_argument("--reason", default="", help="kept in the audit trail and the event")
-    admin.add_argument("--json", action="store_true", help="print the whole answer")
-    p = sub.add_parser(
-        "failback",
-        parents=[admin],
-        help='return a strategy to its preferred region now (the way back under [failback] mode = "manual")',
-    )
-    p.set_defaults(func=lambda a: _switch_call(a, "failback", {"reason": a.reason}))
-    p = sub.add_parser(
-        "move", parents=[admin], help="switch a strategy to one of its regions now (an operator's choice)"
-    )
-    p.add_argument("--to", required=True, metavar="REGION", help="a region of the strategy")
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="also to a region not confirmed healthy (an unhealthy one only while the strategy is held)",
-    )
-    p.set_defaults(func=lambda a: _switch_call(a, "move", {"to": a.to, "force": a.force, "reason": a.reason}))
-
-
-def _drill_call(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None) -> int:
-    """`drill start|abort|status`: one line (the table for `status`; `--json` the whole answer);
-    exit 0 only when done, 1 when refused or not reachable, 2 on bad input."""
-    from watcher.drills.report import status_text
-
-    endpoint = _admin_endpoint(args)
-    if isinstance(endpoint, int):
-        return endpoint
-    url, token = endpoint
-    try:
-        code, answer = _request(url, method, path, token, body)
-    except OSError as exc:
-        print(f"failover-watcher: cannot reach the daemon at {url}: {_why(exc)}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(answer, indent=2))
-    elif code == 200 and args.drill_command == "status":
-        print(status_text(answer))
-    elif code == 200:
-        print(answer.get("message", answer))
-    if code != 200:
-        message = answer.get("message", answer)
-        print(f"failover-watcher: drill {args.drill_command}: (HTTP {code}) {message}", file=sys.stderr)
-        return 2 if code in (400, 404, 422) else 1
-    return 0
-
-
-def add_drill_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
-    """`drill start|abort|status` (SPEC §8): practise a failover of a strategy and back."""
-    admin = argparse.ArgumentParser(add_help=False, parents=[common])
-    admin.add_argument("--url", help="daemon base URL (default: from [server] listen)")
-    admin.add_argument("--json", action="store_true", help="print the whole answer")
-    drill = sub.add_parser("drill", help="practise a failover: move a strategy to a standby and back")
-    verbs = drill.add_subparsers(dest="drill_command", metavar="VERB", required=True)
-    p = verbs.add_parser("start", parents=[admin], help="start a drill now (refused with the reason)")
-    p.add_argument("--strategy", required=True)
-    p.add_argument("--to", metavar="REGION", help="the drill region (default: its next ready region)")
-    p.add_argument("--for", dest="duration", type=_parse_duration, required=True, help="e.g. 15m")
-    p.set_defaults(
-        func=lambda a: _drill_call(
-            a, "POST", "/admin/drills", {"strategy": a.strategy, "to": a.to, "seconds": a.duration}
-        )
-    )
-    p = verbs.add_parser("abort", parents=[admin], help="end the running drill now, moving the strategy back")
-    p.add_argument("--reason", default="", help="kept in the drill's report")
-    p.set_defaults(func=lambda a: _drill_call(a, "POST", "/admin/drills/abort", {"reason": a.reason}))
-    p = verbs.add_parser("status", parents=[admin], help="the running drill and the last ten reports")
-    p.set_defaults(func=lambda a: _drill_call(a, "GET", "/admin/drills", None))
-
-
-__all__ = ["add_admin_parsers", "add_drill_parsers", "add_run_parser", "add_switch_parsers"]
+__all__ = [
+    "add_admin_parsers",
+    "add_run_parser",
+    "admin_request",
+    "admin_target",
+    "connection_problem",
+    "parse_duration",
+]
