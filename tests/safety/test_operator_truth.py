@@ -337,7 +337,9 @@ async def test_status_shows_a_failed_over_strategy_as_a_table(tmp_path: Path) ->
             assert "healthy" in region_rows[SECONDARY]
             assert "unhealthy" in region_rows[PRIMARY]
             assert "=bad" in region_rows[PRIMARY], out  # its source's verdict
-            (row,) = [line for line in lines if line.startswith(STRATEGY)]
+            # The strategies' table (a readiness table of the standbys follows it, rows named alike).
+            strategies = lines[next(i for i, line in enumerate(lines) if line.startswith("STRATEGY ")) :]
+            row = next(line for line in strategies if line.startswith(STRATEGY))
             assert row.split()[1] == SECONDARY, out
             assert f"{PRIMARY} -> {SECONDARY}: success" in row, out
             code, out, err = await cli("status", "--json", "--config", str(config))

@@ -34,8 +34,8 @@ def rule(rig: Rig, targets: dict[str, str], shared: RuleTargets | None = None) -
     return RuleFollower(rig.client, settings, shared or RuleTargets(rig.client), None)
 
 
-def trigger(rig: Rig) -> TriggerFollower:
-    settings = TriggerSettings(id="trigger-1", strategy="strategy-1", targets=WORKFLOWS)
+def trigger(rig: Rig, workflows: dict[str, str] = WORKFLOWS) -> TriggerFollower:
+    settings = TriggerSettings(id="trigger-1", strategy="strategy-1", targets=workflows)
     return TriggerFollower(PlatformCalls(rig.client), settings)
 
 
@@ -71,18 +71,19 @@ async def test_a_rule_without_a_target_for_the_region_is_not_ready(rig: Rig) -> 
 @pytest.mark.parametrize(
     ("flow", "reason"),
     [
-        (None, "flow workflow-euw1 does not exist"),
-        (flow_seed("workflow-euw1", "EU workflow", published=False), "flow workflow-euw1 is not published"),
-        (flow_seed("workflow-euw1", "EU workflow", deleted=True), "flow workflow-euw1 is deleted"),
-        (flow_seed("workflow-euw1", "EU workflow"), None),
+        (None, "flow workflow-euw9 does not exist"),
+        (flow_seed("workflow-euw9", "EU workflow", published=False), "flow workflow-euw9 is not published"),
+        (flow_seed("workflow-euw9", "EU workflow", deleted=True), "flow workflow-euw9 is deleted"),
+        (flow_seed("workflow-euw9", "EU workflow"), None),
     ],
 )
 async def test_a_trigger_is_ready_when_its_workflow_exists_is_not_deleted_and_is_published(
     rig: Rig, flow: dict[str, object] | None, reason: str | None
 ) -> None:
+    # A workflow the default org does not hold (it holds the default trigger's own).
     if flow is not None:
-        (await rig.admin.put("/_sim/flows/workflow-euw1", json=flow)).raise_for_status()
-    (check,) = await trigger(rig).readiness(SECONDARY)
+        (await rig.admin.put("/_sim/flows/workflow-euw9", json=flow)).raise_for_status()
+    (check,) = await trigger(rig, {**WORKFLOWS, SECONDARY: "workflow-euw9"}).readiness(SECONDARY)
     assert check == ReadinessCheck("trigger trigger-1 workflow", reason is None, reason)
 
 
