@@ -171,7 +171,12 @@ async def test_a_restart_does_not_hand_the_watcher_a_fresh_budget(tmp_path: Path
             await d.view.ready()
             await b.admin.set_region(PRIMARY, "DOWN")
             await until(lambda: blocked(d), f"{OTHER} held by safety.max_switches", 15)
-            assert await b.admin.routes_to(STRATEGY) == SECONDARY
+
+            # The budget is spent when the first switch is sent: its PUT may still be on its way.
+            async def landed() -> bool:
+                return await b.admin.routes_to(STRATEGY) == SECONDARY
+
+            await until(landed, f"{STRATEGY}'s switch landed", 15)
             await d.view.more_polls(SECONDARY, 5)  # a tick or two: the budget is kept on disk
             d.send(signal.SIGTERM)
             assert await d.wait_exit(20) == 0
