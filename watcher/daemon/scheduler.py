@@ -123,21 +123,23 @@ class PollScheduler:
             self.last_poll_at = self.last_attempt_at = self._clock()
             log.debug("health verdict unchanged since it was counted", region=region, reason=str(exc))
             if self._metrics is not None:
-                self._metrics.health_checks.labels(region=region, result=exc.result).inc()
+                self._metrics.child(self._metrics.health_checks, region, exc.result).inc()
             return None
         except NoEvidence as exc:
             self.last_attempt_at = self._clock()
             self._no_evidence.seen(region, region=region, error=str(exc))
             if self._metrics is not None:
-                self._metrics.health_checks.labels(region=region, result=exc.result).inc()
+                self._metrics.child(self._metrics.health_checks, region, exc.result).inc()
             return None
-        self._no_evidence.ended(region, region=region)
+        if self._no_evidence.active(region):
+            self._no_evidence.ended(region, region=region)
         self.polls += 1
         self.last_poll_at = self.last_attempt_at = self._clock()
         self.first_poll.set()
-        if self._metrics is not None:
-            self._metrics.health_checks.labels(region=region, result=check_result(obs)).inc()
-            self._metrics.poll_cycle_seconds.observe(self.last_poll_at - started)
-            self._metrics.last_poll_timestamp.set(time.time())
+        m = self._metrics
+        if m is not None:
+            m.child(m.health_checks, region, check_result(obs)).inc()
+            m.poll_cycle_seconds.observe(self.last_poll_at - started)
+            m.last_poll_timestamp.set(time.time())
         await self._deliver(obs)
         return obs
