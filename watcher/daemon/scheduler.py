@@ -85,9 +85,15 @@ class PollScheduler:
         # the polls due in one slot then go out in one turn of the event loop instead of one wake-up
         # each, which is most of a poll's CPU at a hundred polls a second. The gap stays within the
         # jitter, and the draw still spreads the regions over the slots.
-        slot = min(_SLOT, base / 20)
+        slot, centre, spread = min(_SLOT, base / 20), started + base, base * s.jitter
         gridded = round(at / slot) * slot
-        if abs(gridded - started - base) <= base * s.jitter:
+        # The nearest grid point on or past an edge of the window (the edges are grid points too
+        # once the polls are on the grid, give or take a rounding error): the next one inwards.
+        if gridded - centre >= spread - 1e-9:
+            gridded -= slot
+        elif centre - gridded >= spread - 1e-9:
+            gridded += slot
+        if abs(gridded - centre) <= spread:
             at = gridded
         return max(0.0, at - self._clock())
 
