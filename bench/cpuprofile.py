@@ -1,13 +1,17 @@
 """cProfile the daemon at steady state (benchmark 5's set-up) over a window, for finding CPU.
 
-    .venv/bin/python bench/cpuprofile.py [SECONDS] [OUT.prof] [--no-profile]
+    .venv/bin/python bench/cpuprofile.py [SECONDS] [OUT.prof] [--no-profile] [--1s] [--errors] [--top]
     (default 60 s and bench/results/daemon.prof), then read it with pstats:
     .venv/bin/python -m pstats bench/results/daemon.prof     (sort tottime, stats 40)
 
 The daemon runs as its own process under `cProfile`, enabled by SIGUSR1 once it has been ready for
 20 s and dumped by SIGUSR2 at the end of the window, so start-up is not in the profile. cProfile
-roughly doubles the cost of call-heavy code: read the profile for where CPU goes, and the CPU share
-printed here (with `--no-profile`, the true one) for how much. The simulator runs in another process.
+roughly doubles the cost of call-heavy code; its timer is the process CPU time. Read the profile
+for where CPU goes, and the CPU share printed here (with `--no-profile`, the true one) for how much.
+The simulator runs in another process.
+
+`--1s`: benchmark 5b's set-up instead (100 regions every 1 s, `bench/steady1s.py`); `--errors`: with
+5 % of the region-health answers a 503; `--top`: print the top 15 by tottime and by cumtime.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import cProfile
 import os
+import pstats
 import signal
 import subprocess
 import sys
@@ -24,6 +29,7 @@ from pathlib import Path
 
 import procs
 import steady
+import steady1s
 import tomli_w
 
 HERE = Path(__file__).resolve().parent
@@ -33,7 +39,9 @@ def _profiled_daemon() -> None:
     """Run as `profile.py --daemon OUT run --config ...`: the CLI under a profiler toggled by signals."""
     out = sys.argv[2]
     sys.argv = ["failover-watcher", *sys.argv[3:]]
-    profiler = cProfile.Profile()
+    # CPU time, not wall time: on a shared machine a wall-clock profile charges the daemon for the
+    # time it was preempted (a socket send that wakes the simulator shows as a millisecond).
+    profiler = cProfile.Profile(time.process_time)
 
     def dump(*_: object) -> None:
         profiler.disable()
@@ -53,12 +61,19 @@ def main(argv: list[str]) -> int:
     duration = float(args[0]) if args else 60.0
     out = Path(args[1]) if len(args) > 1 else HERE / "results" / "daemon.prof"
     out.parent.mkdir(parents=True, exist_ok=True)
-    daemon_cpu, sim_cpu = procs.simproc.cpu_plan(True)
+    one_second = "--1s" in argv
+    daemon_cpu, sim_cpu = procs.simproc.cpu_plan(not one_second)
+    per_minute = steady1s.PER_MINUTE if one_second else steady.PER_MINUTE
     with tempfile.TemporaryDirectory(prefix="watcher-profile-") as tmp_name:
         tmp = Path(tmp_name)
-        with procs.simulator(steady.seed(), steady.PER_MINUTE, tmp, sim_cpu) as sim:
+        with procs.simulator(steady.seed(), per_minute, tmp, sim_cpu) as sim:
+            if "--errors" in argv:
+                steady1s.inject_errors(sim.base_url)
             port = procs.free_port()
-            cfg = steady.config(sim.base_url)
+            if one_second:
+                cfg = steady1s.config(sim.base_url, steady1s.INTERVAL)
+            else:
+                cfg = steady.config(sim.base_url)
             cfg["server"] = {"listen": f"127.0.0.1:{port}", "admin_token": "bench-admin-token-0123"}
             cfg["state"] = {"dir": str(tmp / "state")}
             (tmp / "watcher.toml").write_text(tomli_w.dumps(cfg), encoding="utf-8")
@@ -99,6 +114,9 @@ def main(argv: list[str]) -> int:
     )
     if profile:
         print(f"profile: {out}")
+        if "--top" in argv:
+            for key in ("tottime", "cumulative"):
+                pstats.Stats(str(out)).sort_stats(key).print_stats(15)
     return 0
 
 

@@ -9,6 +9,7 @@ pre-created so a dashboard shows zeros instead of gaps before the first event.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import disable_created_metrics as _disable_created_metrics
@@ -17,6 +18,7 @@ from prometheus_client import disable_created_metrics as _disable_created_metric
 _disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_M = TypeVar("_M", Counter, Gauge, Histogram)
 _DETECTION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 
 
@@ -308,3 +310,20 @@ class WatcherMetrics:
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""
         return generate_latest(self.registry)
+
+    # A labelled child, looked up once: `labels()` validates and locks on every call, and the hot
+    # path (a poll: about seven label lookups) asked for the same few children a hundred times a
+    # second. No child is ever removed from a metric here, so a cached child stays the live one.
+    _child_cache: dict[tuple[Any, tuple[str, ...]], Any]
+
+    def child(self, metric: _M, *values: str) -> _M:
+        """`metric.labels(*values)` (values in the order of the metric's label names), cached."""
+        try:
+            cache = self._child_cache
+        except AttributeError:
+            cache = self._child_cache = {}
+        key = (metric, values)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = metric.labels(*values)
+        return found

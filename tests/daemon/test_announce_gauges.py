@@ -126,3 +126,24 @@ async def test_an_observation_that_changes_nothing_of_a_strategy_leaves_its_gaug
 
     now = gauges(told)
     assert (now["active:" + PRIMARY], now["active:" + SECONDARY], now["drift"]) == (UNTOUCHED,) * 3
+
+
+async def test_a_poll_that_leaves_a_region_in_its_state_does_not_write_its_gauge(told: Told) -> None:
+    """Every poll makes a new health record; at a hundred polls a second the gauge is written only
+    when the region's state changes, and then at once."""
+    announcer = told.announcer
+    world, _ = step(WorldState.initial(POLICY), StrategySnapshot(S1, PRIMARY, 1, 0.0, initial=True), POLICY)
+    world, _ = step(world, Observation(SECONDARY, True, 1.0, "status=HEALTHY", status="HEALTHY"), POLICY)
+    announcer.gauges(world, POLICY.regions, POLICY.strategies)
+    assert gauges(told)["healthy:" + SECONDARY] == 1.0
+
+    before = world.regions[SECONDARY]
+    world, _ = step(world, Observation(SECONDARY, True, 2.0, "status=HEALTHY", status="HEALTHY"), POLICY)
+    assert world.regions[SECONDARY] is not before  # a new record, the same state
+    poison(told.metrics)
+    announcer.gauges(world, [SECONDARY], POLICY.strategies_of(SECONDARY))
+    assert gauges(told)["healthy:" + SECONDARY] == UNTOUCHED
+
+    world, _ = step(world, Observation(SECONDARY, False, 3.0, "status=DEGRADED", status="DEGRADED"), POLICY)
+    announcer.gauges(world, [SECONDARY], POLICY.strategies_of(SECONDARY))
+    assert gauges(told)["healthy:" + SECONDARY] == 0.0  # fall = 1: unhealthy, written at once

@@ -298,3 +298,42 @@ async def test_reconfigure_restarts_the_loops_with_the_new_regions() -> None:
         stop.set()
     assert after == before  # the old regions' loops are gone
     assert sched.regions == ["ap-south-1"]
+
+
+@pytest.mark.anyio
+async def test_many_regions_share_wake_ups_on_a_grid_within_the_jitter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hundred regions every second wake the loop a few times a second, not a hundred: after its
+    first poll, every poll is due on a 50 ms grid of the clock (the gap still within the jitter)."""
+    clock = FakeClock()
+    on_fake_time(monkeypatch, clock)
+    source, stop = FakeHealth(clock), anyio.Event()
+    regions = [f"r{i:03d}" for i in range(100)]
+
+    async def deliver(_obs: Observation) -> None:
+        if len(source.calls) >= 500:
+            stop.set()
+
+    sched = PollScheduler(
+        regions,
+        source,
+        health(interval_seconds=1.0, jitter=0.1),
+        deliver,
+        lambda _region: False,
+        stop=stop,
+        clock=clock,
+        rng=random.Random(7),
+    )
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sched.run)
+            await drive(clock, len(regions), stop)
+    later = [t for r in regions for t in source.polled(r)[1:]]
+    assert len(later) >= 300
+    off = [t for t in later if abs(t / 0.05 - round(t / 0.05)) >= 1e-6]
+    assert not off, f"polls off the grid: {off[:5]}"
+    assert len({round(t, 6) for t in later}) <= len(later) / 4, "few polls share a wake-up"
+    for r in regions:
+        for gap in gaps(source.polled(r)):
+            assert 0.9 - 1e-9 <= gap <= 1.1 + 1e-9

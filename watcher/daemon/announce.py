@@ -396,15 +396,18 @@ class Announcer:
         """Mirror the world in the gauges, touching only regions and strategies that changed.
 
         The world is immutable and `step` replaces only what an event changed, so identity tells
-        what is new; with a thousand regions this keeps an observation's cost flat.
+        which strategy is new, and a region's gauge is set only when its value changes (a poll
+        makes a new health record every time); with a thousand regions this keeps an observation's
+        cost flat.
         """
         m = self.metrics
         seen = self._gauged
         for region in regions:
             health = world.regions.get(region)
-            if health is not None and seen.get(region) is not health:
-                m.region_healthy.labels(region=region).set(1 if health.healthy else 0)
-                seen[region] = health
+            # Every poll makes a new health record; the gauge changes only with the state.
+            if health is not None and seen.get(region) != (value := 1 if health.healthy else 0):
+                m.child(m.region_healthy, region).set(value)
+                seen[region] = value
         for strategy in strategies:
             status = world.strategies.get(strategy.id)
             key = f"strategy:{strategy.id}"
@@ -412,13 +415,11 @@ class Announcer:
                 continue
             seen[key] = status
             for region in strategy.preference:
-                m.active_region.labels(strategy=strategy.id, region=region).set(
-                    1 if status.active_region == region else 0
-                )
-            m.drift.labels(strategy=strategy.id).set(1 if status.drift else 0)
-            m.all_regions_down.labels(strategy=strategy.id).set(1 if status.all_down else 0)
+                m.child(m.active_region, strategy.id, region).set(1 if status.active_region == region else 0)
+            m.child(m.drift, strategy.id).set(1 if status.drift else 0)
+            m.child(m.all_regions_down, strategy.id).set(1 if status.all_down else 0)
             blocked = status.safety is not None and status.safety.blocked
-            m.safety_blocked.labels(strategy=strategy.id).set(1 if blocked else 0)
+            m.child(m.safety_blocked, strategy.id).set(1 if blocked else 0)
 
     def forget_gauges(self) -> None:
         """After a reload: the next event sets every gauge again."""

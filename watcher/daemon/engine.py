@@ -72,7 +72,9 @@ class Engine:
         self.policy = policy
         self.world = WorldState.initial(policy)
         self._on_actions = on_actions
-        self._lock = anyio.Lock()
+        # Uncontended (the steady state), taking the lock does not yield to the loop: one event
+        # loop turn less per poll. Contended, it queues first come first served as before.
+        self._lock = anyio.Lock(fast_acquire=True)
         self.events = 0
         self._routed: tuple[Mapping[str, StrategyStatus] | None, frozenset[str]] = (None, frozenset())
         self._watchers: set[MemoryObjectSendStream[tuple[Event, WorldState]]] = set()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import anyio
 import structlog
@@ -41,17 +41,33 @@ Batch = tuple[Sequence[Action], WorldState, Event]
 
 
 class Decisions:
-    """The queue from the engine to the router; `publish` is the engine's `on_actions`."""
+    """The queue from the engine to the router; `publish` is the engine's `on_actions`.
+
+    A quiet observation (no action: the steady state, a hundred a second) only moves gauges. When
+    every batch before it has had its gauges set, the router's `quiet` handler sets them at once,
+    in the engine's turn, instead of a trip through the queue and a wake-up of the router; while
+    any batch waits, it queues behind them, so gauges never go back to an older world.
+    """
 
     def __init__(self) -> None:
         self._send, self._receive = anyio.create_memory_object_stream[Batch](math.inf)
+        self.quiet: Callable[[WorldState, Observation], None] | None = None
+        self._ungauged = 0  # batches published whose gauges the router has not set yet
 
     async def publish(self, actions: Sequence[Action], world: WorldState, event: Event) -> None:
+        if not actions and self._ungauged == 0 and self.quiet is not None and isinstance(event, Observation):
+            self.quiet(world, event)
+            return
         with contextlib.suppress(anyio.ClosedResourceError):  # stopped: nothing acts on it any more
             self._send.send_nowait((actions, world, event))
+            self._ungauged += 1
 
     async def next(self) -> Batch:
         return await self._receive.receive()
+
+    def gauged(self) -> None:
+        """The router has set the gauges of the batch `next` gave it."""
+        self._ungauged = max(0, self._ungauged - 1)
 
     def close(self) -> None:
         """The daemon has stopped: nothing more is decided or routed."""
@@ -89,6 +105,14 @@ class Router:
         self._executor = executor
         self._readback = readback
         self._announce = announce
+        decisions.quiet = self._quiet
+
+    def _quiet(self, world: WorldState, obs: Observation) -> None:
+        """A batch without actions for an observation: its region's and strategies' gauges."""
+        try:
+            self._announce.gauges(world, (obs.region,), self._engine.policy.strategies_of(obs.region))
+        except Exception:  # as in `run`: a failure to tell never reaches the poll that fed the event
+            log.exception("routing a decision failed", event="Observation")
 
     async def run(self) -> None:
         """Route every batch; the writes it starts run in this task's group."""
@@ -102,11 +126,14 @@ class Router:
 
     async def route(self, tg: TaskGroup, actions: Sequence[Action], world: WorldState, event: Event) -> None:
         policy = self._engine.policy
-        if isinstance(event, Observation):
-            # An observation changes its region and, at most, the strategies over it.
-            self._announce.gauges(world, [event.region], policy.strategies_of(event.region))
-        else:
-            self._announce.gauges(world, world.regions, policy.strategies)
+        try:
+            if isinstance(event, Observation):
+                # An observation changes its region and, at most, the strategies over it.
+                self._announce.gauges(world, [event.region], policy.strategies_of(event.region))
+            else:
+                self._announce.gauges(world, world.regions, policy.strategies)
+        finally:
+            self._decisions.gauged()
         for action in actions:
             if isinstance(action, Reweight):
                 tg.start_soon(self._executor.execute, action, name=f"write:{action.strategy}")

@@ -291,7 +291,7 @@ class RequestPipeline:
 
     def _count(self, endpoint: str, code: str) -> None:
         if self.metrics is not None:
-            self.metrics.api_requests.labels(endpoint=endpoint, code=code).inc()
+            self.metrics.child(self.metrics.api_requests, endpoint, code).inc()
 
     def _malformed(self, endpoint: str) -> None:
         log.warning("malformed answer from the API", endpoint=endpoint)

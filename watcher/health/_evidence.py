@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from watcher.core import Observation
 from watcher.metrics import WatcherMetrics
+
+if TYPE_CHECKING:
+    from prometheus_client import Gauge
 
 
 class NoEvidence(Exception):
@@ -95,6 +98,16 @@ class SourceBoard:
         self._metrics = metrics
         self._readings: dict[str, dict[str, SourceReading]] = {}
         self._order: dict[str, list[str]] = {}
+        # The value each (gauge, region, source) was last set to here: a gauge is set again only
+        # when its value changes (a poll a second per region otherwise re-sets three of them).
+        self._gauged: dict[tuple[str, str, str], float] = {}
+
+    def _gauge(self, gauge: Gauge, name: str, region: str, source: str, value: float) -> None:
+        key = (name, region, source)
+        if self._gauged.get(key) != value:
+            assert self._metrics is not None
+            self._metrics.child(gauge, region, source).set(value)
+            self._gauged[key] = value
 
     def record(
         self, region: str, source: str, kind: str, outcome: Observation | NoEvidence, at: float
@@ -108,7 +121,7 @@ class SourceBoard:
             )
             self._readings.setdefault(region, {})[source] = reading
             if self._metrics is not None:
-                self._metrics.source_healthy.labels(region=region, source=source).set(1 if obs.ok else 0)
+                self._gauge(self._metrics.source_healthy, "healthy", region, source, 1 if obs.ok else 0)
             self._misconfigured(region, source, False)
             return
         if isinstance(outcome, NoEvidence):
@@ -126,17 +139,17 @@ class SourceBoard:
         m = self._metrics
         if m is None:
             return
-        m.source_checks.labels(region=region, source=source, result=reading.result).inc()
+        m.child(m.source_checks, region, source, reading.result).inc()
         if reading.ok is not None:
-            m.source_healthy.labels(region=region, source=source).set(1 if reading.ok else 0)
+            self._gauge(m.source_healthy, "healthy", region, source, 1 if reading.ok else 0)
         if reading.latency_ms is not None:
-            m.source_latency.labels(region=region, source=source).set(reading.latency_ms / 1000)
+            m.child(m.source_latency, region, source).set(reading.latency_ms / 1000)
 
     def _misconfigured(self, region: str, source: str, now: bool) -> None:
         """`failover_watcher_source_misconfigured`: 1 while the source is, 0 once it answers again
         (a failed fetch says neither: the gauge keeps its value)."""
         if self._metrics is not None:
-            self._metrics.source_misconfigured.labels(region=region, source=source).set(1 if now else 0)
+            self._gauge(self._metrics.source_misconfigured, "misconfigured", region, source, 1 if now else 0)
 
     def misconfigured(self) -> list[tuple[str, SourceReading]]:
         """(region, reading) of every source that is misconfigured now, in region order."""
