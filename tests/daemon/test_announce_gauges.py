@@ -74,7 +74,7 @@ async def test_the_gauges_are_touched_only_for_what_changed(told: Told) -> None:
     announcer = told.announcer
     world, _ = step(WorldState.initial(POLICY), StrategySnapshot(S1, PRIMARY, 1, 0.0, initial=True), POLICY)
 
-    announcer.gauges(world, POLICY.regions, POLICY.strategies)
+    announcer.world_gauges.update(world, POLICY.regions, POLICY.strategies)
     assert gauges(told) == {
         "healthy:" + PRIMARY: 0.0,  # not yet known healthy
         "healthy:" + SECONDARY: 0.0,
@@ -85,19 +85,19 @@ async def test_the_gauges_are_touched_only_for_what_changed(told: Told) -> None:
 
     # The same world again: nothing is written.
     poison(told.metrics)
-    announcer.gauges(world, POLICY.regions, POLICY.strategies)
+    announcer.world_gauges.update(world, POLICY.regions, POLICY.strategies)
     assert set(gauges(told).values()) == {UNTOUCHED}
 
     # One region observed: its gauge is written, the other region's is not.
     world, _ = step(world, Observation(SECONDARY, True, 1.0, "status=HEALTHY", status="HEALTHY"), POLICY)
-    announcer.gauges(world, POLICY.regions, POLICY.strategies)
+    announcer.world_gauges.update(world, POLICY.regions, POLICY.strategies)
     now = gauges(told)
     assert (now["healthy:" + PRIMARY], now["healthy:" + SECONDARY]) == (UNTOUCHED, 1.0)
 
     # The strategy read back with a new version: only its gauges are written.
     poison(told.metrics)
     world, _ = step(world, StrategySnapshot(S1, PRIMARY, 2, 2.0), POLICY)
-    announcer.gauges(world, POLICY.regions, POLICY.strategies)
+    announcer.world_gauges.update(world, POLICY.regions, POLICY.strategies)
     assert gauges(told) == {
         "healthy:" + PRIMARY: UNTOUCHED,
         "healthy:" + SECONDARY: UNTOUCHED,
@@ -108,21 +108,21 @@ async def test_the_gauges_are_touched_only_for_what_changed(told: Told) -> None:
 
     # After a reload, every gauge is written again.
     poison(told.metrics)
-    announcer.forget_gauges()
-    announcer.gauges(world, POLICY.regions, POLICY.strategies)
+    announcer.world_gauges.forget()
+    announcer.world_gauges.update(world, POLICY.regions, POLICY.strategies)
     assert UNTOUCHED not in set(gauges(told).values())
 
 
 async def test_an_observation_that_changes_nothing_of_a_strategy_leaves_its_gauges_alone(told: Told) -> None:
     announcer = told.announcer
     world, _ = step(WorldState.initial(POLICY), StrategySnapshot(S1, PRIMARY, 1, 0.0, initial=True), POLICY)
-    announcer.gauges(world, POLICY.regions, POLICY.strategies)
+    announcer.world_gauges.update(world, POLICY.regions, POLICY.strategies)
     before = world.strategies[S1]
 
     world, _ = step(world, Observation(SECONDARY, True, 1.0, "status=HEALTHY", status="HEALTHY"), POLICY)
     assert world.strategies[S1] == before  # the strategy's status did not change
     poison(told.metrics)
-    announcer.gauges(world, POLICY.regions, POLICY.strategies)
+    announcer.world_gauges.update(world, POLICY.regions, POLICY.strategies)
 
     now = gauges(told)
     assert (now["active:" + PRIMARY], now["active:" + SECONDARY], now["drift"]) == (UNTOUCHED,) * 3
@@ -134,16 +134,16 @@ async def test_a_poll_that_leaves_a_region_in_its_state_does_not_write_its_gauge
     announcer = told.announcer
     world, _ = step(WorldState.initial(POLICY), StrategySnapshot(S1, PRIMARY, 1, 0.0, initial=True), POLICY)
     world, _ = step(world, Observation(SECONDARY, True, 1.0, "status=HEALTHY", status="HEALTHY"), POLICY)
-    announcer.gauges(world, POLICY.regions, POLICY.strategies)
+    announcer.world_gauges.update(world, POLICY.regions, POLICY.strategies)
     assert gauges(told)["healthy:" + SECONDARY] == 1.0
 
     before = world.regions[SECONDARY]
     world, _ = step(world, Observation(SECONDARY, True, 2.0, "status=HEALTHY", status="HEALTHY"), POLICY)
     assert world.regions[SECONDARY] is not before  # a new record, the same state
     poison(told.metrics)
-    announcer.gauges(world, [SECONDARY], POLICY.strategies_of(SECONDARY))
+    announcer.world_gauges.update(world, [SECONDARY], POLICY.strategies_of(SECONDARY))
     assert gauges(told)["healthy:" + SECONDARY] == UNTOUCHED
 
     world, _ = step(world, Observation(SECONDARY, False, 3.0, "status=DEGRADED", status="DEGRADED"), POLICY)
-    announcer.gauges(world, [SECONDARY], POLICY.strategies_of(SECONDARY))
+    announcer.world_gauges.update(world, [SECONDARY], POLICY.strategies_of(SECONDARY))
     assert gauges(told)["healthy:" + SECONDARY] == 0.0  # fall = 1: unhealthy, written at once

@@ -7,7 +7,7 @@ event type, log level and metric a decision or a switch maps to.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import anyio
@@ -24,9 +24,8 @@ from watcher.core import (
     Reweight,
     SafetyHeld,
     SafetyReleased,
-    StrategyPolicy,
-    WorldState,
 )
+from watcher.daemon.gauges import WorldGauges
 from watcher.daemon.pending import PendingEvents
 from watcher.daemon.readiness import ReadinessBoard
 from watcher.daemon.statedir import StateDisk
@@ -96,7 +95,7 @@ class Announcer:
         self._source = source
         self._speaks = speaks
         self._clock = clock
-        self._gauged: dict[str, object] = {}
+        self.world_gauges = WorldGauges(metrics)  # the world's state, mirrored in the gauges
         # Write failures under [state] dir (shared with the audit trail and the operator state).
         self.disk = disk if disk is not None else StateDisk(metrics)
         self.pending = PendingEvents(dispatcher, self.disk, metrics)
@@ -389,38 +388,3 @@ class Announcer:
                 explanation=self.wall.convert(explanation.to_dict()),
             )
         )
-
-    # ------------------------------------------------------------------------------ gauges
-
-    def gauges(self, world: WorldState, regions: Iterable[str], strategies: Iterable[StrategyPolicy]) -> None:
-        """Mirror the world in the gauges, touching only regions and strategies that changed.
-
-        The world is immutable and `step` replaces only what an event changed, so identity tells
-        which strategy is new, and a region's gauge is set only when its value changes (a poll
-        makes a new health record every time); with a thousand regions this keeps an observation's
-        cost flat.
-        """
-        m = self.metrics
-        seen = self._gauged
-        for region in regions:
-            health = world.regions.get(region)
-            # Every poll makes a new health record; the gauge changes only with the state.
-            if health is not None and seen.get(region) != (value := 1 if health.healthy else 0):
-                m.child(m.region_healthy, region).set(value)
-                seen[region] = value
-        for strategy in strategies:
-            status = world.strategies.get(strategy.id)
-            key = f"strategy:{strategy.id}"
-            if status is None or seen.get(key) is status:
-                continue
-            seen[key] = status
-            for region in strategy.preference:
-                m.child(m.active_region, strategy.id, region).set(1 if status.active_region == region else 0)
-            m.child(m.drift, strategy.id).set(1 if status.drift else 0)
-            m.child(m.all_regions_down, strategy.id).set(1 if status.all_down else 0)
-            blocked = status.safety is not None and status.safety.blocked
-            m.child(m.safety_blocked, strategy.id).set(1 if blocked else 0)
-
-    def forget_gauges(self) -> None:
-        """After a reload: the next event sets every gauge again."""
-        self._gauged.clear()

@@ -72,7 +72,7 @@ class Reloader:
         shell.engine.replace_policy(
             policy_from_config(new, dry_run=shell.engine.policy.dry_run or new.dry_run)
         )
-        shell.announce.forget_gauges()
+        shell.announce.world_gauges.forget()
         parts.followers.configure(
             new.rules,
             new.triggers,

@@ -110,7 +110,9 @@ class Router:
     def _quiet(self, world: WorldState, obs: Observation) -> None:
         """A batch without actions for an observation: its region's and strategies' gauges."""
         try:
-            self._announce.gauges(world, (obs.region,), self._engine.policy.strategies_of(obs.region))
+            self._announce.world_gauges.update(
+                world, (obs.region,), self._engine.policy.strategies_of(obs.region)
+            )
         except Exception:  # as in `run`: a failure to tell never reaches the poll that fed the event
             log.exception("routing a decision failed", event="Observation")
 
@@ -129,9 +131,9 @@ class Router:
         try:
             if isinstance(event, Observation):
                 # An observation changes its region and, at most, the strategies over it.
-                self._announce.gauges(world, [event.region], policy.strategies_of(event.region))
+                self._announce.world_gauges.update(world, [event.region], policy.strategies_of(event.region))
             else:
-                self._announce.gauges(world, world.regions, policy.strategies)
+                self._announce.world_gauges.update(world, world.regions, policy.strategies)
         finally:
             self._decisions.gauged()
         for action in actions:
