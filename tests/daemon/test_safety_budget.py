@@ -1,4 +1,4 @@
-"""The safety budget's switches kept on disk (`watcher/daemon/budget.py`): wall-clock on disk,
+"""The safety budget's switches kept on disk (`watcher/daemon/kept_switches.py`): wall-clock on disk,
 monotonic in the core, so a restart (a new monotonic origin) finds them where they were."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from watcher.core import SafetyPolicy, SwitchLedger
-from watcher.daemon.budget import KeptSwitches
+from watcher.daemon.kept_switches import KeptSwitches
 
 RULES = SafetyPolicy(max_switches=2, window_seconds=600.0)
 

@@ -34,12 +34,12 @@ from watcher.core import (
     WriteSucceeded,
     step,
 )
-from watcher.daemon.budget import KeptSwitches
 from watcher.daemon.drill_commands import DrillCommands
 from watcher.daemon.drilling import DrillController
 from watcher.daemon.engine import policy_from_config
 from watcher.daemon.holds import Commands, Hold, NotStored, OperatorState
 from watcher.daemon.http import Refusal
+from watcher.daemon.kept_switches import KeptSwitches
 from watcher.daemon.parts import Shell
 from watcher.daemon.selfreport import Probes
 
