@@ -144,10 +144,7 @@ def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str
     try:
         code, answer = admin_request(url, method, path, token, body)
     except OSError as exc:
-        print(
-            f"failover-watcher: cannot reach the daemon at {url}: {connection_problem(exc)}", file=sys.stderr
-        )
-        return 1
+        return unreachable(url, exc)
     if code >= 400:
         message = answer.get("message", answer)
         print(f"failover-watcher: {attempted} refused (HTTP {code}): {message}", file=sys.stderr)
@@ -159,9 +156,8 @@ def _admin_call(args: argparse.Namespace, method: str, path: str, body: dict[str
     return 0
 
 
-def _status(args: argparse.Namespace) -> int:
-    from watcher.daemon.status_table import render_table
-
+def _fetch_status(args: argparse.Namespace, command: str) -> dict[str, Any] | int:
+    """The daemon's `/status` (no token needed), or the exit code after saying why there is none."""
     target = admin_target(args, need_token=False)
     if isinstance(target, int):
         return target
@@ -169,13 +165,19 @@ def _status(args: argparse.Namespace) -> int:
     try:
         code, answer = admin_request(url, "GET", "/status", None, None)
     except OSError as exc:
-        print(
-            f"failover-watcher: cannot reach the daemon at {url}: {connection_problem(exc)}", file=sys.stderr
-        )
-        return 1
+        return unreachable(url, exc)
     if code >= 400:
-        print(f"failover-watcher: status: HTTP {code}: {answer.get('message', answer)}", file=sys.stderr)
+        print(f"failover-watcher: {command}: HTTP {code}: {answer.get('message', answer)}", file=sys.stderr)
         return 1
+    return answer
+
+
+def _status(args: argparse.Namespace) -> int:
+    from watcher.daemon.status_table import render_table
+
+    answer = _fetch_status(args, "status")
+    if isinstance(answer, int):
+        return answer
     print(json.dumps(answer, indent=2) if args.json else render_table(answer))
     return 0
 
@@ -196,20 +198,9 @@ def readiness_table(rows: list[dict[str, Any]]) -> str:
 
 def _readiness(args: argparse.Namespace) -> int:
     """`readiness`: the table of every standby region; exit 1 when one is not ready (or unknown)."""
-    target = admin_target(args, need_token=False)
-    if isinstance(target, int):
-        return target
-    url, _ = target
-    try:
-        code, answer = admin_request(url, "GET", "/status", None, None)
-    except OSError as exc:
-        print(
-            f"failover-watcher: cannot reach the daemon at {url}: {connection_problem(exc)}", file=sys.stderr
-        )
-        return 1
-    if code >= 400:
-        print(f"failover-watcher: readiness: HTTP {code}: {answer.get('message', answer)}", file=sys.stderr)
-        return 1
+    answer = _fetch_status(args, "readiness")
+    if isinstance(answer, int):
+        return answer
     rows: list[dict[str, Any]] = list(answer.get("readiness") or [])
     print(json.dumps(rows, indent=2) if args.json else readiness_table(rows))
     if not rows:
