@@ -306,3 +306,82 @@ async def test_an_operator_abort_ends_the_drill_and_a_held_strategy_refuses_one(
             assert code == 1, (out, err)
             assert "held" in err
             assert routes_to(sim) == PRIMARY
+
+
+async def test_the_drill_region_turning_unhealthy_fails_the_drill_and_moves_the_strategy_back(
+    tmp_path: Path,
+) -> None:
+    async with (
+        running_simulator(SimulatorState(default_seed())) as sim,
+        httpx.AsyncClient(base_url=sim.base_url) as admin,
+        daemon_process(drill_config(tmp_path, sim)) as d,
+    ):
+        await started_and_holding(d, sim)
+        (await admin.put(f"/_sim/regions/{SECONDARY}", json={"status": "DOWN"})).raise_for_status()
+        report = await ended(d)
+        assert report["outcome"] == "FAILED"
+        assert SECONDARY in report["reason"], report
+        # Back on the preferred region (healthy), not left on the drill region that failed.
+        assert routes_to(sim) == PRIMARY
+        assert rule_target(sim) == TARGETS[PRIMARY]
+        assert await d.view.metric("failover_watcher_drills_total", strategy=STRATEGY, outcome="FAILED") == 1
+
+
+@needs_prometheus
+async def test_a_drill_is_refused_with_the_reason_while_anything_prevents_it(tmp_path: Path) -> None:
+    """SPEC §8: a blocking alarm firing, a region of the strategy unhealthy, dry run on, another
+    drill running: each refuses a start (exit 1, the reason on stderr), and nothing is written."""
+    flags = Flags({"IncidentOpen": 1})
+    with flag_endpoint(flags) as target:
+        async with (
+            running_alerting(tmp_path / "prom", target, ["IncidentOpen"]) as alerting,
+            running_simulator(SimulatorState(default_seed())) as sim,
+            httpx.AsyncClient(base_url=sim.base_url) as admin,
+        ):
+            table = (
+                f'prometheus_url = "{alerting.url}"\nblocking_alarms = ["IncidentOpen"]\n'
+                "alarm_interval_seconds = 0.5"
+            )
+            async with daemon_process(drill_config(tmp_path, sim, table)) as d:
+                await d.ready()
+                await until(lambda: _readiness(d), "a readiness round", 15)
+                start = ("start", "--strategy", STRATEGY, "--for", "60s")
+
+                async def refused_because(why: str) -> None:
+                    code, out, err = await drill(d, *start)
+                    assert code == 1, (out, err)
+                    assert why in err, err
+                    assert routes_to(sim) == PRIMARY
+
+                async def firing() -> bool:  # Prometheus has scraped the flag and evaluated the rule
+                    async with httpx.AsyncClient(base_url=alerting.url) as prom:
+                        alerts = (await prom.get("/api/v1/alerts")).json()["data"]["alerts"]
+                    return any(
+                        a["labels"]["alertname"] == "IncidentOpen" for a in alerts if a["state"] == "firing"
+                    )
+
+                await until(firing, "IncidentOpen firing in Prometheus", 20)
+                await refused_because("IncidentOpen")
+                flags.set("IncidentOpen", 0)
+
+                # Dry run on: refused; off again.
+                assert (await d.view.admin("/admin/dry-run", {"enabled": True})).status_code == 200
+                await refused_because("dry run")
+                assert (await d.view.admin("/admin/dry-run", {"enabled": False})).status_code == 200
+
+                # A region of the strategy unhealthy: refused.
+                (await admin.put(f"/_sim/regions/{SECONDARY}", json={"status": "DOWN"})).raise_for_status()
+
+                async def secondary_unhealthy() -> bool:
+                    return not (await d.view.region(SECONDARY))["healthy"]
+
+                await until(secondary_unhealthy, f"{SECONDARY} unhealthy", 15)
+                await refused_because("unhealthy")
+                (await admin.put(f"/_sim/regions/{SECONDARY}", json={"status": "HEALTHY"})).raise_for_status()
+
+                # Another drill running: the second start is refused; the first one goes on.
+                await started_and_holding(d, sim)
+                code, out, err = await drill(d, *start)
+                assert code == 1, (out, err)
+                assert "another drill runs" in err, err
+                assert (await phase(d)) == "HOLDING"
