@@ -73,10 +73,6 @@ class ReadBack:
         self.unread.intersection_update(new)
         self.unread.update(new - old)
 
-    def read_all_again(self) -> None:
-        """Leadership was gained: the former leader may have switched, or died before it could."""
-        self.unread.update(s.id for s in self._config().strategies)
-
     async def initial_read(self) -> None:
         """Adopt what the API holds for every unread strategy, then finish any half-done switch."""
         self.reading = True
