@@ -27,7 +27,6 @@ from watcher.core import (
     OperatorPin,
     OperatorRelease,
     Refused,
-    Reweight,
     Tick,
     WriteFailed,
     WriteSkipped,
@@ -324,28 +323,16 @@ class AdminCommands:
     ) -> tuple[int, dict[str, Any]]:
         """Feed the command, then wait for its write's outcome (the executor feeds it back)."""
         engine = self._shell.engine
-        log.warning("operator " + command, strategy=strategy, **data)
-        with engine.watching() as fed:
-            actions = await engine.decide(event)
-            refused = next((a for a in actions if isinstance(a, Refused)), None)
-            if refused is not None:
-                return await self._answer(
-                    409, command, strategy, "refused", refused.explanation.summary, data
-                )
-            write = next((a for a in actions if isinstance(a, Reweight)), None)
-            if write is None:  # already there: the core says so in its last decision
-                decision = engine.world.strategies[strategy].last_decision
-                said = decision.summary if decision else f"{strategy}: nothing to do"
-                return await self._answer(200, command, strategy, "unchanged", said, data)
-            outcome: Event | None = None
-            with anyio.move_on_after(SWITCH_WAIT_SECONDS):
-                async for seen, _ in fed:
-                    if isinstance(seen, WriteSucceeded | WriteFailed | WriteSkipped) and (
-                        seen.strategy,
-                        seen.region,
-                    ) == (strategy, write.to_region):
-                        outcome = seen
-                        break
+        log.info("operator " + command, strategy=strategy, **data)
+        switched = await engine.switch(event, SWITCH_WAIT_SECONDS)
+        if switched.refused is not None:
+            why = switched.refused.explanation.summary
+            return await self._answer(409, command, strategy, "refused", why, data)
+        write, outcome = switched.write, switched.outcome
+        if write is None:  # already there: the core says so in its last decision
+            decision = engine.world.strategies[strategy].last_decision
+            said = decision.summary if decision else f"{strategy}: nothing to do"
+            return await self._answer(200, command, strategy, "unchanged", said, data)
         data = {**data, "from": write.from_region}
         done = f"{command} {strategy}: {write.from_region} -> {write.to_region}"
         match outcome:

@@ -12,8 +12,6 @@ from watcher.core import (
     Event,
     OperatorFailback,
     OperatorMove,
-    Refused,
-    Reweight,
     WriteFailed,
     WriteSkipped,
     WriteSucceeded,
@@ -48,23 +46,12 @@ class DrillMoves:
             event = OperatorMove(move.strategy, move.region, clock(), reason=move.reason, drill=True)
         else:
             event = OperatorFailback(move.strategy, clock(), reason=move.reason, drill=True)
-        outcome: Event | None = None
-        with engine.watching() as fed:
-            actions = await engine.decide(event)
-            refused = next((a for a in actions if isinstance(a, Refused)), None)
-            if refused is not None:
-                return False, (), refused.explanation.summary
-            write = next((a for a in actions if isinstance(a, Reweight)), None)
-            if write is None:
-                return True, (), None  # already there
-            with anyio.move_on_after(MOVE_WAIT_SECONDS):
-                async for seen, _ in fed:
-                    if isinstance(seen, WriteSucceeded | WriteFailed | WriteSkipped) and (
-                        seen.strategy,
-                        seen.region,
-                    ) == (move.strategy, move.region):
-                        outcome = seen
-                        break
+        switched = await engine.switch(event, MOVE_WAIT_SECONDS)
+        if switched.refused is not None:
+            return False, (), switched.refused.explanation.summary
+        if switched.write is None:
+            return True, (), None  # already there
+        outcome = switched.outcome
         writes = self._writes(move)
         match outcome:
             case WriteSucceeded():

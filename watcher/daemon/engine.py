@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -21,15 +21,32 @@ from watcher.core import (
     CorePolicy,
     Event,
     FailbackPolicy,
+    OperatorFailback,
+    OperatorMove,
+    Refused,
     RegionHealth,
+    Reweight,
     SafetyPolicy,
     StrategyPolicy,
     StrategyStatus,
     SwitchLedger,
     Thresholds,
     WorldState,
+    WriteFailed,
+    WriteSkipped,
+    WriteSucceeded,
     step,
 )
+
+
+@dataclass(frozen=True)
+class Switched:
+    """What an operator's (or a drill's) move fed to the core came to: refused (and why), nothing to
+    write (`write` None: already there), or the write and its outcome (None: still in flight)."""
+
+    refused: Refused | None
+    write: Reweight | None
+    outcome: WriteSucceeded | WriteFailed | WriteSkipped | None = None
 
 
 def policy_from_config(cfg: WatcherConfig, *, dry_run: bool | None = None) -> CorePolicy:
@@ -104,6 +121,24 @@ class Engine:
             self._watchers.discard(send)
             send.close()
             receive.close()
+
+    async def switch(self, event: OperatorMove | OperatorFailback, wait: float) -> Switched:
+        """Feed a move or failback, then wait up to `wait` seconds for its write's outcome (the
+        executor feeds it back)."""
+        with self.watching() as fed:
+            actions = await self.decide(event)
+            refused = next((a for a in actions if isinstance(a, Refused)), None)
+            write = next((a for a in actions if isinstance(a, Reweight)), None)
+            if refused is not None or write is None:
+                return Switched(refused, write)
+            with anyio.move_on_after(wait):
+                async for seen, _ in fed:
+                    if isinstance(seen, WriteSucceeded | WriteFailed | WriteSkipped) and (
+                        seen.strategy,
+                        seen.region,
+                    ) == (write.strategy, write.to_region):
+                        return Switched(None, write, seen)
+        return Switched(None, write)
 
     def replace_policy(self, policy: CorePolicy) -> None:
         """Adopt a reloaded policy: keep what is known of regions and strategies that remain."""
