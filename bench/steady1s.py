@@ -47,6 +47,13 @@ REF_SECONDS = 10.0
 ERROR_RATE = 0.05
 
 
+def _collect(log: dict[tuple[float, str, str], dict[str, Any]], base_url: str, since: float) -> None:
+    """Add the simulator's requests since `since` (or since the last one seen) to `log`."""
+    start = max((key[0] for key in log), default=since)
+    for r in procs.sim_log(base_url, start):
+        log[(r["time"], r["method"], r["path"])] = r
+
+
 def config(base_url: str, interval: float) -> dict[str, Any]:
     cfg = steady.config(base_url)
     cfg["genesys"] = procs.genesys(base_url, PER_MINUTE)
@@ -114,8 +121,12 @@ def run(seconds: float, warmup: float, errors: bool, pin: bool, interval: float)
                 since = time.monotonic()
                 cpu0, wall0 = procs.cpu_seconds(d.pid), time.monotonic()
                 samples: list[dict[str, float]] = []
+                # The simulator keeps its last 10,000 requests: read its log as the window goes
+                # (a five-minute window at 100 polls a second is 30,000).
+                log: dict[tuple[float, str, str], dict[str, Any]] = {}
                 while time.monotonic() - wall0 < seconds:
                     time.sleep(min(SAMPLE, max(0.05, seconds - (time.monotonic() - wall0))))
+                    _collect(log, sim.base_url, since)
                     samples.append(
                         {
                             "t": time.monotonic() - wall0,
@@ -124,10 +135,10 @@ def run(seconds: float, warmup: float, errors: bool, pin: bool, interval: float)
                         }
                     )
                 cpu1, wall1 = procs.cpu_seconds(d.pid), time.monotonic()
-                log = [r for r in procs.sim_log(sim.base_url, since) if r["path"].startswith("/api/")]
+                _collect(log, sim.base_url, since)
             # the reference: raw aiohttp at the same rate, against the same simulator
             ref = asyncio.run(_raw_loop(sim.base_url, regions, REF_SECONDS, len(regions) / interval))
-    window = [r for r in log if since <= r["time"] <= wall1]
+    window = [r for r in log.values() if since <= r["time"] <= wall1 and r["path"].startswith("/api/")]
     polls = [r for r in window if r["path"].endswith("/health")]
     cpu = cpu1 - cpu0
     return {

@@ -10,10 +10,13 @@ It sits at the bottom of the layers and knows nothing of the watcher: callers pa
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
+import os
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import structlog
@@ -21,6 +24,22 @@ import structlog
 log = structlog.get_logger("watcher.tasks")
 
 Sleeper = Callable[[float], Awaitable[None]]
+LOOP_ENV = "WATCHER_EVENT_LOOP"  # "asyncio": the standard library's loop even where uvloop is installed
+
+
+def loop_options() -> dict[str, Any]:
+    """`anyio.run`'s backend options for a long-running process: uvloop where it is installed (a
+    dependency on Linux and macOS) and not declined through WATCHER_EVENT_LOOP=asyncio. At a
+    hundred polls a second the standard loop's own Python (its selector, transports and timers) is
+    a quarter of the daemon's CPU (BENCHMARKS.md, 5b)."""
+    wanted = os.environ.get(LOOP_ENV, "uvloop").strip().lower()
+    return {"use_uvloop": wanted != "asyncio" and importlib.util.find_spec("uvloop") is not None}
+
+
+def loop_name() -> str:
+    """The running event loop's implementation, for the start-up line: "uvloop" or "asyncio"."""
+    module = type(asyncio.get_running_loop()).__module__
+    return "uvloop" if module.startswith("uvloop") else "asyncio"
 
 
 def _shortest(delays: float | Iterable[float | None] | None) -> float | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import anyio
@@ -21,7 +20,6 @@ from hypothesis import strategies as st
 from tests.support import FakeClock, until
 from watcher.config import HealthSettings
 from watcher.core import Observation
-from watcher.daemon import scheduler as scheduler_module
 from watcher.daemon.scheduler import PollScheduler
 from watcher.health import Throttled
 from watcher.metrics import WatcherMetrics
@@ -77,30 +75,6 @@ def health(**values: float) -> HealthSettings:
     return HealthSettings(**{**defaults, **values})
 
 
-def on_fake_time(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
-    """The scheduler's interruptible sleep, on the fake clock (the stop event still wakes it)."""
-
-    async def sleep(delays: float | Iterable[float | None] | None, wakeup: anyio.Event | None = None) -> bool:
-        assert isinstance(delays, float | int)
-        if wakeup is not None and wakeup.is_set():
-            return True
-        if wakeup is None:
-            await clock.sleep(float(delays))
-            return False
-        async with anyio.create_task_group() as tg:
-
-            async def woken() -> None:
-                await wakeup.wait()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(woken)
-            await clock.sleep(float(delays))
-            tg.cancel_scope.cancel()
-        return wakeup.is_set()
-
-    monkeypatch.setattr(scheduler_module, "sleep", sleep)
-
-
 async def drive(clock: FakeClock, loops: int, stop: anyio.Event) -> None:
     """Virtual time for several loops: once all of them sleep, jump to the earliest wake-up."""
     while True:
@@ -118,11 +92,8 @@ def gaps(times: list[float]) -> list[float]:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1), jitter=st.sampled_from([0.0, 0.1, 0.25, 0.5]))
 @pytest.mark.anyio
-async def test_polls_are_an_interval_apart_within_the_jitter(
-    monkeypatch: pytest.MonkeyPatch, seed: int, jitter: float
-) -> None:
+async def test_polls_are_an_interval_apart_within_the_jitter(seed: int, jitter: float) -> None:
     clock = FakeClock(autojump=True)
-    on_fake_time(monkeypatch, clock)
     source, stop = FakeHealth(clock), anyio.Event()
     interval = 2.0
 
@@ -138,6 +109,7 @@ async def test_polls_are_an_interval_apart_within_the_jitter(
         lambda _region: False,
         stop=stop,
         clock=clock,
+        sleeper=clock.sleep,
         rng=random.Random(seed),
     )
     start = clock()
@@ -153,9 +125,8 @@ async def test_polls_are_an_interval_apart_within_the_jitter(
 
 
 @pytest.mark.anyio
-async def test_a_settling_region_is_polled_at_the_settling_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_settling_region_is_polled_at_the_settling_interval() -> None:
     clock = FakeClock()
-    on_fake_time(monkeypatch, clock)
     source, stop = FakeHealth(clock), anyio.Event()
     settling = {"eu-west-1"}
 
@@ -172,6 +143,7 @@ async def test_a_settling_region_is_polled_at_the_settling_interval(monkeypatch:
         lambda region: region in settling,
         stop=stop,
         clock=clock,
+        sleeper=clock.sleep,
         rng=random.Random(7),
     )
     with anyio.fail_after(10):
@@ -182,6 +154,9 @@ async def test_a_settling_region_is_polled_at_the_settling_interval(monkeypatch:
     assert all(0.9 - 1e-9 <= g <= 1.1 + 1e-9 for g in steady), steady
     assert len(fast) >= 30
     assert all(0.225 - 1e-9 <= g <= 0.275 + 1e-9 for g in fast), fast
+    # The settling polls wake with the others: on the steady polls' 50 ms grid, not one of their own.
+    later = source.polled("eu-west-1")[1:] + source.polled("us-east-1")[1:]
+    assert all(abs(t / 0.05 - round(t / 0.05)) < 1e-6 for t in later), later
 
 
 @pytest.mark.anyio
@@ -301,13 +276,10 @@ async def test_reconfigure_restarts_the_loops_with_the_new_regions() -> None:
 
 
 @pytest.mark.anyio
-async def test_many_regions_share_wake_ups_on_a_grid_within_the_jitter(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_many_regions_share_wake_ups_on_a_grid_within_the_jitter() -> None:
     """A hundred regions every second wake the loop a few times a second, not a hundred: after its
     first poll, every poll is due on a 50 ms grid of the clock (the gap still within the jitter)."""
     clock = FakeClock()
-    on_fake_time(monkeypatch, clock)
     source, stop = FakeHealth(clock), anyio.Event()
     regions = [f"r{i:03d}" for i in range(100)]
 
@@ -323,6 +295,7 @@ async def test_many_regions_share_wake_ups_on_a_grid_within_the_jitter(
         lambda _region: False,
         stop=stop,
         clock=clock,
+        sleeper=clock.sleep,
         rng=random.Random(7),
     )
     with anyio.fail_after(20):

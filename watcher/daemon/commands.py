@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 
+from watcher.aio import loop_options
 from watcher.config import ConfigError, load_config
 from watcher.logs import configure_logging
 
@@ -34,7 +35,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     watcher = Watcher(cfg, config_path=str(args.config), dry_run=True if args.dry_run else None)
     try:
-        anyio.run(lambda: watcher.serve(install_signals=True))
+        anyio.run(lambda: watcher.serve(install_signals=True), backend_options=loop_options())
     except StateDirError as exc:
         print(f"failover-watcher: refusing to start: {exc}", file=sys.stderr)
         return 1

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Sequence
 import anyio
 import structlog
 
-from watcher.aio import sleep
 from watcher.config import HealthSettings
 from watcher.core import Observation
 from watcher.genesys import Priority, request_priority
@@ -54,6 +53,7 @@ class PollScheduler:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         decisive: Callable[[str], bool] = lambda region: True,
+        sleeper: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.regions = list(regions)
         self._decisive = decisive
@@ -76,6 +76,8 @@ class PollScheduler:
         self.first_poll = anyio.Event()
         self.polls = 0
         self._scope: anyio.CancelScope | None = None
+        self._napping: set[anyio.CancelScope] = set()
+        self._sleeper = sleeper  # a fake clock's, in tests
 
     def _next_delay(self, region: str, started: float) -> float:
         s = self._settings
@@ -84,8 +86,13 @@ class PollScheduler:
         # On a grid of the clock (a twentieth of the interval, at most 50 ms) when the jitter allows:
         # the polls due in one slot then go out in one turn of the event loop instead of one wake-up
         # each, which is most of a poll's CPU at a hundred polls a second. The gap stays within the
-        # jitter, and the draw still spreads the regions over the slots.
-        slot, centre, spread = min(_SLOT, base / 20), started + base, base * s.jitter
+        # jitter, and the draw still spreads the regions over the slots. A settling region's polls
+        # take the same grid when their (narrower) window holds a slot: a few regions settling after
+        # stray errors then share the others' wake-ups instead of adding their own.
+        centre, spread = started + base, base * s.jitter
+        slot = min(_SLOT, s.interval_seconds / 20)
+        if slot > 2 * spread:
+            slot = min(_SLOT, base / 20)
         gridded = round(at / slot) * slot
         # The nearest grid point on or past an edge of the window (the edges are grid points too
         # once the polls are on the grid, give or take a rounding error): the next one inwards.
@@ -102,6 +109,7 @@ class PollScheduler:
         while not self._stop.is_set():
             with anyio.CancelScope() as self._scope:
                 async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._wake_on_stop, name="poll:stop")
                     for region in self.regions:
                         tg.start_soon(self._loop, region, name=f"poll:{region}")
 
@@ -117,13 +125,33 @@ class PollScheduler:
         if self._scope is not None:
             self._scope.cancel()
 
+    async def _wake_on_stop(self) -> None:
+        await self._stop.wait()
+        for scope in list(self._napping):
+            scope.cancel()
+
+    async def _nap(self, delay: float) -> bool:
+        """Sleep `delay` between polls; True if the daemon is stopping. A plain timer, ended early
+        only by the stop (`_wake_on_stop`): a sleep under a deadline that must cancel itself at
+        every expiry costs a poll's worth of CPU again at a hundred polls a second (BENCHMARKS.md,
+        5b). A poll under way is never cut by the stop; it ends within its own timeout."""
+        with anyio.CancelScope() as scope:
+            self._napping.add(scope)
+            try:
+                if not self._stop.is_set():
+                    await self._sleeper(delay)
+            finally:
+                self._napping.discard(scope)
+        return self._stop.is_set()
+
     async def _loop(self, region: str) -> None:
         # Spread the first polls over a fraction of the interval instead of a thundering herd.
-        await sleep(self._rng.uniform(0, self._settings.interval_seconds * self._settings.jitter), self._stop)
+        if await self._nap(self._rng.uniform(0, self._settings.interval_seconds * self._settings.jitter)):
+            return
         while not self._stop.is_set():
             started = self._clock()
             await self.poll_once(region)
-            if await sleep(self._next_delay(region, started), self._stop):
+            if await self._nap(self._next_delay(region, started)):
                 return
 
     async def poll_once(self, region: str) -> Observation | None:

@@ -37,7 +37,7 @@ from watcher.genesys.errors import (
 )
 from watcher.genesys.reachability import Reachability
 from watcher.genesys.retry import wait_for_retry
-from watcher.genesys.transport import ClientState, CookielessClient, TransportKind, exchange, make_transport
+from watcher.genesys.transport import Answer, ClientState, TransportKind, make_client
 from watcher.metrics import WatcherMetrics
 
 log = structlog.get_logger("watcher.genesys")
@@ -86,13 +86,14 @@ class RequestPipeline:
             max_connections=settings.max_concurrency,
             max_keepalive_connections=settings.max_concurrency,
         )
-        self._http = CookielessClient(
-            transport=transport or make_transport(transport_kind, limits),
-            timeout=httpx.Timeout(settings.request_timeout_seconds),
-            headers={"Accept": "application/json", "User-Agent": "failover-watcher"},
+        # API calls take the wire; the token endpoint the httpx client (the same pool when aiohttp).
+        self._wire, self._http, self._headers = make_client(
+            transport_kind,
+            limits,
+            transport,
+            settings.request_timeout_seconds,
+            {"Accept": "application/json", "User-Agent": "failover-watcher"},
         )
-        # The headers `httpx.AsyncClient` would send (its defaults and ours), for `_send`.
-        self._headers = dict(self._http.headers)
         self.budget = budget or RequestBudget(settings.requests_per_minute, clock=clock, sleep=sleep)
         self.tokens = TokenSource(
             self._http,
@@ -107,29 +108,33 @@ class RequestPipeline:
             timeout=settings.request_timeout_seconds,
         )
         self._limiter = anyio.Semaphore(settings.max_concurrency, fast_acquire=True)
-        self._urls: dict[str, httpx.URL] = {}
+        self._urls: dict[tuple[str, ...], str] = {}
         self.state = ClientState.UNOPENED
         self.reachability = Reachability(clock)
 
     async def aclose(self) -> None:
         if self.state is not ClientState.CLOSED:
             self.state = ClientState.CLOSED
-            await self._http.aclose()
-
-    def _parsed(self, url: str) -> httpx.URL:
-        """Parsing a URL is a third of httpx's per-request cost; the same few URLs recur every cycle."""
-        parsed = self._urls.get(url)
-        if parsed is None:
-            if len(self._urls) > 4096:
-                self._urls.clear()
-            parsed = self._urls[url] = httpx.URL(url)
-        return parsed
+            try:
+                await self._wire.aclose()
+            finally:
+                await self._http.aclose()
 
     def url(self, endpoint: str, **params: str) -> str:
         """The full URL of a path template of `genesys.paths`, its parameters quoted."""
         template: str = getattr(self.settings.paths, endpoint)
         quoted = {k: quote(v, safe="") for k, v in params.items()}
         return self.settings.api_url + template.format(**quoted)
+
+    def _url_of(self, endpoint: str, path: Mapping[str, str] | None) -> str:
+        """`url`, remembered: the same few URLs (a region's health, a strategy) recur every cycle."""
+        key = (endpoint, *path.keys(), *path.values()) if path else (endpoint,)
+        url = self._urls.get(key)
+        if url is None:
+            if len(self._urls) > 4096:
+                self._urls.clear()
+            url = self._urls[key] = self.url(endpoint, **dict(path or {}))
+        return url
 
     # ----------------------------------------------------------------- the public surface
 
@@ -151,7 +156,7 @@ class RequestPipeline:
         `Retry-After`), 5xx and transport errors; every other 4xx is raised at once as a typed error.
         """
         self._check_open(endpoint)
-        target = url or self.url(endpoint, **dict(path or {}))
+        target = url or self._url_of(endpoint, path)
         attempts = (self.settings.max_retries if retries is None else retries) + 1
         if attempts == 1:
             # Health polls are not retried (a failed poll is the observation): skip the retry machinery.
@@ -198,9 +203,9 @@ class RequestPipeline:
 
     async def probe(self, url: str, *, timeout: float, token: bool = True) -> ProbeAnswer:
         """One GET of `url` on the API host, in the budget, never retried (a failed probe *is* the
-        observation); any HTTP answer is returned, with the exchange's own time (httpx's
-        `Response.elapsed`: never the wait for the budget or the token, so a throttled watcher does
-        not mistake its own queue for a slow region).
+        observation); any HTTP answer is returned, with the exchange's own time (`Answer.elapsed`:
+        never the wait for the budget or the token, so a throttled watcher does not mistake its own
+        queue for a slow region).
 
         With `token` (SPEC §6.1's authenticated probe) a 401 refreshes the token once. Raises
         `RateLimited` (our budget or a 429), token and credential errors, and the transport errors
@@ -220,7 +225,7 @@ class RequestPipeline:
             if exc.endpoint == "token" or exc.status is None:
                 raise
             return ProbeAnswer(exc.status, None)
-        return ProbeAnswer(response.status_code, response.elapsed.total_seconds() * 1000)
+        return ProbeAnswer(response.status_code, response.elapsed * 1000)
 
     # ----------------------------------------------------------------- one attempt
 
@@ -236,7 +241,7 @@ class RequestPipeline:
         params: Mapping[str, str | int] | None,
         json: Any,
         timeout: float | None,
-    ) -> httpx.Response:
+    ) -> Answer:
         """One attempt; a 401 invalidates the token and is retried once with a fresh one."""
         for fresh in (False, True):
             token = await self.tokens.token()
@@ -266,16 +271,13 @@ class RequestPipeline:
         json: Any,
         timeout: float | None,
         token: str | None,
-    ) -> httpx.Response:
+    ) -> Answer:
         await self.budget.acquire()
         deadline = timeout or self.settings.request_timeout_seconds
         headers = self._headers if token is None else {**self._headers, "Authorization": f"Bearer {token}"}
         try:
             async with self._limiter:
-                with anyio.fail_after(deadline):
-                    response = await exchange(
-                        self._http, method, self._parsed(url), params, json, headers, deadline
-                    )
+                response = await self._wire.exchange(method, url, params, json, headers, deadline)
         except (TimeoutError, httpx.RequestError) as exc:
             error = transport_error(exc, endpoint, deadline)
             if error is None:  # pragma: no cover - transport_error maps every RequestError

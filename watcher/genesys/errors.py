@@ -7,6 +7,9 @@ No error text ever holds a credential: the client never puts request headers or 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Protocol
+
 import httpx
 
 from watcher.logs import mask_credentials
@@ -131,8 +134,8 @@ class ClientClosed(GenesysError):
     """The client was used before `open()` or after `aclose()`."""
 
 
-def refused_not_timed_out(exc: httpx.TimeoutException) -> str | None:
-    """The real failure behind a `ConnectTimeout` that was no timeout, or None.
+def refused_not_timed_out(exc: httpx.ConnectTimeout | httpx.ConnectError) -> str | None:
+    """The real failure behind a failed connection (refused, unreachable, DNS), or None.
 
     httpx-aiohttp maps every aiohttp connection error, a refused connection included, to
     `ConnectTimeout`; an explanation saying "timeout" for a port nobody listens on would send an
@@ -140,7 +143,7 @@ def refused_not_timed_out(exc: httpx.TimeoutException) -> str | None:
     """
     cause = exc.__cause__
     if (
-        isinstance(exc, httpx.ConnectTimeout)
+        isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError)
         and isinstance(cause, OSError)
         and not isinstance(cause, TimeoutError)
     ):
@@ -154,18 +157,37 @@ def transport_error(exc: Exception, endpoint: str, deadline: float, prefix: str 
     transport matter: a timeout (ours or httpx's), a refused connection that httpx-aiohttp calls a
     timeout, an undecodable body, any other transport failure. The one mapping every call uses.
     """
-    if isinstance(exc, httpx.TimeoutException) and (refused := refused_not_timed_out(exc)) is not None:
+    if (
+        isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError)
+        and (refused := refused_not_timed_out(exc)) is not None
+    ):
         return TransportFailure(prefix + refused, endpoint=endpoint)
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return RequestTimeout(f"{prefix}no answer within {deadline:g}s", endpoint=endpoint)
     if isinstance(exc, httpx.DecodingError):
         return MalformedResponse(f"{prefix}answer body could not be decoded", endpoint=endpoint)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return TransportFailure(
+            f"{prefix}the connection was closed or broken before a whole answer came", endpoint=endpoint
+        )
     if isinstance(exc, httpx.RequestError):
         return TransportFailure(f"{prefix}transport error: {type(exc).__name__}", endpoint=endpoint)
     return None
 
 
-def server_message(response: httpx.Response) -> str | None:
+class HttpAnswer(Protocol):
+    """What the error mapping reads of an answer (an `httpx.Response`, or the wire's `Answer`)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def json(self) -> Any: ...
+
+
+def server_message(response: HttpAnswer) -> str | None:
     """The `message` of an error body (or OAuth's error fields), cut to a sane length."""
     try:
         body = response.json()
@@ -181,7 +203,7 @@ def server_message(response: httpx.Response) -> str | None:
     return None
 
 
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: HttpAnswer) -> float | None:
     """`Retry-After` in seconds (the platform sends seconds), or None."""
     raw = response.headers.get("Retry-After")
     if raw is None:
@@ -195,7 +217,7 @@ def retry_after(response: httpx.Response) -> float | None:
 VERSION_MISMATCH = "does not match the current version"
 
 
-def error_for(response: httpx.Response, method: str, endpoint: str) -> GenesysError:
+def error_for(response: HttpAnswer, method: str, endpoint: str) -> GenesysError:
     """The typed error for a non-2xx answer of an API call."""
     status = response.status_code
     msg = server_message(response)

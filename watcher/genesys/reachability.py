@@ -27,6 +27,7 @@ class Reachability:
         self.unreachable_since: float | None = None
         self.detail = ""
         self._answered = anyio.Event()
+        self._waiting = 0  # tasks in `answered_after`: the event is renewed only for them
 
     @property
     def reachable(self) -> bool:
@@ -42,8 +43,9 @@ class Reachability:
             )
             self.unreachable_since = None
             self.detail = ""
-        self._answered.set()
-        self._answered = anyio.Event()
+        if self._waiting:
+            self._answered.set()
+            self._answered = anyio.Event()
 
     def lost(self, detail: str) -> None:
         """Nothing answered: the watcher has lost the API (not a region)."""
@@ -54,11 +56,15 @@ class Reachability:
 
     async def answered_after(self, instant: float, timeout: float) -> bool:
         """True once an answer arrives later than `instant`; False if none does within `timeout`."""
-        with anyio.move_on_after(timeout):
-            while self.last_answer_at is None or self.last_answer_at <= instant:
-                await self._answered.wait()
-            return True
-        return False
+        self._waiting += 1
+        try:
+            with anyio.move_on_after(timeout):
+                while self.last_answer_at is None or self.last_answer_at <= instant:
+                    await self._answered.wait()
+                return True
+            return False
+        finally:
+            self._waiting -= 1
 
     def describe(self, iso: Callable[[float | None], str | None]) -> dict[str, Any]:
         # Before any answer nothing is known: not "reachable" (SPEC 4.2: never say what is not so).
