@@ -91,6 +91,8 @@ class RawServer:
             while (seen := await self._read(stream, buffer)) is not None:
                 self.seen.append(seen)
                 path = seen.target.split("?", 1)[0]
+                if path.startswith("http://"):  # as a proxy is asked: the absolute form
+                    path = "/" + path.split("/", 3)[3]
                 if path == "/oauth/token":
                     token = {"access_token": f"{TOKEN_PREFIX}-1", "token_type": "bearer", "expires_in": 3600}
                     out: bytes | None = answer(200, token)
@@ -118,12 +120,12 @@ async def raw_server() -> AsyncIterator[RawServer]:
 
 @asynccontextmanager
 async def wired(
-    server: RawServer, metrics: WatcherMetrics | None = None, **values: object
+    server: RawServer, metrics: WatcherMetrics | None = None, base: str | None = None, **values: object
 ) -> AsyncIterator[GenesysClient]:
     cfg = GenesysSettings(
         client_id="watcher-client",
-        api_base_url=server.url,
-        login_base_url=server.url,
+        api_base_url=base or server.url,
+        login_base_url=base or server.url,
         max_retries=0,
         **values,
     )
@@ -269,3 +271,18 @@ async def test_closing_the_client_closes_the_shared_session() -> None:
             wire = client._wire
             assert isinstance(wire, AiohttpWire)
         assert wire.session().closed
+
+
+async def test_the_proxy_of_the_environment_is_used_as_httpx_used_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Behind a corporate proxy (HTTP_PROXY / HTTPS_PROXY), every call goes through it, the token's too.
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    async with raw_server() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        proxy.scripts[HEALTH] = always(answer(200, {"status": "HEALTHY"}))
+        async with wired(proxy, base="http://api.genesys.invalid") as client:
+            assert (await client.region_health("us-east-1")).status == "HEALTHY"
+    assert [s.target for s in proxy.seen] == [
+        "http://api.genesys.invalid/oauth/token",
+        f"http://api.genesys.invalid{HEALTH}",
+    ]

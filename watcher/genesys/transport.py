@@ -20,6 +20,7 @@ import enum
 import functools
 import json as jsonlib
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol
 
@@ -191,10 +192,22 @@ class AiohttpWire:
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
-        """The session, made on first use (aiohttp makes one only inside a running loop)."""
+        """The session, made on first use (aiohttp makes one only inside a running loop).
+
+        It trusts what httpx's client trusted: the same TLS context (certifi's CAs, or
+        SSL_CERT_FILE / SSL_CERT_DIR) and the proxy of the environment (HTTPS_PROXY, NO_PROXY)."""
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=self._keepalive)
-            self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections,
+                keepalive_timeout=self._keepalive,
+                ssl=httpx.create_ssl_context(),
+            )
+            # aiohttp looks the proxy up in the environment at every request when it trusts it:
+            # only worth it where one is set (the environment does not change under a process).
+            proxied = bool(urllib.request.getproxies_environment())
+            self._session = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=proxied
+            )
         return self._session
 
     async def exchange(
