@@ -10,13 +10,10 @@ It sits at the bottom of the layers and knows nothing of the watcher: callers pa
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
-import os
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import anyio
 import structlog
@@ -24,29 +21,6 @@ import structlog
 log = structlog.get_logger("watcher.tasks")
 
 Sleeper = Callable[[float], Awaitable[None]]
-LOOP_ENV = "WATCHER_EVENT_LOOP"  # "asyncio": the standard library's loop even where uvloop is installed
-
-
-def loop_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """`anyio.run`'s backend options for a long-running process: uvloop where it is installed (a
-    dependency on Linux and macOS) unless WATCHER_EVENT_LOOP=asyncio declines it. At a hundred
-    polls a second the standard loop's own Python (its selector, transports and timers) is about a
-    fifth of the daemon's CPU (BENCHMARKS.md, 5b). `ValueError` names a value that is neither, or
-    uvloop asked for by name where it is not installed."""
-    raw = (os.environ if environ is None else environ).get(LOOP_ENV, "")
-    wanted = raw.strip().lower()
-    if wanted not in ("", "uvloop", "asyncio"):
-        raise ValueError(f"{LOOP_ENV}={raw!r} is not an event loop: use 'uvloop' or 'asyncio'")
-    installed = importlib.util.find_spec("uvloop") is not None
-    if wanted == "uvloop" and not installed:
-        raise ValueError(f"{LOOP_ENV}=uvloop, but uvloop is not installed (or use 'asyncio')")
-    return {"use_uvloop": installed and wanted != "asyncio"}
-
-
-def loop_name() -> str:
-    """The running event loop's implementation, for the start-up line: "uvloop" or "asyncio"."""
-    module = type(asyncio.get_running_loop()).__module__
-    return "uvloop" if module.startswith("uvloop") else "asyncio"
 
 
 def _shortest(delays: float | Iterable[float | None] | None) -> float | None:

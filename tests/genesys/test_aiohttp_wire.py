@@ -286,3 +286,12 @@ async def test_the_proxy_of_the_environment_is_used_as_httpx_used_it(monkeypatch
         "http://api.genesys.invalid/oauth/token",
         f"http://api.genesys.invalid{HEALTH}",
     ]
+
+
+async def test_an_id_is_sent_quoted_once_as_the_path_template_quotes_it() -> None:
+    # An id is quoted by `url` (a slash cannot reach another path); aiohttp must not quote it again.
+    quoted = "/api/v2/architecture/regions/eu%2Fwest%201%C3%A9/health"
+    async with raw_server() as server, wired(server) as client:
+        server.scripts[quoted] = always(answer(200, {"status": "HEALTHY"}))
+        assert (await client.region_health("eu/west 1é")).status == "HEALTHY"
+    assert [s.target for s in server.api()] == [quoted]

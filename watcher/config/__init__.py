@@ -202,8 +202,7 @@ _SECRET_SOURCES = (("genesys", "client_secret"), ("server", "admin_token"))
 # `WATCHER_…` names read by other programs or by the command line, not by this config.
 _FOREIGN_ENV = ("WATCHER_DNS_SYNC_", "WATCHER_SIM_")
 # WATCHER_ADMIN_TOKEN: the admin clients' former name for the token (still read by them only).
-# WATCHER_EVENT_LOOP: which event loop the process runs (`watcher.aio.loop_options`).
-_COMMAND_LINE_ENV = {"WATCHER_LOG_LEVEL", "WATCHER_ADMIN_TOKEN", "WATCHER_EVENT_LOOP"}
+_COMMAND_LINE_ENV = {"WATCHER_LOG_LEVEL", "WATCHER_ADMIN_TOKEN"}
 
 
 def _section_model(annotation: Any) -> type[BaseModel] | None:

@@ -18,7 +18,6 @@ from typing import Any
 
 import anyio
 
-from watcher.aio import loop_options
 from watcher.config import ConfigError, load_config
 from watcher.logs import configure_logging
 
@@ -33,14 +32,9 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc.report(args.config), file=sys.stderr)
         return 2
-    try:
-        loop = loop_options()
-    except ValueError as exc:
-        print(f"failover-watcher: refusing to start: {exc}", file=sys.stderr)
-        return 2
     watcher = Watcher(cfg, config_path=str(args.config), dry_run=True if args.dry_run else None)
     try:
-        anyio.run(lambda: watcher.serve(install_signals=True), backend_options=loop)
+        anyio.run(lambda: watcher.serve(install_signals=True))
     except StateDirError as exc:
         print(f"failover-watcher: refusing to start: {exc}", file=sys.stderr)
         return 1

@@ -24,7 +24,7 @@ import structlog
 from anyio.abc import TaskGroup
 
 from watcher import __version__
-from watcher.aio import guard, loop_name, sleep
+from watcher.aio import guard, sleep
 from watcher.config import WatcherConfig
 from watcher.core import Tick
 from watcher.daemon.admin import AdminCommands
@@ -188,7 +188,6 @@ class Watcher:
             regions=cfg.region_ids(),
             strategies=[s.id for s in cfg.strategies],
             dry_run=self.engine.policy.dry_run,
-            event_loop=loop_name(),
         )
         self._task(tg, "router", daemon.router.run)
         self._task(tg, "token-refresher", lambda: parts.client.tokens.run_refresher(self.stop))
