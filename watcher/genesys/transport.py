@@ -282,20 +282,18 @@ def make_client(
     client, whose own headers (`Accept-Encoding` among them) are sent as httpx would. Otherwise API
     calls take the `AiohttpWire` and the token client shares its session (one connection pool).
     """
+    wire: AiohttpWire | None = None
     if transport is None and kind == "aiohttp":
         from httpx_aiohttp import AiohttpTransport
 
         wire = AiohttpWire(limits.max_connections or 100, limits.keepalive_expiry)
         session: Callable[[], aiohttp.ClientSession] = wire.session
-        http = CookielessClient(
-            transport=AiohttpTransport(limits=limits, client=session),
-            timeout=httpx.Timeout(timeout),
-            headers=dict(headers),
-        )
-        return wire, http, dict(headers)
+        transport = AiohttpTransport(limits=limits, client=session)
     http = CookielessClient(
         transport=transport or make_transport("httpx", limits),
         timeout=httpx.Timeout(timeout),
         headers=dict(headers),
     )
+    if wire is not None:
+        return wire, http, dict(headers)
     return HttpxWire(http), http, dict(http.headers)
