@@ -49,5 +49,10 @@ async def test_a_new_leader_restores_the_latency_flag_the_old_one_forced_off(
         (await admin.put(f"/_sim/regions/{PRIMARY}", json={"status": "HEALTHY"})).raise_for_status()
         await until(lambda: site()["mediaRegions"] == [PRIMARY, SECONDARY], timeout=15)
         await until(lambda: site()["mediaRegionsUseLatencyBased"] is True, timeout=5)
-        kept = json.loads((tmp_path / follower.name / "follower-memory.json").read_text())
-        assert kept["strategies"] == {}  # restored: nothing left to restore
+        # The memory is written after the PUT it records is acknowledged: wait for it, not race it.
+        memory = tmp_path / follower.name / "follower-memory.json"
+
+        def restored() -> bool:
+            return memory.exists() and json.loads(memory.read_text())["strategies"] == {}
+
+        await until(restored, "the restored flag recorded (nothing left to restore)", timeout=5)
